@@ -1,0 +1,280 @@
+package rib
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+)
+
+// Candidate is one source's offer for a key, as shown to operators.
+type Candidate struct {
+	Source   string
+	Origin   Origin
+	Route    Route     // as offered (next hops unresolved)
+	Resolved []NextHop // forwarding next hops; empty if unresolved
+	Selected bool
+}
+
+// Entry is the RIB's view of one key: every candidate, best first.
+type Entry struct {
+	Key
+	Best         Best
+	Candidates   []Candidate
+	InstallError string // the kernel's reason if the selected route was rejected
+}
+
+// Selected returns the selected candidate, if any.
+func (e *Entry) Selected() (Candidate, bool) {
+	for _, c := range e.Candidates {
+		if c.Selected {
+			return c, true
+		}
+	}
+	return Candidate{}, false
+}
+
+func (r *RIB) view(tid Table, k pfx, e *entry) Entry {
+	out := Entry{Key: Key{tid, k.prefix()}, Best: e.best}
+	out.InstallError = r.failed[out.Key]
+	for i := range e.cands {
+		c := &e.cands[i]
+		v := Candidate{
+			Source: r.sources[c.src].name,
+			Origin: r.sources[c.src].origin,
+			Route:  r.routeOf(tid, k, *c),
+		}
+		if g := r.groups[c.group]; g != nil {
+			v.Resolved = g.resolved
+		}
+		v.Selected = e.best.Valid() && c.src == e.bestSrc
+		out.Candidates = append(out.Candidates, v)
+	}
+	// Selected first, then the order selection would take.
+	slices.SortStableFunc(out.Candidates, func(a, b Candidate) int {
+		if a.Selected != b.Selected {
+			if a.Selected {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(a.Route.Distance, b.Route.Distance); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Route.Metric, b.Route.Metric)
+	})
+	return out
+}
+
+// Get returns the entry for a key.
+func (r *RIB) Get(k Key) (Entry, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.tables[k.Table]
+	if t == nil || !k.Prefix.IsValid() {
+		return Entry{}, false
+	}
+	pk := packPrefix(k.Prefix.Masked())
+	e, ok := t.routes[pk]
+	if !ok || len(e.cands) == 0 {
+		return Entry{}, false
+	}
+	return r.view(k.Table, pk, &e), true
+}
+
+// Filter selects entries for List. Zero fields match everything.
+type Filter struct {
+	Table Table
+	// Prefix with Longer unset selects exactly that prefix; with Longer set,
+	// it and every more specific prefix.
+	Prefix netip.Prefix
+	Longer bool
+	Origin Origin // only entries with a candidate of this origin
+	Family int    // 4 or 6; 0 for both
+}
+
+func (f *Filter) match(tid Table, k pfx, e *entry, r *RIB) bool {
+	if len(e.cands) == 0 || (f.Table != 0 && f.Table != tid) {
+		return false
+	}
+	if (f.Family == 4 && k.v6) || (f.Family == 6 && !k.v6) {
+		return false
+	}
+	if f.Prefix.IsValid() {
+		fk := packPrefix(f.Prefix.Masked())
+		if f.Longer {
+			if fk.v6 != k.v6 || k.bits < fk.bits || k.truncate(fk.bits) != fk {
+				return false
+			}
+		} else if fk != k {
+			return false
+		}
+	}
+	if f.Origin != 0 {
+		for i := range e.cands {
+			if r.sources[e.cands[i].src].origin == f.Origin {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// List returns the entries that match f, ordered by table, family, address
+// and prefix length.
+func (r *RIB) List(f Filter) []Entry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	type hit struct {
+		t Table
+		k pfx
+	}
+	var hits []hit
+	for tid, t := range r.tables {
+		if f.Table != 0 && f.Table != tid {
+			continue
+		}
+		if f.Prefix.IsValid() && !f.Longer {
+			k := packPrefix(f.Prefix.Masked())
+			if e, ok := t.routes[k]; ok && f.match(tid, k, &e, r) {
+				hits = append(hits, hit{tid, k})
+			}
+			continue
+		}
+		for k, e := range t.routes {
+			if f.match(tid, k, &e, r) {
+				hits = append(hits, hit{tid, k})
+			}
+		}
+	}
+	slices.SortFunc(hits, func(a, b hit) int {
+		if c := cmp.Compare(a.t, b.t); c != 0 {
+			return c
+		}
+		return comparePfx(a.k, b.k)
+	})
+	out := make([]Entry, 0, len(hits))
+	for _, h := range hits {
+		e := r.tables[h.t].routes[h.k]
+		out = append(out, r.view(h.t, h.k, &e))
+	}
+	return out
+}
+
+func comparePfx(a, b pfx) int {
+	if a.v6 != b.v6 {
+		if a.v6 {
+			return 1
+		}
+		return -1
+	}
+	if c := cmp.Compare(a.hi, b.hi); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.lo, b.lo); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.bits, b.bits)
+}
+
+// Lookup returns the selected route that forwards addr in table t, as the
+// kernel's longest-prefix match would (main is also consulted for numbered
+// tables only when resolving next hops, not here).
+func (r *RIB) Lookup(t Table, addr netip.Addr) (Entry, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	tb := r.tables[t]
+	if tb == nil || !addr.IsValid() {
+		return Entry{}, false
+	}
+	h := hostKey(addr)
+	fam := b2i(h.v6)
+	for bits := int(h.bits); bits >= 0; bits-- {
+		if tb.lengths[fam][bits] == 0 {
+			continue
+		}
+		k := h.truncate(uint8(bits))
+		if e, ok := tb.routes[k]; ok && e.best.Valid() {
+			return r.view(t, k, &e), true
+		}
+	}
+	return Entry{}, false
+}
+
+// NextHops returns the resolved next hops of a group.
+func (r *RIB) NextHops(id GroupID) []NextHop {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if g := r.groups[id]; g != nil {
+		return g.resolved
+	}
+	return nil
+}
+
+// Count is the number of routes one origin has in one table.
+type Count struct {
+	Table    Table
+	Origin   Origin
+	Routes   int // candidates offered
+	Selected int // of which selected as best
+}
+
+// Counts returns route counts per table and origin, ordered.
+func (r *RIB) Counts() []Count {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	type tk struct {
+		t Table
+		o Origin
+	}
+	m := map[tk]*Count{}
+	for tid, t := range r.tables {
+		for _, e := range t.routes {
+			for i := range e.cands {
+				o := r.sources[e.cands[i].src].origin
+				c := m[tk{tid, o}]
+				if c == nil {
+					c = &Count{Table: tid, Origin: o}
+					m[tk{tid, o}] = c
+				}
+				c.Routes++
+			}
+			if e.best.Valid() {
+				c := m[tk{tid, e.best.Origin}]
+				if c != nil {
+					c.Selected++
+				}
+			}
+		}
+	}
+	out := make([]Count, 0, len(m))
+	for _, c := range m {
+		out = append(out, *c)
+	}
+	slices.SortFunc(out, func(a, b Count) int {
+		if c := cmp.Compare(a.Table, b.Table); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Origin, b.Origin)
+	})
+	return out
+}
+
+// Stats is a summary of the RIB's size.
+type Stats struct {
+	Keys, Groups, Subscribers, InstallErrors int
+}
+
+// Stats returns sizes.
+func (r *RIB) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := Stats{Groups: len(r.groups), InstallErrors: len(r.failed)}
+	for _, t := range r.tables {
+		s.Keys += len(t.routes)
+	}
+	for m := r.subMask; m != 0; m &= m - 1 {
+		s.Subscribers++
+	}
+	return s
+}

@@ -1,0 +1,647 @@
+package rib
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// SourceID identifies a source within one RIB.
+type SourceID uint16
+
+// candidate is one source's offer for a key, packed: a million of them live
+// in a full BGP table.
+type candidate struct {
+	group    GroupID
+	metric   uint32
+	src      SourceID
+	kind     Kind
+	distance uint8
+	proto    uint8
+}
+
+// entry is the state of one key: every source's candidate and the selection.
+// It is stored by value in its table's map.
+type entry struct {
+	cands []candidate
+	dirty   uint64 // one bit per subscriber that has not seen the latest state
+	best    Best
+	bestSrc SourceID // meaningful while best is valid
+}
+
+type table struct {
+	id      Table
+	routes  map[pfx]entry
+	lengths [2][129]int // routes per prefix length, per family: longest-match walks skip empty lengths
+}
+
+type group struct {
+	id       GroupID
+	table    Table
+	key      string
+	def      []NextHop // as sources gave them, canonical order
+	resolved []NextHop // empty: unresolved
+	refs     int
+	dirty    uint64
+	recurse  bool // some next hop needs a longest-match lookup to resolve
+}
+
+type source struct {
+	origin Origin
+	name   string
+}
+
+// RIB is routerd's routing information base. All methods are safe for
+// concurrent use; one mutex guards the state, and every method does bounded
+// work per route under it.
+type RIB struct {
+	mu      sync.Mutex
+	tables  map[Table]*table
+	groups  map[GroupID]*group
+	byKey   map[string]*group
+	nextGID GroupID
+	links   map[int32]bool
+	sources []source
+	subs    [64]*Subscription
+	subMask uint64
+	failed  map[Key]string
+}
+
+// New returns an empty RIB.
+func New() *RIB {
+	return &RIB{
+		tables: map[Table]*table{},
+		groups: map[GroupID]*group{},
+		byKey:  map[string]*group{},
+		links:  map[int32]bool{},
+		failed: map[Key]string{},
+	}
+}
+
+// Source is a handle through which one source offers and withdraws routes.
+type Source struct {
+	r  *RIB
+	id SourceID
+}
+
+// NewSource registers a source. The name shows in route listings
+// ("static", "api", "bgp 192.0.2.1").
+func (r *RIB) NewSource(o Origin, name string) *Source {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sources = append(r.sources, source{origin: o, name: name})
+	return &Source{r: r, id: SourceID(len(r.sources) - 1)}
+}
+
+// Origin returns the origin the source was registered with.
+func (s *Source) Origin() Origin {
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	return s.r.sources[s.id].origin
+}
+
+// ErrInvalidRoute wraps every validation failure of Apply and Replace.
+var ErrInvalidRoute = errors.New("invalid route")
+
+func validate(rt *Route) error {
+	if !rt.Prefix.IsValid() {
+		return fmt.Errorf("%w: invalid prefix", ErrInvalidRoute)
+	}
+	if rt.Table == 0 {
+		return fmt.Errorf("%w: %s: table 0", ErrInvalidRoute, rt.Prefix)
+	}
+	rt.Prefix = rt.Prefix.Masked()
+	if rt.Prefix.Addr().Is4In6() {
+		return fmt.Errorf("%w: %s: IPv4-mapped prefix", ErrInvalidRoute, rt.Prefix)
+	}
+	if rt.Kind == 0 {
+		rt.Kind = KindUnicast
+	}
+	if rt.Kind > KindProhibit {
+		return fmt.Errorf("%w: %s: unknown kind %d", ErrInvalidRoute, rt.Prefix, rt.Kind)
+	}
+	if rt.Kind != KindUnicast {
+		if len(rt.NextHops) != 0 {
+			return fmt.Errorf("%w: %s: a %s route has no next hops", ErrInvalidRoute, rt.Prefix, rt.Kind)
+		}
+		return nil
+	}
+	if len(rt.NextHops) == 0 {
+		return fmt.Errorf("%w: %s: unicast route without next hop", ErrInvalidRoute, rt.Prefix)
+	}
+	for _, nh := range rt.NextHops {
+		if !nh.Gateway.IsValid() && nh.Ifindex == 0 {
+			return fmt.Errorf("%w: %s: next hop with neither gateway nor interface", ErrInvalidRoute, rt.Prefix)
+		}
+		// An IPv4 prefix may use an IPv6 gateway (RFC 8950); the reverse does not exist.
+		if nh.Gateway.IsValid() && nh.Gateway.Is4() && rt.Prefix.Addr().Is6() {
+			return fmt.Errorf("%w: %s: IPv4 gateway %s for an IPv6 prefix", ErrInvalidRoute, rt.Prefix, nh.Gateway)
+		}
+		if nh.Weight > 256 {
+			return fmt.Errorf("%w: %s: weight %d above 256", ErrInvalidRoute, rt.Prefix, nh.Weight)
+		}
+	}
+	return nil
+}
+
+// Apply offers add and withdraws del for this source, as one batch. A route
+// for a key the source already offers replaces its earlier offer. If any
+// route is invalid, nothing is applied.
+func (s *Source) Apply(add []Route, del []Key) error {
+	for i := range add {
+		if err := validate(&add[i]); err != nil {
+			return err
+		}
+	}
+	r := s.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ch := r.newChangeSet()
+	for i := range add {
+		r.offer(s.id, &add[i], ch)
+	}
+	for _, k := range del {
+		if k.Prefix.IsValid() {
+			r.withdraw(s.id, k.Table, packPrefix(k.Prefix.Masked()), ch)
+		}
+	}
+	r.settle(ch)
+	return nil
+}
+
+// Replace makes routes the complete set this source offers: keys it offered
+// before and not now are withdrawn; unchanged routes cause no change at all,
+// so a reload or a resynchronisation touches only the difference.
+func (s *Source) Replace(routes []Route) error {
+	seen := make(map[Key]bool, len(routes))
+	for i := range routes {
+		if err := validate(&routes[i]); err != nil {
+			return err
+		}
+		k := Key{routes[i].Table, routes[i].Prefix}
+		if seen[k] {
+			return fmt.Errorf("%w: %s offered twice", ErrInvalidRoute, k)
+		}
+		seen[k] = true
+	}
+	r := s.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ch := r.newChangeSet()
+	for _, t := range r.tables {
+		for k, e := range t.routes {
+			if e.find(s.id) >= 0 && !seen[Key{t.id, k.prefix()}] {
+				r.withdraw(s.id, t.id, k, ch)
+			}
+		}
+	}
+	for i := range routes {
+		r.offer(s.id, &routes[i], ch)
+	}
+	r.settle(ch)
+	return nil
+}
+
+// Routes returns the routes this source offers now, in no particular order.
+func (s *Source) Routes() []Route {
+	r := s.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Route
+	for _, t := range r.tables {
+		for k, e := range t.routes {
+			if i := e.find(s.id); i >= 0 {
+				out = append(out, r.routeOf(t.id, k, e.cands[i]))
+			}
+		}
+	}
+	return out
+}
+
+func (e *entry) find(src SourceID) int {
+	for i := range e.cands {
+		if e.cands[i].src == src {
+			return i
+		}
+	}
+	return -1
+}
+
+// changeSet gathers what one batch touched, so that resolution and group
+// validity are recomputed once per batch rather than once per route.
+type changeSet struct {
+	tables map[Table]bool // tables whose selection changed
+}
+
+func (r *RIB) newChangeSet() *changeSet { return &changeSet{tables: map[Table]bool{}} }
+
+func (r *RIB) table(id Table) *table {
+	t := r.tables[id]
+	if t == nil {
+		t = &table{id: id, routes: map[pfx]entry{}}
+		r.tables[id] = t
+	}
+	return t
+}
+
+func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
+	t := r.table(rt.Table)
+	k := packPrefix(rt.Prefix)
+	c := candidate{src: src, kind: rt.Kind, distance: rt.Distance, metric: rt.Metric, proto: rt.Proto}
+	if rt.Kind == KindUnicast {
+		c.group = r.internGroup(rt.Table, rt.NextHops)
+	}
+	e, ok := t.routes[k]
+	if !ok {
+		t.lengths[b2i(k.v6)][k.bits]++
+	}
+	if i := e.find(src); i >= 0 {
+		if e.cands[i] == c {
+			r.releaseGroup(c.group) // the offer did not change; drop the extra reference
+			return
+		}
+		r.releaseGroup(e.cands[i].group)
+		e.cands[i] = c
+	} else {
+		e.cands = append(e.cands, c)
+	}
+	r.reselect(t, k, &e, ch)
+	t.routes[k] = e
+}
+
+func (r *RIB) withdraw(src SourceID, tid Table, k pfx, ch *changeSet) {
+	t := r.tables[tid]
+	if t == nil {
+		return
+	}
+	e, ok := t.routes[k]
+	if !ok {
+		return
+	}
+	i := e.find(src)
+	if i < 0 {
+		return
+	}
+	r.releaseGroup(e.cands[i].group)
+	e.cands = slices.Delete(e.cands, i, i+1)
+	if len(e.cands) == 0 {
+		e.cands = nil
+	}
+	r.reselect(t, k, &e, ch)
+	r.store(t, k, e)
+}
+
+// store writes e back, or forgets the key once it has no candidates and every
+// subscriber has seen it go.
+func (r *RIB) store(t *table, k pfx, e entry) {
+	if len(e.cands) == 0 && e.dirty == 0 {
+		if _, ok := t.routes[k]; ok {
+			delete(t.routes, k)
+			t.lengths[b2i(k.v6)][k.bits]--
+		}
+		delete(r.failed, Key{t.id, k.prefix()})
+		return
+	}
+	t.routes[k] = e
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// usable reports whether a candidate may be selected: non-unicast always,
+// unicast only while its group resolves.
+func (r *RIB) usable(c *candidate) bool {
+	if c.kind != KindUnicast {
+		return true
+	}
+	g := r.groups[c.group]
+	return g != nil && len(g.resolved) > 0
+}
+
+// better orders candidates: distance, then metric, then origin, then source
+// registration order, so the choice never depends on arrival order.
+func (r *RIB) better(a, b *candidate) bool {
+	if a.distance != b.distance {
+		return a.distance < b.distance
+	}
+	if a.metric != b.metric {
+		return a.metric < b.metric
+	}
+	oa, ob := r.sources[a.src].origin, r.sources[b.src].origin
+	if oa != ob {
+		return oa < ob
+	}
+	return a.src < b.src
+}
+
+func (r *RIB) selectBest(e *entry) (Best, SourceID) {
+	var best *candidate
+	for i := range e.cands {
+		c := &e.cands[i]
+		if r.usable(c) && (best == nil || r.better(c, best)) {
+			best = c
+		}
+	}
+	if best == nil {
+		return Best{}, 0
+	}
+	return Best{
+		Origin:   r.sources[best.src].origin,
+		Kind:     best.kind,
+		Distance: best.distance,
+		Metric:   best.metric,
+		Group:    best.group,
+		Proto:    best.proto,
+	}, best.src
+}
+
+// reselect recomputes the best route of e and, if it changed, marks it for
+// every subscriber.
+func (r *RIB) reselect(t *table, k pfx, e *entry, ch *changeSet) {
+	b, src := r.selectBest(e)
+	e.bestSrc = src
+	if b == e.best {
+		return
+	}
+	e.best = b
+	ch.tables[t.id] = true
+	r.markRoute(t.id, k, e)
+}
+
+func (r *RIB) markRoute(tid Table, k pfx, e *entry) {
+	for m := r.subMask &^ e.dirty; m != 0; m &= m - 1 {
+		s := r.subs[bits.TrailingZeros64(m)]
+		s.routes = append(s.routes, dirtyRoute{tid, k})
+		s.notify()
+	}
+	e.dirty |= r.subMask
+}
+
+func (r *RIB) markGroup(g *group) {
+	for m := r.subMask &^ g.dirty; m != 0; m &= m - 1 {
+		s := r.subs[bits.TrailingZeros64(m)]
+		s.groups = append(s.groups, g.id)
+		s.notify()
+	}
+	g.dirty |= r.subMask
+}
+
+// groupKey is the canonical identity of a next-hop set in a table.
+func groupKey(t Table, nhs []NextHop) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d", t)
+	for _, nh := range nhs {
+		fmt.Fprintf(&b, "|%s/%d/%d", nh.Gateway, nh.Ifindex, nh.Weight)
+	}
+	return b.String()
+}
+
+func canonical(nhs []NextHop) []NextHop {
+	out := make([]NextHop, len(nhs))
+	copy(out, nhs)
+	for i := range out {
+		if out[i].Weight == 0 {
+			out[i].Weight = 1
+		}
+		out[i].Gateway = out[i].Gateway.Unmap()
+	}
+	slices.SortFunc(out, func(a, b NextHop) int {
+		if c := a.Gateway.Compare(b.Gateway); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Ifindex, b.Ifindex)
+	})
+	return slices.CompactFunc(out, func(a, b NextHop) bool { return a.Gateway == b.Gateway && a.Ifindex == b.Ifindex })
+}
+
+// internGroup returns the group for nhs in table t, creating and resolving it
+// if new, and takes a reference.
+func (r *RIB) internGroup(t Table, nhs []NextHop) GroupID {
+	def := canonical(nhs)
+	key := groupKey(t, def)
+	if g := r.byKey[key]; g != nil {
+		g.refs++
+		return g.id
+	}
+	r.nextGID++
+	if r.nextGID == 0 {
+		r.nextGID = 1
+	}
+	g := &group{id: r.nextGID, table: t, key: key, def: def, refs: 1}
+	for _, nh := range def {
+		if nh.Ifindex == 0 {
+			g.recurse = true
+		}
+	}
+	g.resolved = r.resolve(g)
+	r.groups[g.id] = g
+	r.byKey[key] = g
+	r.markGroup(g)
+	return g.id
+}
+
+func (r *RIB) releaseGroup(id GroupID) {
+	if id == 0 {
+		return
+	}
+	g := r.groups[id]
+	if g == nil {
+		return
+	}
+	g.refs--
+	if g.refs > 0 {
+		return
+	}
+	delete(r.groups, id)
+	delete(r.byKey, g.key)
+	for m := r.subMask; m != 0; m &= m - 1 {
+		s := r.subs[bits.TrailingZeros64(m)]
+		s.removed = append(s.removed, id)
+		s.notify()
+	}
+}
+
+// resolve computes the forwarding next hops of g from the links and the
+// routes now selected.
+func (r *RIB) resolve(g *group) []NextHop {
+	var out []NextHop
+	for _, nh := range g.def {
+		if nh.Ifindex != 0 {
+			if r.links[nh.Ifindex] {
+				out = append(out, nh)
+			}
+			continue
+		}
+		_, _, e, ok := r.longestMatch(g.table, nh.Gateway, g.id)
+		if !ok || e.best.Kind != KindUnicast {
+			continue
+		}
+		via := r.groups[e.best.Group]
+		if via == nil {
+			continue
+		}
+		for _, v := range via.resolved {
+			hop := NextHop{Gateway: v.Gateway, Ifindex: v.Ifindex, Weight: nh.Weight}
+			if !hop.Gateway.IsValid() {
+				hop.Gateway = nh.Gateway // the gateway is on the attached network
+			}
+			out = append(out, hop)
+		}
+	}
+	return canonical(out)
+}
+
+// longestMatch finds the selected route covering a in table tid, also
+// consulting main for numbered tables (connected routes live in main), and
+// skipping routes that resolve through group skip (a route must not resolve
+// through itself).
+func (r *RIB) longestMatch(tid Table, a netip.Addr, skip GroupID) (Table, pfx, entry, bool) {
+	h := hostKey(a)
+	var bt Table
+	var bk pfx
+	var be entry
+	found := false
+	try := func(t *table) {
+		if t == nil {
+			return
+		}
+		fam := b2i(h.v6)
+		for bits := int(h.bits); bits >= 0; bits-- {
+			if found && uint8(bits) <= bk.bits {
+				return
+			}
+			if t.lengths[fam][bits] == 0 {
+				continue
+			}
+			k := h.truncate(uint8(bits))
+			e, ok := t.routes[k]
+			if !ok || !e.best.Valid() || (skip != 0 && e.best.Group == skip) {
+				continue
+			}
+			bt, bk, be, found = t.id, k, e, true
+			return
+		}
+	}
+	try(r.tables[tid])
+	if tid != TableMain {
+		try(r.tables[TableMain])
+	}
+	return bt, bk, be, found
+}
+
+// settle brings next-hop resolution up to date after a batch: recursive
+// groups are resolved again until nothing moves (a chain of recursive routes
+// settles in as many rounds as it is deep), and routes whose group became
+// usable or unusable are selected again.
+func (r *RIB) settle(ch *changeSet) {
+	for round := 0; round < 16 && len(ch.tables) > 0; round++ {
+		flipped := map[Table]map[GroupID]bool{}
+		next := r.newChangeSet()
+		for _, g := range r.groups {
+			if !g.recurse || !(ch.tables[g.table] || ch.tables[TableMain]) {
+				continue
+			}
+			r.reresolve(g, flipped, next)
+		}
+		ch.tables = next.tables
+		r.reselectFlipped(flipped, ch)
+	}
+}
+
+// reresolve recomputes g and records it in flipped if it went from usable
+// to unusable or back. A changed group changes how its table forwards, so
+// groups that resolve through its routes are looked at again in ch's round.
+func (r *RIB) reresolve(g *group, flipped map[Table]map[GroupID]bool, ch *changeSet) {
+	res := r.resolve(g)
+	if slices.Equal(res, g.resolved) {
+		return
+	}
+	was := len(g.resolved) > 0
+	g.resolved = res
+	ch.tables[g.table] = true
+	r.markGroup(g)
+	if was != (len(res) > 0) {
+		if flipped[g.table] == nil {
+			flipped[g.table] = map[GroupID]bool{}
+		}
+		flipped[g.table][g.id] = true
+	}
+}
+
+func (r *RIB) reselectFlipped(flipped map[Table]map[GroupID]bool, ch *changeSet) {
+	for tid, gs := range flipped {
+		t := r.tables[tid]
+		if t == nil {
+			continue
+		}
+		for k, e := range t.routes {
+			hit := false
+			for i := range e.cands {
+				if gs[e.cands[i].group] {
+					hit = true
+					break
+				}
+			}
+			if hit {
+				before := e.best
+				r.reselect(t, k, &e, ch)
+				if e.best != before {
+					t.routes[k] = e
+				}
+			}
+		}
+	}
+}
+
+// SetLinkUp records whether an interface can forward. Next hops through a
+// link that is down do not resolve.
+func (r *RIB) SetLinkUp(ifindex int32, up bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if was, known := r.links[ifindex]; known && was == up {
+		return
+	}
+	r.links[ifindex] = up
+	flipped := map[Table]map[GroupID]bool{}
+	ch := r.newChangeSet()
+	for _, g := range r.groups {
+		for _, nh := range g.def {
+			if nh.Ifindex == ifindex {
+				r.reresolve(g, flipped, ch)
+				break
+			}
+		}
+	}
+	r.reselectFlipped(flipped, ch)
+	r.settle(ch)
+}
+
+// SetInstallError records the kernel's verdict on a key: err nil means the
+// route is installed as selected.
+func (r *RIB) SetInstallError(k Key, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k.Prefix = k.Prefix.Masked()
+	if err == nil {
+		delete(r.failed, k)
+		return
+	}
+	r.failed[k] = err.Error()
+}
+
+func (r *RIB) routeOf(tid Table, k pfx, c candidate) Route {
+	rt := Route{Table: tid, Prefix: k.prefix(), Kind: c.kind, Distance: c.distance, Metric: c.metric, Proto: c.proto}
+	if g := r.groups[c.group]; g != nil {
+		rt.NextHops = g.def
+	}
+	return rt
+}

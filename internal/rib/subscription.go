@@ -1,0 +1,140 @@
+package rib
+
+import (
+	"errors"
+	"math/bits"
+)
+
+type dirtyRoute struct {
+	table Table
+	key   pfx
+}
+
+// Subscription is one consumer's view of the change feed. The RIB keeps, per
+// subscription, only the set of keys and groups changed since the last drain
+// (a bit in each entry and one list entry per changed key), never a log of
+// every change: a consumer that falls behind sees each prefix once, in its
+// latest state.
+type Subscription struct {
+	r       *RIB
+	name    string
+	bit     uint64
+	c       chan struct{}
+	routes  []dirtyRoute
+	head    int
+	groups  []GroupID
+	removed []GroupID
+	synced  bool
+}
+
+// ErrTooManySubscribers is returned when 64 subscriptions are open.
+var ErrTooManySubscribers = errors.New("rib: too many subscribers (64)")
+
+// Subscribe opens a subscription. Its first updates carry every group and
+// every selected route the RIB holds (the update that completes that
+// snapshot has Synced set); then come changes.
+func (r *RIB) Subscribe(name string) (*Subscription, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.subMask == ^uint64(0) {
+		return nil, ErrTooManySubscribers
+	}
+	i := bits.TrailingZeros64(^r.subMask)
+	s := &Subscription{r: r, name: name, bit: 1 << i, c: make(chan struct{}, 1)}
+	r.subs[i] = s
+	r.subMask |= s.bit
+	for _, g := range r.groups {
+		s.groups = append(s.groups, g.id)
+		g.dirty |= s.bit
+	}
+	for _, t := range r.tables {
+		for k, e := range t.routes {
+			if !e.best.Valid() {
+				continue // nothing to tell a newcomer about a key without a route
+			}
+			e.dirty |= s.bit
+			t.routes[k] = e
+			s.routes = append(s.routes, dirtyRoute{t.id, k})
+		}
+	}
+	s.notify()
+	return s, nil
+}
+
+func (s *Subscription) notify() {
+	select {
+	case s.c <- struct{}{}:
+	default:
+	}
+}
+
+// C is signalled when the subscription has something to drain.
+func (s *Subscription) C() <-chan struct{} { return s.c }
+
+// Next drains at most max route changes (and every pending group change).
+// It returns an empty Update when nothing is pending. If more remains, C is
+// signalled again.
+func (s *Subscription) Next(max int) Update {
+	r := s.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var u Update
+	for _, id := range s.groups {
+		if g := r.groups[id]; g != nil && g.dirty&s.bit != 0 {
+			g.dirty &^= s.bit
+			u.Groups = append(u.Groups, GroupChange{ID: g.id, NextHops: g.resolved})
+		}
+	}
+	s.groups = s.groups[:0]
+	for n := 0; n < max && s.head < len(s.routes); s.head++ {
+		d := s.routes[s.head]
+		t := r.tables[d.table]
+		e, ok := t.routes[d.key]
+		if !ok || e.dirty&s.bit == 0 {
+			continue
+		}
+		e.dirty &^= s.bit
+		u.Routes = append(u.Routes, RouteChange{Key: Key{d.table, d.key.prefix()}, Best: e.best})
+		r.store(t, d.key, e)
+		n++
+	}
+	if s.head < len(s.routes) {
+		s.notify()
+		return u
+	}
+	if cap(s.routes) > 1<<16 {
+		s.routes = nil // do not hold a full table's worth of list after the initial load
+	} else {
+		s.routes = s.routes[:0]
+	}
+	s.head = 0
+	u.Removed, s.removed = s.removed, nil
+	if !s.synced {
+		s.synced = true
+		u.Synced = true
+	}
+	return u
+}
+
+// Close ends the subscription and releases what it held.
+func (s *Subscription) Close() {
+	r := s.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.subMask&s.bit == 0 {
+		return
+	}
+	for _, d := range s.routes[s.head:] {
+		t := r.tables[d.table]
+		if e, ok := t.routes[d.key]; ok && e.dirty&s.bit != 0 {
+			e.dirty &^= s.bit
+			r.store(t, d.key, e)
+		}
+	}
+	for _, g := range r.groups {
+		g.dirty &^= s.bit
+	}
+	s.routes, s.groups, s.removed = nil, nil, nil
+	r.subMask &^= s.bit
+	r.subs[bits.TrailingZeros64(s.bit)] = nil
+}
