@@ -592,11 +592,8 @@ func (r *RIB) reselectFlipped(flipped map[Table]map[GroupID]bool, ch *changeSet)
 				}
 			}
 			if hit {
-				before := e.best
 				r.reselect(t, k, &e, ch)
-				if e.best != before {
-					t.routes[k] = e
-				}
+				t.routes[k] = e
 			}
 		}
 	}
