@@ -2,12 +2,12 @@ package rib
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 )
 
@@ -70,6 +70,7 @@ type RIB struct {
 	subs    [64]*Subscription
 	subMask uint64
 	failed  map[Key]string
+	keyBuf  []byte
 }
 
 // New returns an empty RIB.
@@ -395,43 +396,46 @@ func (r *RIB) markGroup(g *group) {
 	g.dirty |= r.subMask
 }
 
-// groupKey is the canonical identity of a next-hop set in a table.
-func groupKey(t Table, nhs []NextHop) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d", t)
+// groupKey is the canonical identity of a next-hop set in a table, packed
+// into buf (reused by the caller; map lookups with string(buf) do not copy).
+func groupKey(buf []byte, t Table, nhs []NextHop) []byte {
+	buf = binary.BigEndian.AppendUint32(buf[:0], uint32(t))
 	for _, nh := range nhs {
-		fmt.Fprintf(&b, "|%s/%d/%d", nh.Gateway, nh.Ifindex, nh.Weight)
+		a := nh.Gateway.As16()
+		if nh.Gateway.Is4() {
+			buf = append(buf, 4)
+		} else if nh.Gateway.IsValid() {
+			buf = append(buf, 6)
+		} else {
+			buf = append(buf, 0)
+		}
+		buf = append(buf, a[:]...)
+		buf = binary.BigEndian.AppendUint32(buf, uint32(nh.Ifindex))
+		buf = binary.BigEndian.AppendUint16(buf, nh.Weight)
 	}
-	return b.String()
+	return buf
 }
 
-func canonical(nhs []NextHop) []NextHop {
-	out := make([]NextHop, len(nhs))
-	copy(out, nhs)
-	for i := range out {
-		if out[i].Weight == 0 {
-			out[i].Weight = 1
-		}
-		out[i].Gateway = out[i].Gateway.Unmap()
-	}
-	slices.SortFunc(out, func(a, b NextHop) int {
-		if c := a.Gateway.Compare(b.Gateway); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Ifindex, b.Ifindex)
-	})
-	return slices.CompactFunc(out, func(a, b NextHop) bool { return a.Gateway == b.Gateway && a.Ifindex == b.Ifindex })
+// isCanonical reports whether nhs is already in the form canonical returns,
+// which is the common case of one plain next hop.
+func isCanonical(nhs []NextHop) bool {
+	return len(nhs) == 1 && nhs[0].Weight != 0 && !nhs[0].Gateway.Is4In6()
 }
 
 // internGroup returns the group for nhs in table t, creating and resolving it
 // if new, and takes a reference.
 func (r *RIB) internGroup(t Table, nhs []NextHop) GroupID {
-	def := canonical(nhs)
-	key := groupKey(t, def)
-	if g := r.byKey[key]; g != nil {
+	def := nhs
+	if !isCanonical(nhs) {
+		def = canonical(nhs)
+	}
+	r.keyBuf = groupKey(r.keyBuf, t, def)
+	if g := r.byKey[string(r.keyBuf)]; g != nil {
 		g.refs++
 		return g.id
 	}
+	def = slices.Clone(def) // the source's slice is not ours to keep
+	key := string(r.keyBuf)
 	r.nextGID++
 	if r.nextGID == 0 {
 		r.nextGID = 1
@@ -641,4 +645,24 @@ func (r *RIB) routeOf(tid Table, k pfx, c candidate) Route {
 		rt.NextHops = g.def
 	}
 	return rt
+}
+
+// canonical returns nhs with weights defaulted, mapped addresses unmapped,
+// sorted and without duplicates, so equal sets share one group.
+func canonical(nhs []NextHop) []NextHop {
+	out := make([]NextHop, len(nhs))
+	copy(out, nhs)
+	for i := range out {
+		if out[i].Weight == 0 {
+			out[i].Weight = 1
+		}
+		out[i].Gateway = out[i].Gateway.Unmap()
+	}
+	slices.SortFunc(out, func(a, b NextHop) int {
+		if c := a.Gateway.Compare(b.Gateway); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Ifindex, b.Ifindex)
+	})
+	return slices.CompactFunc(out, func(a, b NextHop) bool { return a.Gateway == b.Gateway && a.Ifindex == b.Ifindex })
 }
