@@ -28,7 +28,7 @@ type candidate struct {
 // entry is the state of one key: every source's candidate and the selection.
 // It is stored by value in its table's map.
 type entry struct {
-	cands []candidate
+	cands   []candidate
 	dirty   uint64 // one bit per subscriber that has not seen the latest state
 	best    Best
 	bestSrc SourceID // meaningful while best is valid
