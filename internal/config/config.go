@@ -181,6 +181,9 @@ func (d *decoder) result() error {
 		}
 		return a.Column < b.Column
 	})
+	if d.truncated {
+		d.errs = append(d.errs, Error{File: d.file, Msg: fmt.Sprintf("too many errors; stopped after %d", maxErrors)})
+	}
 	return &Errors{List: d.errs}
 }
 

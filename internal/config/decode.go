@@ -13,6 +13,10 @@ import (
 // keeps such a document from costing exponential time.
 const nodeBudget = 1 << 20
 
+// maxErrors is the most problems one Parse reports; past it the file is
+// more likely not a routerd configuration at all.
+const maxErrors = 1000
+
 // decoder walks a yaml.Node tree and collects every problem it finds. Its
 // helpers report a problem and return ok=false; callers skip the value and
 // carry on, so that one pass finds all problems.
@@ -21,9 +25,14 @@ type decoder struct {
 	errs      []Error
 	budget    int
 	exhausted bool
+	truncated bool // errors were dropped past maxErrors
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
+	if len(d.errs) >= maxErrors {
+		d.exhausted, d.truncated = true, true
+		return
+	}
 	e := Error{File: d.file, Path: path, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line, e.Column = n.Line, n.Column

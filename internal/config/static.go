@@ -215,28 +215,26 @@ func (d *decoder) shortNexthops(via, dev *yaml.Node, path string, p netip.Prefix
 		}
 	}
 	var out []Nexthop
+	seen := map[netip.Addr]bool{}
 	for i, gw := range gws {
 		a, ok := d.gateway(gw, gwPaths[i], p, ifname)
 		if !ok {
 			continue
 		}
-		nh := Nexthop{Via: a, Dev: ifname, Weight: MinWeight}
-		if j := indexNexthop(out, nh); j >= 0 {
+		if seen[a] {
 			d.errorf(gw, gwPaths[i], "gateway %s is listed twice", a)
 			continue
 		}
-		out = append(out, nh)
+		seen[a] = true
+		out = append(out, Nexthop{Via: a, Dev: ifname, Weight: MinWeight})
 	}
 	return out
 }
 
-func indexNexthop(list []Nexthop, nh Nexthop) int {
-	for i, x := range list {
-		if x.Via == nh.Via && x.Dev == nh.Dev {
-			return i
-		}
-	}
-	return -1
+// nexthopID is what makes two next hops of one route the same.
+type nexthopID struct {
+	via netip.Addr
+	dev string
 }
 
 // nexthopList decodes the long form: a list of {via, dev, weight}.
@@ -250,6 +248,7 @@ func (d *decoder) nexthopList(n *yaml.Node, path string, p netip.Prefix) []Nexth
 		return nil
 	}
 	var out []Nexthop
+	seen := map[nexthopID]int{}
 	for i, it := range items {
 		ipath := index(path, i)
 		m, ok := d.mapping(it, ipath, []string{"via", "dev", "weight"})
@@ -278,10 +277,12 @@ func (d *decoder) nexthopList(n *yaml.Node, path string, p netip.Prefix) []Nexth
 		if !good {
 			continue
 		}
-		if j := indexNexthop(out, nh); j >= 0 {
+		id := nexthopID{nh.Via, nh.Dev}
+		if j, dup := seen[id]; dup {
 			d.errorf(it, ipath, "same next hop as %s", index(path, j))
 			continue
 		}
+		seen[id] = i
 		out = append(out, nh)
 	}
 	return out
