@@ -1,0 +1,339 @@
+package fib
+
+import (
+	"bufio"
+	"errors"
+	"compress/gzip"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"testing"
+
+	fr "github.com/routerd/routerd/pkg/fibreader"
+)
+
+const fullTablePath = "../../../shared/data/fulltable-prefixes.txt.gz"
+
+// refTrie is the deliberately naive reference: a binary trie, one node per bit.
+type refTrie struct{ n []refNode }
+
+type refNode struct {
+	child [2]int32
+	val   Action
+	has   bool
+}
+
+func newRef() *refTrie { return &refTrie{n: make([]refNode, 1, 1<<16)} }
+
+func bitAt(k key, i int) int {
+	if i < 64 {
+		return int(k.hi >> (63 - i) & 1)
+	}
+	return int(k.lo >> (127 - i) & 1)
+}
+
+func (t *refTrie) insert(k key, l int, a Action) {
+	n := int32(0)
+	for i := 0; i < l; i++ {
+		b := bitAt(k, i)
+		if t.n[n].child[b] == 0 {
+			t.n = append(t.n, refNode{})
+			t.n[n].child[b] = int32(len(t.n) - 1)
+		}
+		n = t.n[n].child[b]
+	}
+	t.n[n].val, t.n[n].has = a, true
+}
+
+func (t *refTrie) remove(k key, l int) {
+	n := int32(0)
+	for i := 0; i < l; i++ {
+		n = t.n[n].child[bitAt(k, i)]
+		if n == 0 {
+			return
+		}
+	}
+	t.n[n].has = false
+}
+
+func (t *refTrie) lookup(k key, max int) (Action, int, bool) {
+	var best Action
+	bl, ok := 0, false
+	n := int32(0)
+	for i := 0; ; i++ {
+		if t.n[n].has {
+			best, bl, ok = t.n[n].val, i, true
+		}
+		if i == max {
+			break
+		}
+		n = t.n[n].child[bitAt(k, i)]
+		if n == 0 {
+			break
+		}
+	}
+	return best, bl, ok
+}
+
+// refs holds one reference trie per family.
+type refs struct{ v4, v6 *refTrie }
+
+func newRefs() refs { return refs{newRef(), newRef()} }
+
+func (r refs) of(p netip.Prefix) *refTrie {
+	if p.Addr().Is4() {
+		return r.v4
+	}
+	return r.v6
+}
+
+func (r refs) insert(p netip.Prefix, a Action) {
+	r.of(p).insert(keyOf(p.Masked().Addr()), p.Bits(), a)
+}
+func (r refs) remove(p netip.Prefix) { r.of(p).remove(keyOf(p.Masked().Addr()), p.Bits()) }
+
+func (r refs) lookup(a netip.Addr) (Action, int, bool) {
+	if a.Is4() {
+		return r.v4.lookup(keyOf(a), 32)
+	}
+	return r.v6.lookup(keyOf(a), 128)
+}
+
+// check compares the FIB with the reference for addr.
+func check(t testing.TB, w *Writer, tab *fr.Table, r refs, addr netip.Addr) {
+	t.Helper()
+	want, bits, ok := r.lookup(addr)
+	got := tab.LookupAddr(addr)
+	if !ok {
+		if got.Kind() != fr.NoRoute {
+			t.Fatalf("%v: got %v/%d, want no route", addr, got.Kind(), got.Bits())
+		}
+		return
+	}
+	if got.Kind() != want.Kind || got.Bits() != bits {
+		t.Fatalf("%v: got %v/%d, want %v/%d", addr, got.Kind(), got.Bits(), want.Kind, bits)
+	}
+	if want.Kind == Forward {
+		if slot := w.groups[want.Group]; got.Slot() != slot {
+			t.Fatalf("%v: got slot %d, want %d (group %d)", addr, got.Slot(), slot, want.Group)
+		}
+	}
+}
+
+func randAction(rng *rand.Rand) Action {
+	if rng.IntN(10) == 0 {
+		return Action{Kind: Kind(2 + rng.IntN(3))}
+	}
+	return Action{Kind: Forward, Group: uint32(1 + rng.IntN(50))}
+}
+
+func randPrefix(rng *rand.Rand, v6 bool) netip.Prefix {
+	if !v6 {
+		l := []int{0, 8, 12, 16, 19, 20, 22, 23, 24, 24, 24, 25, 26, 28, 30, 32}[rng.IntN(16)]
+		// Few top bytes so that prefixes nest.
+		a := netip.AddrFrom4([4]byte{byte(10 + rng.IntN(4)), byte(rng.IntN(8)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+		return netip.PrefixFrom(a, l).Masked()
+	}
+	l := []int{0, 16, 19, 24, 29, 32, 36, 40, 44, 48, 48, 48, 56, 64, 96, 127, 128}[rng.IntN(17)]
+	var b [16]byte
+	b[0], b[1], b[2] = 0x20, 0x01, byte(rng.IntN(4))
+	for i := 3; i < 16; i++ {
+		b[i] = byte(rng.IntN(256))
+	}
+	if rng.IntN(2) == 0 {
+		b[4] = 0
+	}
+	return netip.PrefixFrom(netip.AddrFrom16(b), l).Masked()
+}
+
+// addrIn picks an address inside p.
+func addrIn(rng *rand.Rand, p netip.Prefix) netip.Addr {
+	k := keyOf(p.Addr())
+	r := key{rng.Uint64(), rng.Uint64()}
+	l := p.Bits()
+	m := key{}.mask(0)
+	_ = m
+	full := key{^uint64(0), ^uint64(0)}.mask(l)
+	k.hi |= r.hi &^ full.hi
+	k.lo |= r.lo &^ full.lo
+	if p.Addr().Is4() {
+		v := uint32(k.hi >> 32)
+		return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+	}
+	var b [16]byte
+	for i := 0; i < 8; i++ {
+		b[i] = byte(k.hi >> (56 - 8*i))
+		b[8+i] = byte(k.lo >> (56 - 8*i))
+	}
+	return netip.AddrFrom16(b)
+}
+
+func setGroups(t testing.TB, w *Writer, n int) {
+	for g := 1; g <= n; g++ {
+		if err := w.SetGroup(uint32(g), []NextHop{{Gateway: netip.AddrFrom4([4]byte{192, 0, 2, byte(g)}), Ifindex: int32(g), Weight: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func smallOpts() Options { return Options{MainRootBits: 16, Nodes: 1 << 14, GroupSlots: 1024} }
+
+func TestRandomDifferential(t *testing.T) {
+	for _, mainBits := range []int{24, 16, 8} {
+		rng := rand.New(rand.NewPCG(uint64(mainBits), 7))
+		o := smallOpts()
+		o.MainRootBits = mainBits
+		w, err := Create("", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		setGroups(t, w, 50)
+		ref := newRefs()
+		var live []netip.Prefix
+		for i := 0; i < 3000; i++ {
+			p, a := randPrefix(rng, i%3 == 0), randAction(rng)
+			if err := w.Insert(MainTable, p, a); err != nil {
+				t.Fatal(err)
+			}
+			ref.insert(p, a)
+			live = append(live, p)
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		tab, _ := w.Reader().Table(MainTable)
+		probe := func() {
+			for i := 0; i < 20000; i++ {
+				check(t, w, tab, ref, addrIn(rng, live[rng.IntN(len(live))]))
+				check(t, w, tab, ref, addrIn(rng, randPrefix(rng, i%2 == 0)))
+			}
+		}
+		probe()
+		// Random deletes and re-inserts.
+		for round := 0; round < 4; round++ {
+			rng.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
+			for _, p := range live[:len(live)/2] {
+				err := w.Delete(MainTable, p)
+				if err != nil && !isNotFound(err) {
+					t.Fatal(err)
+				}
+				ref.remove(p)
+			}
+			live = live[len(live)/2:]
+			for i := 0; i < 1500; i++ {
+				p, a := randPrefix(rng, i%3 == 0), randAction(rng)
+				if err := w.Insert(MainTable, p, a); err != nil {
+					t.Fatal(err)
+				}
+				ref.insert(p, a)
+				live = append(live, p)
+			}
+			w.Commit()
+			probe()
+		}
+		// Delete everything: the trie must shrink back to its roots.
+		for _, p := range live {
+			w.Delete(MainTable, p)
+			ref.remove(p)
+		}
+		probe()
+		if _, _, nodes := w.GroupStats(); nodes != 0 {
+			t.Errorf("main bits %d: %d nodes live after deleting every prefix", mainBits, nodes)
+		}
+		if a, b := w.Prefixes(); a+b != 0 {
+			t.Errorf("prefix count %d+%d after deleting all", a, b)
+		}
+		w.Close()
+	}
+}
+
+func isNotFound(err error) bool { return err != nil && errorsIs(err, ErrNotFound) }
+
+func loadFullTable(t testing.TB) []netip.Prefix {
+	f, err := os.Open(fullTablePath)
+	if err != nil {
+		t.Skipf("full table not available: %v", err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []netip.Prefix
+	s := bufio.NewScanner(z)
+	for s.Scan() {
+		p, err := netip.ParsePrefix(s.Text())
+		if err != nil {
+			t.Fatalf("full table: %v", err)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps
+}
+
+func TestFullTableDifferential(t *testing.T) {
+	ps := loadFullTable(t)
+	w, err := Create("", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	setGroups(t, w, 50)
+	rng := rand.New(rand.NewPCG(1, 2))
+	ref := newRefs()
+	acts := make([]Action, len(ps))
+	for i, p := range ps {
+		acts[i] = randAction(rng)
+		if err := w.Insert(MainTable, p, acts[i]); err != nil {
+			t.Fatal(err)
+		}
+		ref.insert(p, acts[i])
+	}
+	w.Commit()
+	tab, _ := w.Reader().Table(MainTable)
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	probe := func() {
+		for i := 0; i < n; i++ {
+			check(t, w, tab, ref, addrIn(rng, ps[rng.IntN(len(ps))]))
+			var a netip.Addr
+			if i%2 == 0 {
+				a = netip.AddrFrom4([4]byte(randBytes(rng, 4)))
+			} else {
+				b := [16]byte(randBytes(rng, 16))
+				b[0] = 0x20 | b[0]&0x1f
+				a = netip.AddrFrom16(b)
+			}
+			check(t, w, tab, ref, a)
+		}
+	}
+	probe()
+	// Withdraw and re-announce 100k random prefixes.
+	idx := rng.Perm(len(ps))[:100_000]
+	for _, i := range idx {
+		if err := w.Delete(MainTable, ps[i]); err != nil {
+			t.Fatal(err)
+		}
+		ref.remove(ps[i])
+	}
+	w.Commit()
+	probe()
+	for _, i := range idx[:50_000] {
+		w.Insert(MainTable, ps[i], acts[i])
+		ref.insert(ps[i], acts[i])
+	}
+	w.Commit()
+	probe()
+}
+
+func randBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -1,0 +1,128 @@
+package fib
+
+import (
+	"fmt"
+	"time"
+
+	fr "github.com/routerd/routerd/pkg/fibreader"
+)
+
+// Options size the shared-memory file. The file is sparse: only the pages
+// the tables touch take memory, so generous pool sizes cost address space,
+// not RAM.
+type Options struct {
+	// MaxTables is the number of routing tables the file can hold (main
+	// plus numbered tables, created on first use). Default 16.
+	MaxTables int
+	// MaxPaths is the largest ECMP group. Default 16.
+	MaxPaths int
+	// Nodes is the capacity of the node pool (1 KiB each). Default 262144.
+	Nodes int
+	// GroupSlots is the number of next-hop groups the file can name at
+	// once. Default 65536, at most 1<<20.
+	GroupSlots int
+	// Records is the capacity of the group record pool; a group changed
+	// in place needs a second record until the grace period passes.
+	// Default 2*GroupSlots+1024.
+	Records int
+	// MainRootBits is the stride of the IPv4 root of the main table: 24
+	// (DIR-24-8, default) or 16/8 for small files in tests.
+	MainRootBits int
+	// TableRootBits is the stride of every other root (IPv4 of numbered
+	// tables and IPv6 of all tables): 16 (default) or 8.
+	TableRootBits int
+	// Grace is how long freed nodes and records stay untouched before
+	// reuse. Default 1s. Readers stay correct even past it (they retry on
+	// the reclaim sequence); the grace period only makes retries rare.
+	Grace time.Duration
+}
+
+func (o *Options) fill() error {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.MaxTables, 16)
+	def(&o.MaxPaths, 16)
+	def(&o.Nodes, 1<<18)
+	def(&o.GroupSlots, 1<<16)
+	def(&o.Records, 2*o.GroupSlots+1024)
+	def(&o.MainRootBits, 24)
+	def(&o.TableRootBits, 16)
+	if o.Grace == 0 {
+		o.Grace = time.Second
+	}
+	switch {
+	case o.MaxTables < 1 || o.MaxTables > 4096:
+		return fmt.Errorf("fib: MaxTables %d out of range 1..4096", o.MaxTables)
+	case o.MaxPaths < 1 || o.MaxPaths > 1024:
+		return fmt.Errorf("fib: MaxPaths %d out of range 1..1024", o.MaxPaths)
+	case o.Nodes < 2 || o.Nodes > 1<<30:
+		return fmt.Errorf("fib: Nodes %d out of range", o.Nodes)
+	case o.GroupSlots < 2 || o.GroupSlots > fr.MaxGroupSlots:
+		return fmt.Errorf("fib: GroupSlots %d out of range 2..%d", o.GroupSlots, fr.MaxGroupSlots)
+	case o.Records < 2 || o.Records > 1<<24:
+		return fmt.Errorf("fib: Records %d out of range", o.Records)
+	case o.MainRootBits != 8 && o.MainRootBits != 16 && o.MainRootBits != 24:
+		return fmt.Errorf("fib: MainRootBits must be 8, 16 or 24")
+	case o.TableRootBits != 8 && o.TableRootBits != 16:
+		return fmt.Errorf("fib: TableRootBits must be 8 or 16")
+	case o.Grace < 0:
+		return fmt.Errorf("fib: negative grace period")
+	}
+	return nil
+}
+
+// layout holds the byte offsets of every section.
+type layout struct {
+	tableDir, groupDir, recPool, nodePool uint64
+	recSize                               uint64
+	root4, root6                          []uint64 // per table slot
+	bits4                                 []int
+	bits6                                 int
+	size                                  uint64
+	fixedEnd                              uint64 // end of what is reserved at creation
+}
+
+func align(v, a uint64) uint64 { return (v + a - 1) &^ (a - 1) }
+
+func computeLayout(o *Options) layout {
+	var l layout
+	off := uint64(fr.HeaderSize)
+	l.tableDir = off
+	off = align(off+uint64(o.MaxTables)*fr.TableEntrySize, 64)
+	l.groupDir = off
+	off = align(off+uint64(o.GroupSlots)*4, 64)
+	l.root4 = make([]uint64, o.MaxTables)
+	l.root6 = make([]uint64, o.MaxTables)
+	l.bits4 = make([]int, o.MaxTables)
+	l.bits6 = o.TableRootBits
+	for i := 0; i < o.MaxTables; i++ {
+		l.root6[i] = off
+		off = align(off+4<<o.TableRootBits, 64)
+		if i > 0 {
+			l.bits4[i] = o.TableRootBits
+			l.root4[i] = off
+			off = align(off+4<<o.TableRootBits, 64)
+		}
+	}
+	// The big arrays start on 2 MiB boundaries so that a huge page can
+	// back them where the kernel allows it.
+	big := uint64(64)
+	if o.MainRootBits == 24 {
+		big = 2 << 20
+	}
+	off = align(off, big)
+	l.bits4[0] = o.MainRootBits
+	l.root4[0] = off
+	off = align(off+4<<o.MainRootBits, big)
+	l.fixedEnd = off
+	l.nodePool = off
+	off = align(off+uint64(o.Nodes)*fr.NodeEntries*4, 64)
+	l.recSize = fr.RecordHeader + uint64(o.MaxPaths)*fr.NextHopSize
+	l.recPool = off
+	off = align(off+uint64(o.Records)*l.recSize, 64)
+	l.size = align(off, 4096)
+	return l
+}

@@ -1,0 +1,359 @@
+package fib
+
+import (
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"sync/atomic"
+
+	fr "github.com/routerd/routerd/pkg/fibreader"
+)
+
+// table is one routing table: an IPv4 and an IPv6 trie in the file plus
+// the writer's record of installed prefixes.
+type table struct {
+	id  uint32
+	dir uint64 // byte offset of its directory entry
+	v4  trie
+	v6  trie
+}
+
+// trie is one family of one table. The file holds the lookup structure; the
+// rules maps hold the installed prefixes by length, which the writer needs
+// only to find the covering prefix when one is deleted.
+type trie struct {
+	root    []uint32
+	bits    uint // root stride
+	maxBits int
+	rules   []map[key]uint32 // by prefix length: masked key -> leaf entry
+	present [3]uint64        // bit l set when rules[l] is not empty
+	count   int
+}
+
+// key is an address left-aligned in 128 bits (IPv4 in the top 32 bits).
+type key struct{ hi, lo uint64 }
+
+func keyOf(a netip.Addr) key {
+	if a.Is4() {
+		b := a.As4()
+		return key{hi: uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32}
+	}
+	b := a.As16()
+	var k key
+	for i := 0; i < 8; i++ {
+		k.hi = k.hi<<8 | uint64(b[i])
+		k.lo = k.lo<<8 | uint64(b[8+i])
+	}
+	return k
+}
+
+func (k key) mask(l int) key {
+	switch {
+	case l == 0:
+		return key{}
+	case l < 64:
+		return key{hi: k.hi &^ (1<<(64-l) - 1)}
+	case l == 64:
+		return key{hi: k.hi}
+	case l < 128:
+		return key{k.hi, k.lo &^ (1<<(128-l) - 1)}
+	}
+	return k
+}
+
+// byteAt is the 8-bit chunk starting at bit d (a multiple of 8).
+func (k key) byteAt(d uint) uint32 {
+	if d < 64 {
+		return uint32(k.hi >> (56 - d) & 0xff)
+	}
+	return uint32(k.lo >> (120 - d) & 0xff)
+}
+
+func leafBits(e uint32) int { return int(e >> 23 & 0xff) }
+
+// table returns the table with id, creating it if create is set.
+func (w *Writer) table(id uint32, create bool) (*table, error) {
+	if t := w.byID[id]; t != nil {
+		return t, nil
+	}
+	if !create {
+		return nil, nil
+	}
+	// The main table takes slot 0 (the one with the DIR-24-8 root).
+	slot := len(w.tables)
+	if id != MainTable && slot == 0 {
+		return nil, fmt.Errorf("fib: main table must be created first")
+	}
+	if slot >= w.opts.MaxTables {
+		return nil, fmt.Errorf("fib: table %d: all %d table slots in use: %w", id, w.opts.MaxTables, ErrFull)
+	}
+	l := &w.lay
+	t := &table{id: id, dir: l.tableDir + uint64(slot)*fr.TableEntrySize}
+	t.v4 = trie{root: w.words[l.root4[slot]/4 : l.root4[slot]/4+1<<l.bits4[slot]], bits: uint(l.bits4[slot]), maxBits: 32, rules: make([]map[key]uint32, 33)}
+	t.v6 = trie{root: w.words[l.root6[slot]/4 : l.root6[slot]/4+1<<l.bits6], bits: uint(l.bits6), maxBits: 128, rules: make([]map[key]uint32, 129)}
+	*w.hdr32(int(t.dir)) = id
+	*w.hdr64(int(t.dir) + 8) = l.root4[slot]
+	*w.hdr64(int(t.dir) + 16) = l.root6[slot]
+	// The flags word is stored last: a reader sees the table only when its
+	// directory entry is complete.
+	atomic.StoreUint32(w.hdr32(int(t.dir)+4), 1|uint32(l.bits4[slot])<<8|uint32(l.bits6)<<16)
+	w.tables = append(w.tables, t)
+	w.byID[id] = t
+	return t, nil
+}
+
+func (w *Writer) famOf(id uint32, p netip.Prefix, create bool) (*trie, key, int, error) {
+	if w.closed {
+		return nil, key{}, 0, ErrClosed
+	}
+	if !p.IsValid() {
+		return nil, key{}, 0, fmt.Errorf("fib: invalid prefix %v", p)
+	}
+	if p.Addr().Is4In6() {
+		return nil, key{}, 0, fmt.Errorf("fib: IPv4-mapped prefix %v not allowed", p)
+	}
+	t, err := w.table(id, create)
+	if err != nil || t == nil {
+		return nil, key{}, 0, err
+	}
+	tr := &t.v4
+	if p.Addr().Is6() {
+		tr = &t.v6
+	}
+	return tr, keyOf(p.Masked().Addr()), p.Bits(), nil
+}
+
+// Insert installs (or replaces) the route for p in table.
+func (w *Writer) Insert(table uint32, p netip.Prefix, a Action) error {
+	tr, k, l, err := w.famOf(table, p, true)
+	if err != nil {
+		return fmt.Errorf("insert %v table %d: %w", p, table, err)
+	}
+	var slot uint32
+	switch a.Kind {
+	case Forward:
+		s, err := w.slotFor(a.Group)
+		if err != nil {
+			return fmt.Errorf("insert %v table %d: %w", p, table, err)
+		}
+		slot = s
+	case Blackhole, Unreachable, Prohibit:
+	default:
+		return fmt.Errorf("insert %v table %d: unknown action kind %d", p, table, a.Kind)
+	}
+	leaf := fr.EncodeLeaf(l, a.Kind, slot)
+	m := tr.rules[l]
+	if m == nil {
+		m = map[key]uint32{}
+		tr.rules[l] = m
+		tr.present[l/64] |= 1 << (l % 64)
+	}
+	old, had := m[k]
+	if had && old == leaf {
+		return nil
+	}
+	if err := w.write(tr, k, l, leaf, false); err != nil {
+		if !had {
+			w.dropSlotRef(leaf, 0)
+		}
+		return fmt.Errorf("insert %v table %d: %w", p, table, err)
+	}
+	m[k] = leaf
+	if a.Kind == Forward {
+		w.slotInf[slot].refs++
+	}
+	if had {
+		w.dropSlotRef(old, 1)
+	} else {
+		tr.count++
+		if tr.maxBits == 32 {
+			w.prefixes4++
+		} else {
+			w.prefixes6++
+		}
+	}
+	return nil
+}
+
+// dropSlotRef releases n references a leaf held on its group slot (n = 0
+// only checks whether an unreferenced slot made for a failed insert can go).
+func (w *Writer) dropSlotRef(leaf uint32, n int32) {
+	if fr.Entry(leaf).Kind() != Forward {
+		return
+	}
+	s := fr.Entry(leaf).Slot()
+	w.slotInf[s].refs -= n
+	w.dropSlotIfUnused(s)
+}
+
+// Delete withdraws the route for p from table. Addresses it covered fall
+// back to the covering prefix, if any.
+func (w *Writer) Delete(table uint32, p netip.Prefix) error {
+	tr, k, l, err := w.famOf(table, p, false)
+	if err == nil && tr == nil {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("delete %v table %d: %w", p, table, err)
+	}
+	m := tr.rules[l]
+	old, ok := m[k]
+	if !ok {
+		return fmt.Errorf("delete %v table %d: %w", p, table, ErrNotFound)
+	}
+	if err := w.write(tr, k, l, tr.cover(k, l), true); err != nil {
+		return fmt.Errorf("delete %v table %d: %w", p, table, err)
+	}
+	delete(m, k)
+	if len(m) == 0 {
+		tr.present[l/64] &^= 1 << (l % 64)
+	}
+	tr.count--
+	if tr.maxBits == 32 {
+		w.prefixes4--
+	} else {
+		w.prefixes6--
+	}
+	w.dropSlotRef(old, 1)
+	return nil
+}
+
+// cover finds the leaf of the longest installed prefix shorter than l
+// that contains k, or 0.
+func (tr *trie) cover(k key, l int) uint32 {
+	for l > 0 {
+		// Highest present length below l.
+		l--
+		w := l / 64
+		m := tr.present[w] & (2<<(l%64) - 1)
+		for m == 0 {
+			if w == 0 {
+				return 0
+			}
+			w--
+			m = tr.present[w]
+		}
+		l = w*64 + bits.Len64(m) - 1
+		if e, ok := tr.rules[l][k.mask(l)]; ok {
+			return e
+		}
+	}
+	return 0
+}
+
+// write applies an insert (val is the new leaf; entries of prefixes no
+// longer than l are overwritten) or a delete (val is the covering leaf;
+// entries of exactly length l are overwritten) of k/l.
+func (w *Writer) write(tr *trie, k key, l int, val uint32, del bool) error {
+	R := tr.bits
+	if uint(l) <= R {
+		start := uint32(k.hi >> (64 - R))
+		n := uint32(1) << (R - uint(l))
+		for i := start; i < start+n; i++ {
+			w.rewrite(&tr.root[i], R, l, val, del)
+		}
+		return nil
+	}
+	var path [16]struct {
+		p    *uint32
+		node uint32
+		d    uint
+	}
+	np := 0
+	p := &tr.root[k.hi>>(64-R)]
+	d := R
+	for {
+		node, err := w.ensureNode(p)
+		if err != nil {
+			return err // nothing linked yet is visible; partial nodes stay valid
+		}
+		path[np].p, path[np].node, path[np].d = p, node, d
+		np++
+		b := k.byteAt(d)
+		if uint(l) <= d+8 {
+			n := uint32(1) << (d + 8 - uint(l))
+			base := node * fr.NodeEntries
+			for i := b; i < b+n; i++ {
+				w.rewrite(&w.nodes[base+i], d+8, l, val, del)
+			}
+			break
+		}
+		p = &w.nodes[node*fr.NodeEntries+b]
+		d += 8
+	}
+	if del {
+		for i := np - 1; i >= 0; i-- {
+			if !w.collapse(path[i].p, path[i].node, path[i].d) {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// rewrite updates one entry whose range lies inside the prefix being
+// changed; depth is the number of address bits the entry's position fixes.
+func (w *Writer) rewrite(p *uint32, depth uint, l int, val uint32, del bool) {
+	e := *p
+	if e&(1<<31) != 0 {
+		node := e & (1<<31 - 1)
+		base := node * fr.NodeEntries
+		for i := uint32(0); i < fr.NodeEntries; i++ {
+			w.rewrite(&w.nodes[base+i], depth+8, l, val, del)
+		}
+		if del {
+			w.collapse(p, node, depth)
+		}
+		return
+	}
+	if del {
+		if e != 0 && leafBits(e) == l {
+			w.store(p, val)
+		}
+	} else if e == 0 || leafBits(e) <= l {
+		w.store(p, val)
+	}
+}
+
+// ensureNode makes the entry at p a link to a node and returns the node.
+// A new node is filled with the entry's old leaf before it is linked.
+func (w *Writer) ensureNode(p *uint32) (uint32, error) {
+	e := *p
+	if e&(1<<31) != 0 {
+		return e & (1<<31 - 1), nil
+	}
+	n, ok := w.nodeMem.get()
+	if !ok {
+		return 0, fmt.Errorf("node pool of %d nodes: %w", w.opts.Nodes, ErrFull)
+	}
+	if err := w.reserveTo(w.lay.nodePool + uint64(n+1)*fr.NodeEntries*4); err != nil {
+		w.nodeMem.used--
+		w.nodeMem.put(n)
+		return 0, err
+	}
+	s := w.nodes[n*fr.NodeEntries : (n+1)*fr.NodeEntries]
+	for i := range s {
+		s[i] = e
+	}
+	atomic.StoreUint32(p, fr.EncodeLink(n))
+	return n, nil
+}
+
+// collapse replaces the link at p by a leaf when node (at depth d) holds
+// one leaf everywhere from a prefix that covers the whole node, and
+// quarantines the node. It reports whether it did.
+func (w *Writer) collapse(p *uint32, node uint32, d uint) bool {
+	s := w.nodes[node*fr.NodeEntries : (node+1)*fr.NodeEntries]
+	e := s[0]
+	if e&(1<<31) != 0 || (e != 0 && uint(leafBits(e)) > d) {
+		return false
+	}
+	for _, x := range s[1:] {
+		if x != e {
+			return false
+		}
+	}
+	w.store(p, e)
+	w.quarantine(qNode, node)
+	return true
+}

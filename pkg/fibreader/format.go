@@ -1,0 +1,196 @@
+package fibreader
+
+// This file describes the shared-memory format. It is public so that a
+// data-plane program written in another language can read the same file;
+// docs/fib.md explains it in prose. All integers are little-endian and
+// naturally aligned. Every word a reader may see change is 32 or 64 bits
+// wide and written with a single atomic store.
+
+// Magic is the first eight bytes of a FIB file ("RTDFIB" followed by two zero bytes),
+// read as a little-endian uint64.
+const Magic uint64 = 0x0000424946445452
+
+// Version is the format version this package reads. A change to the layout
+// of any section, the entry encoding or the meaning of a header field bumps
+// it; a reader refuses any other version.
+const Version uint32 = 1
+
+// Header field offsets, in bytes from the start of the file.
+const (
+	OffMagic       = 0   // uint64 Magic
+	OffVersion     = 8   // uint32 Version
+	OffHeaderSize  = 12  // uint32 size of the header (HeaderSize)
+	OffFileSize    = 16  // uint64 size of the whole file
+	OffState       = 24  // uint32 State, atomic
+	OffWriterPID   = 28  // uint32 process id of the writer
+	OffCreated     = 32  // uint64 creation time, Unix nanoseconds
+	OffMaxTables   = 40  // uint32 slots in the table directory
+	OffMaxPaths    = 44  // uint32 next hops per group record
+	OffNodeCount   = 48  // uint32 256-entry nodes in the node pool (node 0 unused)
+	OffGroupSlots  = 52  // uint32 entries in the group directory
+	OffRecordCount = 56  // uint32 records in the record pool (record 0 unused)
+	OffRecordSize  = 60  // uint32 bytes per record
+	OffTableDir    = 64  // uint64 offset of the table directory
+	OffNodePool    = 72  // uint64 offset of the node pool
+	OffGroupDir    = 80  // uint64 offset of the group directory
+	OffRecordPool  = 88  // uint64 offset of the record pool
+	OffGeneration  = 128 // uint64 generation, atomic, +1 per committed batch
+	OffReclaim     = 192 // uint64 reclaim sequence, atomic, +1 before freed memory is reused
+	OffHeartbeat   = 256 // uint64 writer heartbeat, Unix nanoseconds, atomic
+	OffCommitted   = 264 // uint64 time of the last commit, Unix nanoseconds, atomic
+	OffStats       = 320 // statistics block, atomic words (see Stats)
+	HeaderSize     = 512
+)
+
+// Statistics block, offsets from OffStats (all uint64, atomic).
+const (
+	statPrefixes4  = 0
+	statPrefixes6  = 8
+	statNodesUsed  = 16
+	statGroupsUsed = 24
+	statRecsUsed   = 32
+	statTablesUsed = 40
+)
+
+// State is the lifecycle state of a FIB file, stored at OffState.
+type State uint32
+
+const (
+	// StateBuilding: the writer is filling a new file that is not yet
+	// published under its path.
+	StateBuilding State = 1
+	// StateLive: a writer owns the file and keeps it current.
+	StateLive State = 2
+	// StateClosed: the writer closed the file; its content is the last
+	// committed table and no longer changes.
+	StateClosed State = 3
+	// StateSuperseded: a newer file replaced this one under its path; readers
+	// should open the path again.
+	StateSuperseded State = 4
+)
+
+func (s State) String() string {
+	switch s {
+	case StateBuilding:
+		return "building"
+	case StateLive:
+		return "live"
+	case StateClosed:
+		return "closed"
+	case StateSuperseded:
+		return "superseded"
+	}
+	return "invalid"
+}
+
+// Table directory entry layout (TableEntrySize bytes each).
+const (
+	TableEntrySize = 32
+	tdID           = 0  // uint32 routing table id
+	tdFlags        = 4  // uint32: bit 0 present; bits 8..15 IPv4 root bits; bits 16..23 IPv6 root bits. Stored last.
+	tdRoot4        = 8  // uint64 offset of the IPv4 root array (2^bits uint32 entries)
+	tdRoot6        = 16 // uint64 offset of the IPv6 root array
+	tdPrefixes4    = 24 // uint32 IPv4 prefixes in this table, atomic
+	tdPrefixes6    = 28 // uint32 IPv6 prefixes in this table, atomic
+)
+
+// NodeEntries is the number of uint32 entries in one node (an 8-bit stride).
+const NodeEntries = 256
+
+// Entry encoding (uint32).
+//
+//	0                       no route
+//	bit 31 set              link: bits 0..30 index a node in the node pool
+//	bit 31 clear, not zero  leaf: bits 23..30 prefix length,
+//	                        bits 20..22 Kind, bits 0..19 group slot
+const (
+	entryLink     = 1 << 31
+	entryNodeMask = entryLink - 1
+	entryLenShift = 23
+	entryKindSh   = 20
+	entrySlotMask = 1<<20 - 1
+	// MaxGroupSlots is the number of distinct group slots an entry can name.
+	MaxGroupSlots = 1 << 20
+)
+
+// Record layout in the record pool: uint32 group id, uint32 count, then
+// count next hops of NextHopSize bytes: 16 bytes gateway (IPv4 in the
+// first 4 bytes), uint32 interface index, uint16 flags, uint16 weight.
+const (
+	RecordHeader = 8
+	NextHopSize  = 24
+	nhFlagGW4    = 1
+	nhFlagGW6    = 2
+)
+
+// EncodeLeaf builds a leaf entry. It is exported for the writer; readers use
+// the Entry methods.
+func EncodeLeaf(bits int, k Kind, slot uint32) uint32 {
+	return uint32(bits)<<entryLenShift | uint32(k)<<entryKindSh | slot&entrySlotMask
+}
+
+// EncodeLink builds a link entry to node n.
+func EncodeLink(n uint32) uint32 { return entryLink | n }
+
+// Kind is what a route does with a packet.
+type Kind uint8
+
+const (
+	// NoRoute means no prefix in the table covers the address.
+	NoRoute Kind = 0
+	// Forward sends to the next hops of a group.
+	Forward Kind = 1
+	// Blackhole silently drops.
+	Blackhole Kind = 2
+	// Unreachable drops with ICMP unreachable.
+	Unreachable Kind = 3
+	// Prohibit drops with ICMP administratively prohibited.
+	Prohibit Kind = 4
+)
+
+func (k Kind) String() string {
+	switch k {
+	case NoRoute:
+		return "none"
+	case Forward:
+		return "forward"
+	case Blackhole:
+		return "blackhole"
+	case Unreachable:
+		return "unreachable"
+	case Prohibit:
+		return "prohibit"
+	}
+	return "invalid"
+}
+
+// Entry is the raw result of a lookup: one table word. It is cheap to copy
+// and compare; a packet path can cache next hops by Slot.
+type Entry uint32
+
+// Kind reports what the matching route does; NoRoute if none matched.
+func (e Entry) Kind() Kind {
+	if e&entryLink != 0 {
+		return NoRoute
+	}
+	return Kind(e >> entryKindSh & 7)
+}
+
+// Bits is the length of the matching prefix.
+func (e Entry) Bits() int {
+	if e&entryLink != 0 {
+		return 0
+	}
+	return int(e >> entryLenShift & 0xff)
+}
+
+// Slot is the group slot of a Forward entry: an index into the group
+// directory, stable while the route points at the same group.
+func (e Entry) Slot() uint32 { return uint32(e) & entrySlotMask }
+
+// IsLink reports whether the entry links to a node (never true for a
+// lookup result).
+func (e Entry) IsLink() bool { return e&entryLink != 0 }
+
+// Node is the node index of a link entry.
+func (e Entry) Node() uint32 { return uint32(e) & entryNodeMask }

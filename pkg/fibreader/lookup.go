@@ -1,0 +1,278 @@
+package fibreader
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"sync/atomic"
+)
+
+// Table is one routing table inside a FIB: the raw lookup path. Its methods
+// are lock-free and safe for concurrent use.
+type Table struct {
+	r       *Reader
+	id      uint32
+	base    int
+	root4   []uint32
+	shift4  uint32
+	root6   []uint32
+	bits6   uint32
+	nodes   []uint32
+	reclaim *uint64
+}
+
+// ID is the routing table id.
+func (t *Table) ID() uint32 { return t.id }
+
+// Prefixes returns the number of IPv4 and IPv6 prefixes in the table.
+func (t *Table) Prefixes() (v4, v6 uint32) {
+	return t.r.load32(t.base + tdPrefixes4), t.r.load32(t.base + tdPrefixes6)
+}
+
+// Lookup4 finds the longest prefix matching the IPv4 address a (host
+// order, as binary.BigEndian.Uint32 of the four bytes).
+//
+// The reclaim sequence read before and after the walk guards against a
+// node the writer freed and reused while this reader was descheduled in
+// the middle of a lookup: the walk is then repeated.
+func (t *Table) Lookup4(a uint32) Entry {
+	for {
+		seq := atomic.LoadUint64(t.reclaim)
+		e := atomic.LoadUint32(&t.root4[a>>t.shift4])
+		if e&entryLink != 0 {
+			e = t.walk4(e, a)
+		}
+		if atomic.LoadUint64(t.reclaim) == seq {
+			return Entry(e)
+		}
+	}
+}
+
+func (t *Table) walk4(e, a uint32) uint32 {
+	s := t.shift4
+	nodes := t.nodes
+	for e&entryLink != 0 {
+		if s < 8 {
+			return 0 // corrupt: a link below the last stride
+		}
+		s -= 8
+		i := uint(e&entryNodeMask)<<8 | uint(a>>s&0xff)
+		if i >= uint(len(nodes)) {
+			return 0
+		}
+		e = atomic.LoadUint32(&nodes[i])
+	}
+	return e
+}
+
+// Lookup6 finds the longest prefix matching the IPv6 address whose first
+// and last eight bytes, big-endian, are hi and lo.
+func (t *Table) Lookup6(hi, lo uint64) Entry {
+	for {
+		seq := atomic.LoadUint64(t.reclaim)
+		e := atomic.LoadUint32(&t.root6[hi>>(64-t.bits6)])
+		if e&entryLink != 0 {
+			e = t.walk6(e, hi, lo, t.bits6)
+		}
+		if atomic.LoadUint64(t.reclaim) == seq {
+			return Entry(e)
+		}
+	}
+}
+
+func (t *Table) walk6(e uint32, hi, lo uint64, d uint32) uint32 {
+	nodes := t.nodes
+	for e&entryLink != 0 {
+		var b uint64
+		switch {
+		case d < 64:
+			b = hi >> (56 - d) & 0xff
+		case d < 128:
+			b = lo >> (120 - d) & 0xff
+		default:
+			return 0
+		}
+		d += 8
+		i := uint(e&entryNodeMask)<<8 | uint(b)
+		if i >= uint(len(nodes)) {
+			return 0
+		}
+		e = atomic.LoadUint32(&nodes[i])
+	}
+	return e
+}
+
+// LookupAddr looks addr up in the table of its family. An IPv4-mapped IPv6
+// address is looked up as IPv6; unmap it first for IPv4 semantics.
+func (t *Table) LookupAddr(addr netip.Addr) Entry {
+	if addr.Is4() {
+		b := addr.As4()
+		return t.Lookup4(binary.BigEndian.Uint32(b[:]))
+	}
+	if addr.Is6() {
+		b := addr.As16()
+		return t.Lookup6(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]))
+	}
+	return 0
+}
+
+// batch is the number of lookups walked together, level by level, so that
+// their memory reads overlap.
+const batch = 16
+
+// Lookup4Batch looks up every address of addrs and stores the results in
+// out, which must be at least as long.
+func (t *Table) Lookup4Batch(addrs []uint32, out []Entry) {
+	out = out[:len(addrs)]
+	for len(addrs) > 0 {
+		n := min(batch, len(addrs))
+		t.lookup4Chunk(addrs[:n], out[:n])
+		addrs, out = addrs[n:], out[n:]
+	}
+}
+
+func (t *Table) lookup4Chunk(addrs []uint32, out []Entry) {
+	nodes := t.nodes
+	for {
+		seq := atomic.LoadUint64(t.reclaim)
+		link := uint32(0)
+		for i, a := range addrs {
+			e := atomic.LoadUint32(&t.root4[a>>t.shift4])
+			out[i] = Entry(e)
+			link |= e
+		}
+		s := t.shift4
+		for link&entryLink != 0 {
+			if s < 8 {
+				for i := range out {
+					if out[i]&entryLink != 0 {
+						out[i] = 0
+					}
+				}
+				break
+			}
+			s -= 8
+			link = 0
+			for i, a := range addrs {
+				e := uint32(out[i])
+				if e&entryLink == 0 {
+					continue
+				}
+				j := uint(e&entryNodeMask)<<8 | uint(a>>s&0xff)
+				e = 0
+				if j < uint(len(nodes)) {
+					e = atomic.LoadUint32(&nodes[j])
+				}
+				out[i] = Entry(e)
+				link |= e
+			}
+		}
+		if atomic.LoadUint64(t.reclaim) == seq {
+			return
+		}
+	}
+}
+
+// Addr6 is an IPv6 address as two big-endian halves, the raw form of the
+// batch call.
+type Addr6 struct{ Hi, Lo uint64 }
+
+// Lookup6Batch looks up every address of addrs and stores the results in
+// out, which must be at least as long.
+func (t *Table) Lookup6Batch(addrs []Addr6, out []Entry) {
+	out = out[:len(addrs)]
+	for len(addrs) > 0 {
+		n := min(batch, len(addrs))
+		t.lookup6Chunk(addrs[:n], out[:n])
+		addrs, out = addrs[n:], out[n:]
+	}
+}
+
+func (t *Table) lookup6Chunk(addrs []Addr6, out []Entry) {
+	nodes := t.nodes
+	for {
+		seq := atomic.LoadUint64(t.reclaim)
+		link := uint32(0)
+		sh := 64 - t.bits6
+		for i, a := range addrs {
+			e := atomic.LoadUint32(&t.root6[a.Hi>>sh])
+			out[i] = Entry(e)
+			link |= e
+		}
+		d := t.bits6
+		for link&entryLink != 0 {
+			if d >= 128 {
+				for i := range out {
+					if out[i]&entryLink != 0 {
+						out[i] = 0
+					}
+				}
+				break
+			}
+			link = 0
+			for i, a := range addrs {
+				e := uint32(out[i])
+				if e&entryLink == 0 {
+					continue
+				}
+				var b uint64
+				if d < 64 {
+					b = a.Hi >> (56 - d) & 0xff
+				} else {
+					b = a.Lo >> (120 - d) & 0xff
+				}
+				j := uint(e&entryNodeMask)<<8 | uint(b)
+				e = 0
+				if j < uint(len(nodes)) {
+					e = atomic.LoadUint32(&nodes[j])
+				}
+				out[i] = Entry(e)
+				link |= e
+			}
+			d += 8
+		}
+		if atomic.LoadUint64(t.reclaim) == seq {
+			return
+		}
+	}
+}
+
+// LookupAddrs looks up a batch of addresses of either family. It converts
+// them to raw form and uses the batch walks; out must be at least as long
+// as addrs.
+func (t *Table) LookupAddrs(addrs []netip.Addr, out []Entry) {
+	var a4 [batch]uint32
+	var a6 [batch]Addr6
+	var i4, i6 [batch]int
+	var o [batch]Entry
+	out = out[:len(addrs)]
+	for start := 0; start < len(addrs); start += batch {
+		chunk := addrs[start:min(start+batch, len(addrs))]
+		n4, n6 := 0, 0
+		for i, a := range chunk {
+			switch {
+			case a.Is4():
+				b := a.As4()
+				a4[n4], i4[n4] = binary.BigEndian.Uint32(b[:]), i
+				n4++
+			case a.Is6():
+				b := a.As16()
+				a6[n6], i6[n6] = Addr6{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}, i
+				n6++
+			default:
+				out[start+i] = 0
+			}
+		}
+		if n4 > 0 {
+			t.lookup4Chunk(a4[:n4], o[:n4])
+			for k := 0; k < n4; k++ {
+				out[start+i4[k]] = o[k]
+			}
+		}
+		if n6 > 0 {
+			t.lookup6Chunk(a6[:n6], o[:n6])
+			for k := 0; k < n6; k++ {
+				out[start+i6[k]] = o[k]
+			}
+		}
+	}
+}
