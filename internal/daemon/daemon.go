@@ -1,0 +1,423 @@
+// Package daemon runs routerd: it builds the RIB and its sources and
+// consumers from the configuration, and owns the life cycle — start-up
+// order, signals (SIGHUP reload, SIGUSR1 state dump, SIGUSR2 debug toggle,
+// SIGTERM/SIGINT shutdown), sd_notify and metrics.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/routerd/routerd/internal/api"
+	"github.com/routerd/routerd/internal/config"
+	"github.com/routerd/routerd/internal/fib"
+	"github.com/routerd/routerd/internal/kernel"
+	"github.com/routerd/routerd/internal/rib"
+)
+
+// Version is set at build time (-ldflags "-X ...daemon.Version=...").
+var Version = "dev"
+
+// Options are what the command line gives the daemon.
+type Options struct {
+	ConfigPath string
+	LogOutput  io.Writer // default stderr
+}
+
+// Daemon is one running routerd.
+type Daemon struct {
+	opts    Options
+	started time.Time
+	level   slog.LevelVar
+	log     *slog.Logger
+
+	mu  sync.Mutex // serialises reloads and reads of cfg
+	cfg *config.Config
+
+	rib       *rib.RIB
+	static    *rib.Source
+	runtime   *rib.Source
+	connected *rib.Source
+	foreign   *rib.Source
+
+	monitor *kernel.Monitor
+	prog    *kernel.Programmer
+	fibw    *fib.Writer
+	api     *api.Server
+	metrics *metricsServer
+
+	// Each consumer and source runs under its own context so shutdown can
+	// stop them in order.
+	stopMonitor, stopKernel, stopFIB context.CancelFunc
+	wg                               sync.WaitGroup
+	kernelDone                       chan error
+}
+
+// Run loads the configuration, starts everything, serves until ctx ends or
+// SIGTERM/SIGINT arrives, and shuts down in order. A configuration error is
+// returned before anything has been changed.
+func Run(ctx context.Context, opts Options) error {
+	cfg, err := config.Load(opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if opts.LogOutput == nil {
+		opts.LogOutput = os.Stderr
+	}
+	d := &Daemon{opts: opts, cfg: cfg, started: time.Now()}
+	d.level.Set(cfg.Log.Level)
+	hopts := &slog.HandlerOptions{Level: &d.level}
+	if cfg.Log.Format == config.LogJSON {
+		d.log = slog.New(slog.NewJSONHandler(opts.LogOutput, hopts))
+	} else {
+		d.log = slog.New(slog.NewTextHandler(opts.LogOutput, hopts))
+	}
+	// Signals are caught from the first moment, so that a SIGTERM during
+	// start-up still shuts down in order.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+
+	if err := d.start(ctx); err != nil {
+		d.shutdown()
+		return err
+	}
+	if err := notify("READY=1\nSTATUS=routing"); err != nil {
+		d.log.Warn("sd_notify", "err", err)
+	}
+	d.log.Info("routerd ready", "version", Version, "config", opts.ConfigPath)
+	for {
+		select {
+		case <-ctx.Done():
+			d.shutdown()
+			return nil
+		case err := <-d.kernelDone:
+			d.log.Error("kernel programmer stopped", "err", err)
+			d.shutdown()
+			return fmt.Errorf("kernel programmer: %w", err)
+		case s := <-sigs:
+			switch s {
+			case syscall.SIGTERM, syscall.SIGINT:
+				d.log.Info("shutting down", "signal", s.String())
+				d.shutdown()
+				return nil
+			case syscall.SIGHUP:
+				if err := d.Reload(); err != nil {
+					d.log.Error("reload refused; running configuration unchanged", "err", err)
+				}
+			case syscall.SIGUSR1:
+				d.dumpState()
+			case syscall.SIGUSR2:
+				if d.level.Level() == slog.LevelDebug {
+					d.level.Set(d.cfg.Log.Level)
+					if d.cfg.Log.Level == slog.LevelDebug {
+						d.level.Set(slog.LevelInfo)
+					}
+				} else {
+					d.level.Set(slog.LevelDebug)
+				}
+				d.log.Info("log level toggled", "level", d.level.Level().String())
+			}
+		}
+	}
+}
+
+func (d *Daemon) start(ctx context.Context) error {
+	cfg := d.cfg
+	if n, err := raiseFileLimit(); err != nil {
+		d.log.Warn("cannot raise the open-file limit", "err", err)
+	} else {
+		d.log.Debug("open-file limit", "nofile", n)
+	}
+	d.rib = rib.New()
+	d.connected = d.rib.NewSource(rib.OriginConnected, "connected")
+	d.foreign = d.rib.NewSource(rib.OriginKernel, "kernel")
+	d.static = d.rib.NewSource(rib.OriginStatic, "static")
+	d.runtime = d.rib.NewSource(rib.OriginAPI, "api")
+
+	// The shared-memory FIB is created first: if its file cannot be made,
+	// routerd refuses to start before touching the kernel.
+	if cfg.FIB.Path != "" {
+		w, err := fib.Create(cfg.FIB.Path, fib.Options{})
+		if err != nil {
+			return fmt.Errorf("fib: cannot create %s: %w", cfg.FIB.Path, err)
+		}
+		d.fibw = w
+	}
+
+	// The monitor reads links, addresses and routes first, so that static
+	// routes naming an interface resolve and connected routes exist before
+	// the kernel programmer reconciles.
+	mon, err := kernel.NewMonitor(kernel.MonitorConfig{
+		Protocol:      cfg.Kernel.Protocol,
+		ImportForeign: cfg.Kernel.ImportForeign,
+		Logger:        d.log.With("component", "monitor"),
+		OnLinksChanged: func() {
+			if err := d.offerStatic(); err != nil {
+				d.log.Error("static routes", "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("kernel monitor: %w", err)
+	}
+	d.monitor = mon
+	mctx, cancel := context.WithCancel(ctx)
+	d.stopMonitor = cancel
+	ready := make(chan error, 1)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		err := mon.Run(mctx, kernel.Sinks{Connected: d.connected, Foreign: d.foreign, Links: d.rib}, ready)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Error("kernel monitor stopped", "err", err)
+		}
+	}()
+	if err := <-ready; err != nil {
+		return fmt.Errorf("kernel monitor: %w", err)
+	}
+	if err := d.offerStatic(); err != nil {
+		return err
+	}
+
+	if cfg.Kernel.Enabled {
+		prog, err := kernel.NewProgrammer(kernel.ProgrammerConfig{
+			Protocol:       cfg.Kernel.Protocol,
+			Metric:         cfg.Kernel.Metric,
+			NexthopObjects: kernel.NexthopMode(cfg.Kernel.NexthopObjects),
+			Logger:         d.log.With("component", "kernel"),
+		})
+		if err != nil {
+			return fmt.Errorf("kernel programmer: %w", err)
+		}
+		d.prog = prog
+		sub, err := d.rib.Subscribe("kernel")
+		if err != nil {
+			return err
+		}
+		kctx, cancel := context.WithCancel(context.Background())
+		d.stopKernel = cancel
+		d.kernelDone = make(chan error, 1)
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			defer sub.Close()
+			err := prog.Run(kctx, sub, d.rib)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				d.kernelDone <- err
+			}
+		}()
+	}
+	if d.fibw != nil {
+		sub, err := d.rib.Subscribe("fib")
+		if err != nil {
+			return err
+		}
+		fctx, cancel := context.WithCancel(context.Background())
+		d.stopFIB = cancel
+		d.wg.Add(2)
+		go func() {
+			defer d.wg.Done()
+			defer sub.Close()
+			followFIB(fctx, d.fibw, sub, d.log.With("component", "fib"))
+		}()
+		go func() {
+			defer d.wg.Done()
+			t := time.NewTicker(time.Second / 4)
+			defer t.Stop()
+			for {
+				select {
+				case <-fctx.Done():
+					return
+				case <-t.C:
+					d.fibw.Heartbeat()
+				}
+			}
+		}()
+	}
+
+	srv, err := api.NewServer(api.ServerConfig{
+		Socket:     cfg.API.Socket,
+		Group:      cfg.API.Group,
+		Owner:      cfg.API.Owner,
+		SocketMode: cfg.API.SocketMode,
+		RIB:        d.rib,
+		Runtime:    d.runtime,
+		Backend:    backend{d},
+		Logger:     d.log.With("component", "api"),
+	})
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	d.api = srv
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := srv.Serve(context.Background()); err != nil {
+			d.log.Error("api stopped", "err", err)
+		}
+	}()
+	if cfg.Metrics.Listen != "" {
+		m, err := startMetrics(cfg.Metrics.Listen, d)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		d.metrics = m
+	}
+	return nil
+}
+
+// offerStatic makes the configuration's static routes the static source's
+// complete set; the RIB turns that into the difference.
+func (d *Daemon) offerStatic() error {
+	d.mu.Lock()
+	routes := d.cfg.Static
+	d.mu.Unlock()
+	rs := staticRoutes(routes, d.ifindex)
+	if err := d.static.Replace(rs); err != nil {
+		return fmt.Errorf("static routes: %w", err)
+	}
+	return nil
+}
+
+func (d *Daemon) ifindex(name string) (int32, bool) {
+	if d.monitor == nil {
+		return 0, false
+	}
+	l, ok := d.monitor.LinkByName(name)
+	return int32(l.Index), ok
+}
+
+// shutdown stops in the order operators rely on: no more API writes, no
+// more route sources, then the kernel's routes kept or flushed as
+// configured, then the API and the rest.
+func (d *Daemon) shutdown() {
+	_ = notify("STOPPING=1")
+	if d.api != nil {
+		d.api.SetReadOnly(true)
+	}
+	if d.stopMonitor != nil {
+		d.stopMonitor()
+	}
+	if d.stopKernel != nil {
+		d.stopKernel()
+	}
+	if d.stopFIB != nil {
+		d.stopFIB()
+	}
+	if d.api != nil {
+		d.api.Stop()
+	}
+	if d.metrics != nil {
+		d.metrics.stop()
+	}
+	d.wg.Wait()
+	if d.prog != nil {
+		if d.cfg.Kernel.OnShutdown == config.ShutdownFlush {
+			if err := d.prog.Flush(); err != nil {
+				d.log.Error("flushing own kernel routes", "err", err)
+			} else {
+				d.log.Info("flushed own kernel routes")
+			}
+		} else {
+			d.log.Info("kept own kernel routes for the next start to adopt")
+		}
+	}
+	if d.fibw != nil {
+		if err := d.fibw.Close(); err != nil {
+			d.log.Error("closing the FIB", "err", err)
+		}
+		if d.cfg.Kernel.OnShutdown == config.ShutdownFlush {
+			_ = os.Remove(d.cfg.FIB.Path)
+		}
+	}
+	d.log.Info("routerd stopped")
+}
+
+// ErrRestartRequired is returned by Reload for settings a running daemon
+// cannot change.
+var ErrRestartRequired = errors.New("restart required")
+
+// Reload reads the configuration file again and applies the difference. An
+// invalid file, or one that changes a setting that needs a restart, is
+// refused as a whole and changes nothing.
+func (d *Daemon) Reload() error {
+	_ = notify(reloadingState())
+	defer func() { _ = notify("READY=1") }()
+	next, err := config.Load(d.opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	old := d.cfg
+	ch := config.Diff(old, next)
+	if len(ch.RestartRequired) > 0 {
+		d.mu.Unlock()
+		return fmt.Errorf("%w: %v changed", ErrRestartRequired, ch.RestartRequired)
+	}
+	if ch.Empty() {
+		d.mu.Unlock()
+		d.log.Info("reload: no changes")
+		return nil
+	}
+	// Everything below is validated already; what remains can only fail
+	// for outside reasons (a port in use), and then the old value stays.
+	if ch.Changed("metrics") {
+		if d.metrics != nil {
+			d.metrics.stop()
+			d.metrics = nil
+		}
+		if next.Metrics.Listen != "" {
+			m, err := startMetrics(next.Metrics.Listen, d)
+			if err != nil {
+				d.log.Error("reload: metrics listener", "err", err)
+			} else {
+				d.metrics = m
+			}
+		}
+	}
+	if ch.Changed("api") && d.api != nil {
+		if err := d.api.SetAccess(next.API.Group, next.API.Owner, next.API.SocketMode); err != nil {
+			d.log.Error("reload: api access", "err", err)
+		}
+	}
+	if ch.Changed("log.level") {
+		d.level.Set(next.Log.Level)
+	}
+	d.cfg = next
+	d.mu.Unlock()
+	if ch.Changed("static") || ch.Changed("tables") {
+		if err := d.offerStatic(); err != nil {
+			return err
+		}
+	}
+	d.log.Info("reloaded", "changes", ch.String())
+	return nil
+}
+
+// dumpState writes a summary of the daemon's state to the log (SIGUSR1).
+func (d *Daemon) dumpState() {
+	st := d.rib.Stats()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	d.log.Info("state",
+		"uptime", time.Since(d.started).Round(time.Second).String(),
+		"keys", st.Keys, "groups", st.Groups, "subscribers", st.Subscribers,
+		"install_errors", st.InstallErrors, "goroutines", runtime.NumGoroutine(),
+		"heap_bytes", ms.HeapAlloc, "rss_bytes", rssBytes())
+	for _, c := range d.rib.Counts() {
+		d.log.Info("routes", "table", c.Table.String(), "origin", c.Origin.String(), "candidates", c.Routes, "selected", c.Selected)
+	}
+	if d.prog != nil {
+		d.log.Info("kernel", "stats", fmt.Sprintf("%+v", d.prog.Stats()))
+	}
+}

@@ -1,0 +1,63 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/routerd/routerd/internal/fib"
+	"github.com/routerd/routerd/internal/rib"
+)
+
+var fibKinds = map[rib.Kind]fib.Kind{
+	rib.KindUnicast:     fib.Forward,
+	rib.KindBlackhole:   fib.Blackhole,
+	rib.KindUnreachable: fib.Unreachable,
+	rib.KindProhibit:    fib.Prohibit,
+}
+
+// followFIB keeps the shared-memory FIB equal to the RIB's selection: one
+// commit (one generation readers can see) per drained batch.
+func followFIB(ctx context.Context, w *fib.Writer, sub *rib.Subscription, log *slog.Logger) {
+	var nhs []fib.NextHop
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sub.C():
+		}
+		for u := sub.Next(4096); !u.Empty(); u = sub.Next(4096) {
+			for _, g := range u.Groups {
+				if len(g.NextHops) == 0 {
+					continue // unresolved: no route refers to it
+				}
+				nhs = nhs[:0]
+				for _, nh := range g.NextHops {
+					nhs = append(nhs, fib.NextHop{Gateway: nh.Gateway, Ifindex: nh.Ifindex, Weight: nh.Weight})
+				}
+				if err := w.SetGroup(uint32(g.ID), nhs); err != nil {
+					log.Error("fib: next-hop group", "group", g.ID, "err", err)
+				}
+			}
+			for _, rc := range u.Routes {
+				var err error
+				if rc.Best.Valid() {
+					err = w.Insert(uint32(rc.Table), rc.Prefix, fib.Action{Kind: fibKinds[rc.Best.Kind], Group: uint32(rc.Best.Group)})
+				} else {
+					err = w.Delete(uint32(rc.Table), rc.Prefix)
+				}
+				if err != nil && !errors.Is(err, fib.ErrNotFound) {
+					log.Error("fib: route", "prefix", rc.Prefix, "table", rc.Table, "err", err)
+				}
+			}
+			for _, id := range u.Removed {
+				if err := w.DeleteGroup(uint32(id)); err != nil && !errors.Is(err, fib.ErrNotFound) {
+					log.Debug("fib: remove group", "group", id, "err", err)
+				}
+			}
+			if err := w.Commit(); err != nil {
+				log.Error("fib: commit", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+type metricsServer struct {
+	srv *http.Server
+}
+
+// startMetrics serves Prometheus metrics on addr: routes per table and
+// origin, kernel programming counters, and the process's memory (the
+// standard process and Go collectors).
+func startMetrics(addr string, d *Daemon) (*metricsServer, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "routerd"}),
+		collectors.NewGoCollector(),
+		&ribCollector{d: d},
+	)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	m := &metricsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	go func() {
+		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("metrics listener", "err", err)
+		}
+	}()
+	d.log.Info("metrics listening", "addr", ln.Addr().String())
+	return m, nil
+}
+
+func (m *metricsServer) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = m.srv.Shutdown(ctx)
+}
+
+var (
+	descRoutes = prometheus.NewDesc("routerd_rib_routes", "Candidate routes in the RIB by table and origin.",
+		[]string{"table", "origin"}, nil)
+	descSelected = prometheus.NewDesc("routerd_rib_selected_routes", "Routes selected as best by table and origin.",
+		[]string{"table", "origin"}, nil)
+	descGroups    = prometheus.NewDesc("routerd_rib_nexthop_groups", "Next-hop groups in the RIB.", nil, nil)
+	descFailed    = prometheus.NewDesc("routerd_rib_install_errors", "Selected routes the kernel rejected.", nil, nil)
+	descKernelOps = prometheus.NewDesc("routerd_kernel_operations_total", "Netlink operations sent to the kernel by kind.",
+		[]string{"op"}, nil)
+	descKernelErr = prometheus.NewDesc("routerd_kernel_errors_total", "Netlink operations the kernel rejected by kind.",
+		[]string{"op"}, nil)
+	descHeap = prometheus.NewDesc("routerd_go_heap_bytes", "Go heap in use.", nil, nil)
+)
+
+// ribCollector reads the RIB's counts at scrape time: counting is a walk of
+// the RIB, cheaper than keeping per-origin counters on the hot path.
+type ribCollector struct{ d *Daemon }
+
+func (c *ribCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRoutes, descSelected, descGroups, descFailed, descKernelOps, descKernelErr} {
+		ch <- d
+	}
+}
+
+func (c *ribCollector) Collect(ch chan<- prometheus.Metric) {
+	d := c.d
+	for _, n := range d.rib.Counts() {
+		ch <- prometheus.MustNewConstMetric(descRoutes, prometheus.GaugeValue, float64(n.Routes), n.Table.String(), n.Origin.String())
+		ch <- prometheus.MustNewConstMetric(descSelected, prometheus.GaugeValue, float64(n.Selected), n.Table.String(), n.Origin.String())
+	}
+	st := d.rib.Stats()
+	ch <- prometheus.MustNewConstMetric(descGroups, prometheus.GaugeValue, float64(st.Groups))
+	ch <- prometheus.MustNewConstMetric(descFailed, prometheus.GaugeValue, float64(st.InstallErrors))
+	if d.prog != nil {
+		for op, n := range d.prog.Stats().Ops() {
+			ch <- prometheus.MustNewConstMetric(descKernelOps, prometheus.CounterValue, float64(n.Sent), op)
+			ch <- prometheus.MustNewConstMetric(descKernelErr, prometheus.CounterValue, float64(n.Failed), op)
+		}
+	}
+}
+
+// rssBytes reads the resident set size from /proc/self/status.
+func rssBytes() uint64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
