@@ -67,7 +67,7 @@ func main() {
 		}
 		fmt.Printf(`
 The lab is up. Explore it:
-  %[1]s -socket %[2]s/r1.sock show route          # r1's RIB (also r2, r3)
+  %[1]s --socket %[2]s/r1.sock show route          # r1's RIB (also r2, r3)
   ip netns exec %[3]s-r1 ip route                  # r1's kernel table
   ip netns exec %[3]s-hA ping 10.3.0.2             # traffic across the routers
   ip netns exec %[3]s-r2 ip link set r3 down       # break a link and watch routes go
