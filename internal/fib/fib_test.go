@@ -2,8 +2,8 @@ package fib
 
 import (
 	"bufio"
-	"errors"
 	"compress/gzip"
+	"errors"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -130,6 +130,9 @@ func randAction(rng *rand.Rand) Action {
 func randPrefix(rng *rand.Rand, v6 bool) netip.Prefix {
 	if !v6 {
 		l := []int{0, 8, 12, 16, 19, 20, 22, 23, 24, 24, 24, 25, 26, 28, 30, 32}[rng.IntN(16)]
+		if l == 0 && rng.IntN(30) != 0 {
+			l = 8 // a default route rewrites every root entry; keep it rare
+		}
 		// Few top bytes so that prefixes nest.
 		a := netip.AddrFrom4([4]byte{byte(10 + rng.IntN(4)), byte(rng.IntN(8)), byte(rng.IntN(256)), byte(rng.IntN(256))})
 		return netip.PrefixFrom(a, l).Masked()
@@ -151,8 +154,6 @@ func addrIn(rng *rand.Rand, p netip.Prefix) netip.Addr {
 	k := keyOf(p.Addr())
 	r := key{rng.Uint64(), rng.Uint64()}
 	l := p.Bits()
-	m := key{}.mask(0)
-	_ = m
 	full := key{^uint64(0), ^uint64(0)}.mask(l)
 	k.hi |= r.hi &^ full.hi
 	k.lo |= r.lo &^ full.lo

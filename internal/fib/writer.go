@@ -75,9 +75,9 @@ type Writer struct {
 
 	tables  []*table
 	byID    map[uint32]*table
-	nodeMem *pool // node pool
-	recMem  *pool // record pool
-	slots   *pool // group slots
+	nodeMem *pool             // node pool
+	recMem  *pool             // record pool
+	slots   *pool             // group slots
 	groups  map[uint32]uint32 // group id -> slot
 	slotInf []slotInfo
 	quar    []quarItem

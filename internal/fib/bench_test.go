@@ -1,0 +1,452 @@
+package fib
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gaissmai/bart"
+	fr "github.com/routerd/routerd/pkg/fibreader"
+)
+
+// The benchmarks load the full table once into: the FIB in a /dev/shm
+// file (as deployed), the FIB in an anonymous MADV_HUGEPAGE mapping (to
+// show what huge pages buy where shmem huge pages are disabled), and
+// bart's Fast and Table, and look up the same addresses in all of them.
+
+type addrSet struct {
+	addrs []netip.Addr
+	raw4  []uint32
+	raw6  []fr.Addr6
+}
+
+type benchEnv struct {
+	ps       []netip.Prefix
+	shm, thp *Writer
+	fast     *bart.Fast[uint32]
+	tbl      *bart.Table[uint32]
+	sets     map[string]*addrSet
+	shmPath  string
+}
+
+var (
+	benchOnce sync.Once
+	env       *benchEnv
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("FIB_HELPER") != "" {
+		os.Exit(helperMain())
+	}
+	code := m.Run()
+	if env != nil && env.shmPath != "" {
+		os.Remove(env.shmPath)
+	}
+	os.Exit(code)
+}
+
+const benchAddrs = 1 << 18
+
+// makeSets builds the address sets deterministically from the prefixes, so
+// that a helper process makes the same ones.
+func makeSets(ps []netip.Prefix) map[string]*addrSet {
+	rng := rand.New(rand.NewPCG(42, 42))
+	var p4, p6 []netip.Prefix
+	for _, p := range ps {
+		if p.Addr().Is4() {
+			p4 = append(p4, p)
+		} else {
+			p6 = append(p6, p)
+		}
+	}
+	sets := map[string]*addrSet{}
+	gen := func(name string, f func() netip.Addr) {
+		s := &addrSet{}
+		for i := 0; i < benchAddrs; i++ {
+			a := f()
+			s.addrs = append(s.addrs, a)
+			if a.Is4() {
+				b := a.As4()
+				s.raw4 = append(s.raw4, binary.BigEndian.Uint32(b[:]))
+			} else {
+				b := a.As16()
+				s.raw6 = append(s.raw6, fr.Addr6{Hi: binary.BigEndian.Uint64(b[:8]), Lo: binary.BigEndian.Uint64(b[8:])})
+			}
+		}
+		sets[name] = s
+	}
+	gen("v4rand", func() netip.Addr { return netip.AddrFrom4([4]byte(randBytes(rng, 4))) })
+	gen("v4in", func() netip.Addr { return addrIn(rng, p4[rng.IntN(len(p4))]) })
+	gen("v6rand", func() netip.Addr {
+		b := [16]byte(randBytes(rng, 16))
+		b[0] = 0x20 | b[0]&0x1f
+		return netip.AddrFrom16(b)
+	})
+	gen("v6in", func() netip.Addr { return addrIn(rng, p6[rng.IntN(len(p6))]) })
+	return sets
+}
+
+func buildFIB(tb testing.TB, path string, ps []netip.Prefix) *Writer {
+	w, err := Create(path, Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	setGroups(tb, w, 64)
+	for i, p := range ps {
+		if err := w.Insert(MainTable, p, Action{Kind: Forward, Group: uint32(1 + i%64)}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := w.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+	return w
+}
+
+func getEnv(b *testing.B) *benchEnv {
+	benchOnce.Do(func() {
+		ps := loadFullTable(b)
+		e := &benchEnv{ps: ps, shmPath: fmt.Sprintf("/dev/shm/routerd-fib-bench-%d", os.Getpid())}
+		e.shm = buildFIB(b, e.shmPath, ps)
+		e.thp = buildFIB(b, "", ps)
+		e.fast = new(bart.Fast[uint32])
+		e.tbl = new(bart.Table[uint32])
+		for i, p := range ps {
+			e.fast.Insert(p, uint32(i))
+			e.tbl.Insert(p, uint32(i))
+		}
+		e.sets = makeSets(ps)
+		env = e
+	})
+	if env == nil {
+		b.Skip("full table not available")
+	}
+	return env
+}
+
+var sink fr.Entry
+var sinkU uint32
+
+func BenchmarkLookup(b *testing.B) {
+	e := getEnv(b)
+	for _, set := range []string{"v4rand", "v4in", "v6rand", "v6in"} {
+		s := e.sets[set]
+		v4 := strings.HasPrefix(set, "v4")
+		for _, impl := range []struct {
+			name string
+			w    *Writer
+		}{{"fib", e.shm}, {"fib-thp", e.thp}} {
+			t, _ := impl.w.Reader().Table(MainTable)
+			b.Run(set+"/"+impl.name+"-addr", func(b *testing.B) {
+				var x fr.Entry
+				for i := 0; i < b.N; i++ {
+					x ^= t.LookupAddr(s.addrs[i&(benchAddrs-1)])
+				}
+				sink = x
+			})
+			b.Run(set+"/"+impl.name+"-raw", func(b *testing.B) {
+				var x fr.Entry
+				if v4 {
+					for i := 0; i < b.N; i++ {
+						x ^= t.Lookup4(s.raw4[i&(benchAddrs-1)])
+					}
+				} else {
+					for i := 0; i < b.N; i++ {
+						a := s.raw6[i&(benchAddrs-1)]
+						x ^= t.Lookup6(a.Hi, a.Lo)
+					}
+				}
+				sink = x
+			})
+			b.Run(set+"/"+impl.name+"-batch-addr", func(b *testing.B) {
+				out := make([]fr.Entry, 64)
+				for i := 0; i < b.N; i += 64 {
+					j := i & (benchAddrs - 1)
+					t.LookupAddrs(s.addrs[j:j+64], out)
+				}
+			})
+			b.Run(set+"/"+impl.name+"-batch-raw", func(b *testing.B) {
+				out := make([]fr.Entry, 64)
+				for i := 0; i < b.N; i += 64 {
+					j := i & (benchAddrs - 1)
+					if v4 {
+						t.Lookup4Batch(s.raw4[j:j+64], out)
+					} else {
+						t.Lookup6Batch(s.raw6[j:j+64], out)
+					}
+				}
+			})
+		}
+		b.Run(set+"/bartFast", func(b *testing.B) {
+			var x uint32
+			for i := 0; i < b.N; i++ {
+				v, _ := e.fast.Lookup(s.addrs[i&(benchAddrs-1)])
+				x ^= v
+			}
+			sinkU = x
+		})
+		b.Run(set+"/bartTable", func(b *testing.B) {
+			var x uint32
+			for i := 0; i < b.N; i++ {
+				v, _ := e.tbl.Lookup(s.addrs[i&(benchAddrs-1)])
+				x ^= v
+			}
+			sinkU = x
+		})
+	}
+}
+
+// BenchmarkParallel runs lookups on all GOMAXPROCS goroutines; lookups per
+// second are 1e9 divided by ns/op.
+func BenchmarkParallel(b *testing.B) {
+	e := getEnv(b)
+	t, _ := e.shm.Reader().Table(MainTable)
+	for _, set := range []string{"v4in", "v6in"} {
+		s := e.sets[set]
+		v4 := set == "v4in"
+		b.Run(set+"/fib-raw", func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				i := rand.IntN(benchAddrs)
+				var x fr.Entry
+				for pb.Next() {
+					i++
+					if v4 {
+						x ^= t.Lookup4(s.raw4[i&(benchAddrs-1)])
+					} else {
+						a := s.raw6[i&(benchAddrs-1)]
+						x ^= t.Lookup6(a.Hi, a.Lo)
+					}
+				}
+				sink = x
+			})
+		})
+		b.Run(set+"/fib-batch-raw", func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				out := make([]fr.Entry, 16)
+				i := rand.IntN(benchAddrs) &^ 15
+				for pb.Next() {
+					// One op is one address: a batch of 16 every 16 ops.
+					i++
+					if i&15 != 0 {
+						continue
+					}
+					j := i & (benchAddrs - 1)
+					if v4 {
+						t.Lookup4Batch(s.raw4[j:j+16], out)
+					} else {
+						t.Lookup6Batch(s.raw6[j:j+16], out)
+					}
+				}
+			})
+		})
+		b.Run(set+"/bartFast", func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				i := rand.IntN(benchAddrs)
+				var x uint32
+				for pb.Next() {
+					i++
+					v, _ := e.fast.Lookup(s.addrs[i&(benchAddrs-1)])
+					x ^= v
+				}
+				sinkU = x
+			})
+		})
+	}
+}
+
+// BenchmarkSecondProcess runs the lookups in a separate process that maps
+// the /dev/shm file through pkg/fibreader; the helper's figures are
+// reported as metrics (ns per lookup).
+func BenchmarkSecondProcess(b *testing.B) {
+	e := getEnv(b)
+	b.StopTimer()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "FIB_HELPER=bench", "FIB_PATH="+e.shmPath)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("helper: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 {
+			if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+				b.ReportMetric(v, f[0]+"-ns/lookup")
+			}
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+// helperMain is the second process of BenchmarkSecondProcess and of
+// TestReaderProcess (FIB_HELPER selects which).
+func helperMain() int {
+	switch os.Getenv("FIB_HELPER") {
+	case "bench":
+		return helperBench(os.Getenv("FIB_PATH"))
+	case "hammer":
+		return helperHammer(os.Getenv("FIB_PATH"))
+	}
+	return 2
+}
+
+func helperBench(path string) int {
+	r, err := fr.Open(path)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer r.Close()
+	ps := loadFullTable(&testing.B{})
+	sets := makeSets(ps)
+	t, _ := r.Table(MainTable)
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	const n = 4 << 20
+	for _, set := range []string{"v4in", "v6in", "v4rand", "v6rand"} {
+		s := sets[set]
+		v4 := strings.HasPrefix(set, "v4")
+		var x fr.Entry
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			if v4 {
+				x ^= t.Lookup4(s.raw4[i&(benchAddrs-1)])
+			} else {
+				a := s.raw6[i&(benchAddrs-1)]
+				x ^= t.Lookup6(a.Hi, a.Lo)
+			}
+		}
+		fmt.Fprintf(out, "%s-raw %.2f\n", set, float64(time.Since(start).Nanoseconds())/n)
+		start = time.Now()
+		for i := 0; i < n; i++ {
+			x ^= t.LookupAddr(s.addrs[i&(benchAddrs-1)])
+		}
+		fmt.Fprintf(out, "%s-addr %.2f\n", set, float64(time.Since(start).Nanoseconds())/n)
+		res := make([]fr.Entry, 64)
+		start = time.Now()
+		for i := 0; i < n; i += 64 {
+			j := i & (benchAddrs - 1)
+			if v4 {
+				t.Lookup4Batch(s.raw4[j:j+64], res)
+			} else {
+				t.Lookup6Batch(s.raw6[j:j+64], res)
+			}
+		}
+		fmt.Fprintf(out, "%s-batch-raw %.2f\n", set, float64(time.Since(start).Nanoseconds())/n)
+		sink = x
+	}
+	return 0
+}
+
+// BenchmarkBuild loads the full table into a fresh FIB (and bart.Fast).
+func BenchmarkBuild(b *testing.B) {
+	ps := loadFullTable(b)
+	b.Run("fib", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			w := buildFIB(b, "", ps)
+			runtime.GC()
+			runtime.ReadMemStats(&m1)
+			st := w.Reader().Stats()
+			b.ReportMetric(st.BytesPerPrefix, "shmB/prefix")
+			b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/float64(len(ps)), "heapB/prefix")
+			b.ReportMetric(float64(st.NodesUsed), "nodes")
+			w.Close()
+		}
+	})
+	b.Run("bartFast", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			f := new(bart.Fast[uint32])
+			for j, p := range ps {
+				f.Insert(p, uint32(j))
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&m1)
+			b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/float64(len(ps)), "heapB/prefix")
+			runtime.KeepAlive(f)
+		}
+	})
+}
+
+// BenchmarkUpdate deletes and re-inserts 100k prefixes of the loaded
+// table, one op per prefix, alternating rounds of deletes and inserts.
+func BenchmarkUpdate(b *testing.B) {
+	e := getEnv(b)
+	rng := rand.New(rand.NewPCG(5, 5))
+	pick := func(f func(netip.Prefix) bool) []netip.Prefix {
+		var c []netip.Prefix
+		for _, p := range e.ps {
+			if f(p) {
+				c = append(c, p)
+			}
+		}
+		rng.Shuffle(len(c), func(i, j int) { c[i], c[j] = c[j], c[i] })
+		return c[:min(100_000, len(c))]
+	}
+	lists := []struct {
+		name string
+		ps   []netip.Prefix
+	}{
+		{"v4-ge24", pick(func(p netip.Prefix) bool { return p.Addr().Is4() && p.Bits() >= 24 })},
+		{"v4-all", pick(func(p netip.Prefix) bool { return p.Addr().Is4() })},
+		{"v6-ge48", pick(func(p netip.Prefix) bool { return p.Addr().Is6() && p.Bits() >= 48 })},
+		{"v6-all", pick(func(p netip.Prefix) bool { return p.Addr().Is6() })},
+	}
+	for _, l := range lists {
+		idx := map[netip.Prefix]uint32{}
+		for i, p := range e.ps {
+			idx[p] = uint32(1 + i%64)
+		}
+		b.Run(l.name+"/fib", func(b *testing.B) {
+			w := e.shm
+			n := len(l.ps)
+			for i := 0; i < b.N; i++ {
+				p := l.ps[i%n]
+				if (i/n)%2 == 0 {
+					w.Delete(MainTable, p)
+				} else {
+					w.Insert(MainTable, p, Action{Kind: Forward, Group: idx[p]})
+				}
+				if i%1024 == 1023 {
+					w.Commit()
+				}
+			}
+			b.StopTimer()
+			for _, p := range l.ps {
+				w.Insert(MainTable, p, Action{Kind: Forward, Group: idx[p]})
+			}
+			w.Commit()
+		})
+		b.Run(l.name+"/bartFast", func(b *testing.B) {
+			n := len(l.ps)
+			for i := 0; i < b.N; i++ {
+				p := l.ps[i%n]
+				if (i/n)%2 == 0 {
+					e.fast.Delete(p)
+				} else {
+					e.fast.Insert(p, 1)
+				}
+			}
+			b.StopTimer()
+			for _, p := range l.ps {
+				e.fast.Insert(p, 1)
+			}
+		})
+	}
+}
+
+// helperHammer is defined in process_test.go.
