@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -54,6 +56,7 @@ type Daemon struct {
 	fibw    *fib.Writer
 	api     *api.Server
 	metrics *metricsServer
+	bgp     bgpSpeaker
 
 	// Each consumer and source runs under its own context so shutdown can
 	// stop them in order.
@@ -245,17 +248,24 @@ func (d *Daemon) start(ctx context.Context) error {
 		}()
 	}
 
-	srv, err := api.NewServer(api.ServerConfig{
+	if err := d.startBGP(ctx); err != nil {
+		return fmt.Errorf("bgp: %w", err)
+	}
+
+	srv := api.NewServer(api.ServerConfig{
 		Socket:     cfg.API.Socket,
 		Group:      cfg.API.Group,
 		Owner:      cfg.API.Owner,
 		SocketMode: cfg.API.SocketMode,
 		RIB:        d.rib,
-		Runtime:    d.runtime,
+		Statics:    d.runtime,
 		Backend:    backend{d},
-		Logger:     d.log.With("component", "api"),
+		Version:    Version,
+		Started:    d.started,
 	})
-	if err != nil {
+	// Listen now, so that a socket in use or a bad group stops the start
+	// with a clear error rather than a daemon nobody can reach.
+	if err := srv.Listen(); err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
 	d.api = srv
@@ -305,6 +315,7 @@ func (d *Daemon) shutdown() {
 	if d.api != nil {
 		d.api.SetReadOnly(true)
 	}
+	d.stopBGP()
 	if d.stopMonitor != nil {
 		d.stopMonitor()
 	}
@@ -360,9 +371,14 @@ func (d *Daemon) Reload() error {
 	d.mu.Lock()
 	old := d.cfg
 	ch := config.Diff(old, next)
-	if len(ch.RestartRequired) > 0 {
+	restart := ch.RestartRequired
+	if ch.Changed("api") && !slices.Contains(restart, "api.socket") {
+		// The socket's owner, group and mode are set when it is created.
+		restart = append(restart, "api")
+	}
+	if len(restart) > 0 {
 		d.mu.Unlock()
-		return fmt.Errorf("%w: %v changed", ErrRestartRequired, ch.RestartRequired)
+		return fmt.Errorf("%w: %s changed", ErrRestartRequired, strings.Join(restart, ", "))
 	}
 	if ch.Empty() {
 		d.mu.Unlock()
@@ -385,13 +401,11 @@ func (d *Daemon) Reload() error {
 			}
 		}
 	}
-	if ch.Changed("api") && d.api != nil {
-		if err := d.api.SetAccess(next.API.Group, next.API.Owner, next.API.SocketMode); err != nil {
-			d.log.Error("reload: api access", "err", err)
-		}
-	}
 	if ch.Changed("log.level") {
 		d.level.Set(next.Log.Level)
+	}
+	if err := d.reloadBGP(old, next); err != nil {
+		d.log.Error("reload: bgp", "err", err)
 	}
 	d.cfg = next
 	d.mu.Unlock()
@@ -418,6 +432,8 @@ func (d *Daemon) dumpState() {
 		d.log.Info("routes", "table", c.Table.String(), "origin", c.Origin.String(), "candidates", c.Routes, "selected", c.Selected)
 	}
 	if d.prog != nil {
-		d.log.Info("kernel", "stats", fmt.Sprintf("%+v", d.prog.Stats()))
+		for _, c := range (backend{d}).Counters() {
+			d.log.Info("counter", "subsystem", c.Subsystem, "name", c.Name, "value", c.Value)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -63,7 +64,9 @@ var (
 		[]string{"op"}, nil)
 	descKernelErr = prometheus.NewDesc("routerd_kernel_errors_total", "Netlink operations the kernel rejected by kind.",
 		[]string{"op"}, nil)
-	descHeap = prometheus.NewDesc("routerd_go_heap_bytes", "Go heap in use.", nil, nil)
+	descHeap      = prometheus.NewDesc("routerd_go_heap_bytes", "Go heap in use.", nil, nil)
+	descInstalled = prometheus.NewDesc("routerd_kernel_routes", "Routes routerd wants in the kernel.", nil, nil)
+	descOverruns  = prometheus.NewDesc("routerd_kernel_overruns_total", "Netlink overruns (ENOBUFS) on the programmer's socket.", nil, nil)
 )
 
 // ribCollector reads the RIB's counts at scrape time: counting is a walk of
@@ -71,7 +74,7 @@ var (
 type ribCollector struct{ d *Daemon }
 
 func (c *ribCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRoutes, descSelected, descGroups, descFailed, descKernelOps, descKernelErr} {
+	for _, d := range []*prometheus.Desc{descRoutes, descSelected, descGroups, descFailed, descKernelOps, descKernelErr, descHeap, descInstalled, descOverruns} {
 		ch <- d
 	}
 }
@@ -86,11 +89,25 @@ func (c *ribCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descGroups, prometheus.GaugeValue, float64(st.Groups))
 	ch <- prometheus.MustNewConstMetric(descFailed, prometheus.GaugeValue, float64(st.InstallErrors))
 	if d.prog != nil {
-		for op, n := range d.prog.Stats().Ops() {
-			ch <- prometheus.MustNewConstMetric(descKernelOps, prometheus.CounterValue, float64(n.Sent), op)
-			ch <- prometheus.MustNewConstMetric(descKernelErr, prometheus.CounterValue, float64(n.Failed), op)
+		m := d.prog.Metrics()
+		for _, op := range []struct {
+			name         string
+			sent, failed uint64
+		}{
+			{"route_add", m.RoutesSent.Load(), m.RouteErrors.Load()},
+			{"route_delete", m.RoutesDeleted.Load(), 0},
+			{"nexthop_add", m.NexthopsSent.Load(), m.NexthopErrors.Load()},
+			{"nexthop_delete", m.NexthopsDeleted.Load(), 0},
+		} {
+			ch <- prometheus.MustNewConstMetric(descKernelOps, prometheus.CounterValue, float64(op.sent), op.name)
+			ch <- prometheus.MustNewConstMetric(descKernelErr, prometheus.CounterValue, float64(op.failed), op.name)
 		}
+		ch <- prometheus.MustNewConstMetric(descInstalled, prometheus.GaugeValue, float64(m.Installed.Load()))
+		ch <- prometheus.MustNewConstMetric(descOverruns, prometheus.CounterValue, float64(m.Overruns.Load()))
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	ch <- prometheus.MustNewConstMetric(descHeap, prometheus.GaugeValue, float64(ms.HeapAlloc))
 }
 
 // rssBytes reads the resident set size from /proc/self/status.

@@ -1,0 +1,56 @@
+package daemon
+
+import (
+	"github.com/routerd/routerd/internal/api"
+	"github.com/routerd/routerd/internal/rib"
+)
+
+// backend answers the API's questions the RIB cannot.
+type backend struct{ d *Daemon }
+
+func (b backend) Interfaces() ([]api.Interface, error) {
+	var out []api.Interface
+	for _, l := range b.d.monitor.Links() {
+		out = append(out, api.Interface{
+			Index:     int32(l.Index),
+			Name:      l.Name,
+			AdminUp:   l.Up,
+			OperState: l.OperState,
+			MTU:       uint32(l.MTU),
+			MAC:       l.HardwareAddr,
+			Addresses: l.Addrs,
+		})
+	}
+	return out, nil
+}
+
+func (b backend) Tables() map[string]rib.Table {
+	b.d.mu.Lock()
+	defer b.d.mu.Unlock()
+	out := make(map[string]rib.Table, len(b.d.cfg.Tables))
+	for name, n := range b.d.cfg.Tables {
+		out[name] = rib.Table(n)
+	}
+	return out
+}
+
+func (b backend) Reload() error { return b.d.Reload() }
+
+func (b backend) Counters() []api.Counter {
+	if b.d.prog == nil {
+		return nil
+	}
+	m := b.d.prog.Metrics()
+	return []api.Counter{
+		{Subsystem: "kernel", Name: "routes_sent", Value: m.RoutesSent.Load()},
+		{Subsystem: "kernel", Name: "routes_deleted", Value: m.RoutesDeleted.Load()},
+		{Subsystem: "kernel", Name: "routes_adopted", Value: m.RoutesAdopted.Load()},
+		{Subsystem: "kernel", Name: "route_errors", Value: m.RouteErrors.Load()},
+		{Subsystem: "kernel", Name: "nexthops_sent", Value: m.NexthopsSent.Load()},
+		{Subsystem: "kernel", Name: "nexthop_errors", Value: m.NexthopErrors.Load()},
+		{Subsystem: "kernel", Name: "sendmsg_calls", Value: m.Sends.Load()},
+		{Subsystem: "kernel", Name: "overruns", Value: m.Overruns.Load()},
+		{Subsystem: "kernel", Name: "resyncs", Value: m.Resyncs.Load()},
+		{Subsystem: "kernel", Name: "routes_installed", Value: uint64(max(m.Installed.Load(), 0))},
+	}
+}
