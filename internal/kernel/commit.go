@@ -1,0 +1,91 @@
+package kernel
+
+import (
+	"errors"
+
+	"github.com/routerd/routerd/internal/rib"
+	"golang.org/x/sys/unix"
+)
+
+// maxErrorLogs bounds the per-route error lines one batch logs; the rest
+// are counted and summarised.
+const maxErrorLogs = 20
+
+// commit sends the batch, then settles its outcome: rejected routes are
+// marked not installed and reported, recovered ones reported as installed.
+func (p *Programmer) commit() error {
+	var sends uint64
+	p.b.sends = &sends
+	p.b.commit()
+	p.m.Sends.Add(sends)
+	logged, routeErrs := 0, 0
+	for _, be := range p.b.errs {
+		pd := &p.b.pend[be.idx]
+		pd.failed = true
+		switch pd.op {
+		case opRoute:
+			routeErrs++
+			p.m.RouteErrors.Add(1)
+			if e, ok := p.routes.get(pd.key); ok {
+				e.installed = false
+				p.routes.set(pd.key, e)
+			}
+			if logged < maxErrorLogs {
+				logged++
+				p.log.Warn("kernel rejected route", "route", pd.key, "err", be.err)
+			}
+			if txt := be.err.Error(); p.failed[pd.key] != txt {
+				p.failed[pd.key] = txt
+				if p.rep != nil {
+					p.rep.SetInstallError(pd.key, be.err)
+				}
+			}
+		case opDelRoute:
+			if !errors.Is(be.err, unix.ESRCH) && !errors.Is(be.err, unix.ENOENT) {
+				p.log.Warn("kernel refused to delete route", "route", pd.key, "err", be.err)
+			}
+		case opNexthop:
+			p.m.NexthopErrors.Add(1)
+			p.log.Warn("kernel rejected nexthop object", "id", pd.id, "err", be.err)
+			if gid, ok := p.ids[pd.id]; ok {
+				if g := p.groups[gid]; g != nil && len(g.nhs) > 0 {
+					g.state = groupLost
+				}
+			}
+		case opDelNexthop:
+			if !errors.Is(be.err, unix.ESRCH) && !errors.Is(be.err, unix.ENOENT) {
+				p.log.Warn("kernel refused to delete nexthop object", "id", pd.id, "err", be.err)
+			}
+		}
+	}
+	if routeErrs > logged {
+		p.log.Warn("kernel rejected more routes", "count", routeErrs-logged)
+	}
+	if len(p.failed) > 0 {
+		for i := range p.b.pend {
+			pd := &p.b.pend[i]
+			if pd.op != opRoute || pd.failed {
+				continue
+			}
+			if _, ok := p.failed[pd.key]; ok {
+				delete(p.failed, pd.key)
+				if p.rep != nil {
+					p.rep.SetInstallError(pd.key, nil)
+				}
+			}
+		}
+	}
+	overrun := p.b.overrun
+	p.b.reset()
+	if overrun {
+		p.m.Overruns.Add(1)
+		p.log.Warn("kernel programmer: netlink overrun, errors may be lost; comparing with the kernel")
+		return p.resync()
+	}
+	return nil
+}
+
+// InstallFailures returns how many keys the kernel currently refuses.
+func (p *Programmer) InstallFailures() int { return len(p.failed) }
+
+var _ = rib.Key{}

@@ -1,0 +1,617 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/routerd/routerd/internal/rib"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultProtocol is the rtm_protocol routerd marks its routes and nexthop
+// objects with unless configured otherwise.
+const DefaultProtocol = 196
+
+// NexthopMode selects whether routes point at kernel nexthop objects.
+type NexthopMode uint8
+
+// Nexthop modes.
+const (
+	NexthopAuto NexthopMode = iota // use nexthop objects when the kernel has them
+	NexthopOn                      // require them
+	NexthopOff                     // next hops inside each route (RTA_MULTIPATH for ECMP)
+)
+
+// ParseNexthopMode parses "auto", "on" or "off".
+func ParseNexthopMode(s string) (NexthopMode, error) {
+	switch s {
+	case "auto", "":
+		return NexthopAuto, nil
+	case "on":
+		return NexthopOn, nil
+	case "off":
+		return NexthopOff, nil
+	}
+	return 0, fmt.Errorf("nexthop objects: %q is not auto, on or off", s)
+}
+
+// Feed is the consumer side of a RIB subscription: C signals that updates
+// are waiting, Next returns at most max route changes (an empty Update when
+// nothing is waiting).
+type Feed interface {
+	C() <-chan struct{}
+	Next(max int) rib.Update
+}
+
+// Reporter learns whether the kernel accepted a route. It is called when a
+// key's state changes: on a failure (or a different failure) and when a key
+// that had failed is installed or withdrawn; err nil means installed.
+type Reporter interface {
+	SetInstallError(k rib.Key, err error)
+}
+
+// ProgrammerMetrics are the programmer's counters; the daemon's Prometheus
+// collector reads them.
+type ProgrammerMetrics struct {
+	RoutesSent      atomic.Uint64 // RTM_NEWROUTE messages
+	RoutesDeleted   atomic.Uint64 // RTM_DELROUTE messages
+	RoutesAdopted   atomic.Uint64 // routes found correct in the kernel at start
+	RouteErrors     atomic.Uint64 // routes the kernel rejected
+	NexthopsSent    atomic.Uint64 // RTM_NEWNEXTHOP messages
+	NexthopsDeleted atomic.Uint64 // RTM_DELNEXTHOP messages
+	NexthopsAdopted atomic.Uint64 // nexthop objects reused at start
+	NexthopErrors   atomic.Uint64 // nexthop objects the kernel rejected
+	Sends           atomic.Uint64 // sendmsg calls
+	Batches         atomic.Uint64 // RIB updates applied
+	Overruns        atomic.Uint64 // ENOBUFS on a programmer socket
+	Resyncs         atomic.Uint64 // full comparisons with the kernel after an overrun
+	Installed       atomic.Int64  // routes routerd wants in the kernel
+}
+
+// ProgrammerConfig configures a Programmer.
+type ProgrammerConfig struct {
+	Protocol       uint8       // rtm_protocol of routerd's routes; 0 means DefaultProtocol
+	Metric         uint32      // priority of routerd's routes
+	NexthopObjects NexthopMode // auto, on or off
+	Logger         *slog.Logger
+	Metrics        *ProgrammerMetrics // nil: the programmer allocates its own
+	// BatchBytes bounds one sendmsg; 0 means 64 KiB.
+	BatchBytes int
+	// MaxChanges is how many route changes Run takes from the feed at a
+	// time; 0 means 16384.
+	MaxChanges int
+}
+
+// group is the kernel side of one RIB next-hop group.
+type group struct {
+	nhs     []rib.NextHop // canonical order; empty when unresolved
+	nhid    uint32        // top-level nexthop object (nexthop mode)
+	members []uint32      // member objects of an ECMP group object
+	state   groupState
+	refs    int // route entries pointing at the group
+}
+
+type groupState uint8
+
+const (
+	groupNone     groupState = iota // not in the kernel (unresolved or never created)
+	groupLive                       // object (or inline routes) as wanted
+	groupLost                       // the kernel removed it (link down): routes gone
+	groupDegraded                   // the kernel dropped some next hops: routes remain
+)
+
+// present reports whether routes through the group exist in the kernel.
+func (g *group) present() bool { return g.state == groupLive || g.state == groupDegraded }
+
+type memberKey struct {
+	gw  netip.Addr
+	ifx int32
+}
+
+type member struct {
+	id   uint32
+	refs int
+}
+
+// entry is what the programmer keeps per installed route: 8 bytes.
+type entry struct {
+	gid       rib.GroupID
+	kind      rib.Kind
+	installed bool
+}
+
+// Programmer writes the RIB's best routes into the kernel over netlink.
+type Programmer struct {
+	cfg   ProgrammerConfig
+	log   *slog.Logger
+	m     *ProgrammerMetrics
+	c     *conn // requests: blocking
+	ev    *conn // nexthop and link events
+	useNH bool
+
+	routes  prefixMap[entry]
+	groups  map[rib.GroupID]*group
+	members map[memberKey]*member
+	ids     map[uint32]rib.GroupID // our top-level object ids
+	mids    map[uint32]memberKey   // our member object ids
+	foreign map[uint32]struct{}    // ids of other owners' objects
+	nextID  uint32
+	linkUp  map[int32]bool
+
+	b       batch
+	failed  map[rib.Key]string
+	ks      *kernelState // kernel's own routes and objects until Synced
+	rep     Reporter
+	dirty   map[rib.GroupID]bool // groups whose routes must be re-sent
+	postDel []uint32             // objects to delete after routes moved
+}
+
+// NewProgrammer opens the programmer's netlink sockets in the calling
+// thread's network namespace and probes for nexthop object support.
+func NewProgrammer(cfg ProgrammerConfig) (*Programmer, error) {
+	if cfg.Protocol == 0 {
+		cfg.Protocol = DefaultProtocol
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = new(ProgrammerMetrics)
+	}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = 64 << 10
+	}
+	if cfg.MaxChanges <= 0 {
+		cfg.MaxChanges = 16384
+	}
+	c, err := openConn(nil, defaultRcvBuf, false)
+	if err != nil {
+		return nil, fmt.Errorf("kernel programmer: %w", err)
+	}
+	ev, err := openConn([]uint32{unix.RTNLGRP_LINK, unix.RTNLGRP_NEXTHOP}, defaultRcvBuf, true)
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("kernel programmer: %w", err)
+	}
+	p := &Programmer{
+		cfg: cfg, log: cfg.Logger, m: cfg.Metrics, c: c, ev: ev,
+		groups:  make(map[rib.GroupID]*group),
+		members: make(map[memberKey]*member),
+		ids:     make(map[uint32]rib.GroupID),
+		mids:    make(map[uint32]memberKey),
+		foreign: make(map[uint32]struct{}),
+		linkUp:  make(map[int32]bool),
+		failed:  make(map[rib.Key]string),
+		dirty:   make(map[rib.GroupID]bool),
+	}
+	p.b.init(c, cfg.BatchBytes)
+	switch cfg.NexthopObjects {
+	case NexthopOff:
+	case NexthopOn, NexthopAuto:
+		err := c.dump(unix.RTM_GETNEXTHOP, nexthopDumpRequest(), func(message) error { return nil })
+		if err == nil {
+			p.useNH = true
+		} else if cfg.NexthopObjects == NexthopOn {
+			p.Close()
+			return nil, fmt.Errorf("kernel programmer: nexthop objects required but unavailable: %w", err)
+		} else {
+			p.log.Info("kernel lacks nexthop objects; next hops go inside each route", "err", err)
+		}
+	}
+	return p, nil
+}
+
+// NexthopObjects reports whether routes point at kernel nexthop objects.
+func (p *Programmer) NexthopObjects() bool { return p.useNH }
+
+// Metrics returns the programmer's counters.
+func (p *Programmer) Metrics() *ProgrammerMetrics { return p.m }
+
+// Close closes the programmer's sockets. Call it after Run and Flush.
+func (p *Programmer) Close() error {
+	return errors.Join(p.c.close(), p.ev.close())
+}
+
+// Run reconciles the kernel with the feed and then follows it until ctx is
+// done. It dumps routerd's own routes and nexthop objects first, adopts what
+// matches, and deletes what the RIB does not want once the feed reports
+// Synced. Run returns nil when ctx is cancelled, or an error if a netlink
+// socket fails.
+func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
+	p.rep = rep
+	if err := p.loadLinks(); err != nil {
+		return err
+	}
+	ks, err := p.loadKernel()
+	if err != nil {
+		return err
+	}
+	p.ks = ks
+	p.log.Info("kernel programmer reconciling", "own_routes", ks.routes.len(), "own_nexthops", len(ks.objs), "nexthop_objects", p.useNH)
+
+	events := make(chan progEvent, 256)
+	evctx, stop := context.WithCancel(ctx)
+	defer stop()
+	evdone := make(chan struct{})
+	go func() {
+		defer close(evdone)
+		p.readEvents(evctx, events)
+	}()
+	defer func() {
+		stop()
+		// Wake the reader out of its blocking read.
+		_ = p.ev.file.SetReadDeadline(pastTime)
+		<-evdone
+		_ = p.ev.file.SetReadDeadline(zeroTime)
+	}()
+
+	drain := func() error {
+		for {
+			u := feed.Next(p.cfg.MaxChanges)
+			if u.Empty() {
+				return nil
+			}
+			if err := p.apply(&u); err != nil {
+				return err
+			}
+		}
+	}
+	if err := drain(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-feed.C():
+			// Take in what the kernel already said (links gone down) so
+			// the update is applied to the kernel's current state.
+			for pending := true; pending; {
+				select {
+				case e := <-events:
+					if err := p.handleEvent(e); err != nil {
+						return err
+					}
+				default:
+					pending = false
+				}
+			}
+			if err := drain(); err != nil {
+				return err
+			}
+		case e := <-events:
+			if err := p.handleEvent(e); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// apply programs one RIB update as one batch.
+func (p *Programmer) apply(u *rib.Update) error {
+	p.m.Batches.Add(1)
+	for _, gc := range u.Groups {
+		p.setGroup(gc)
+	}
+	p.resendDirty()
+	for i := range u.Routes {
+		p.setRoute(u.Routes[i].Key, u.Routes[i].Best)
+	}
+	for _, id := range u.Removed {
+		p.removeGroup(id)
+	}
+	p.deletePost()
+	if u.Synced && p.ks != nil {
+		p.finishReconcile()
+	}
+	return p.commit()
+}
+
+func (p *Programmer) setGroup(gc rib.GroupChange) {
+	g := p.groups[gc.ID]
+	if g == nil {
+		g = &group{}
+		p.groups[gc.ID] = g
+	}
+	nhs := canonical(gc.NextHops)
+	if len(nhs) == 0 {
+		if g.nhid != 0 {
+			p.dropGroupObjects(gc.ID, g, false)
+		} else if !p.useNH && g.present() && g.refs > 0 {
+			p.dirty[gc.ID] = true // delete its routes
+		}
+		g.nhs, g.state = nil, groupNone
+		return
+	}
+	if g.state == groupLive && sameNextHops(g.nhs, nhs) {
+		return
+	}
+	prev := g.state
+	g.nhs = nhs
+	if !p.useNH {
+		g.state = groupLive
+		if g.refs > 0 {
+			p.dirty[gc.ID] = true
+		}
+		return
+	}
+	switch {
+	case g.nhid == 0:
+		if !(p.ks != nil && p.adoptGroup(gc.ID, g)) {
+			p.createGroupObjects(gc.ID, g, unix.NLM_F_CREATE|unix.NLM_F_EXCL)
+		}
+		if g.refs > 0 {
+			p.dirty[gc.ID] = true
+		}
+	case (len(g.members) == 0) != (len(nhs) == 1):
+		// The kernel cannot turn a next hop into a group or back: build
+		// a new object, move the routes, then delete the old one.
+		p.dropGroupObjects(gc.ID, g, true)
+		p.createGroupObjects(gc.ID, g, unix.NLM_F_CREATE|unix.NLM_F_EXCL)
+		if g.refs > 0 {
+			p.dirty[gc.ID] = true
+		}
+	default:
+		old := g.members
+		g.members = nil
+		p.createGroupObjects(gc.ID, g, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
+		for _, id := range old {
+			p.releaseMember(id, true)
+		}
+		if prev == groupLost && g.refs > 0 {
+			p.dirty[gc.ID] = true
+		}
+	}
+	g.state = groupLive
+}
+
+// createGroupObjects sends the objects of g (allocating its id if needed).
+func (p *Programmer) createGroupObjects(gid rib.GroupID, g *group, flags uint16) {
+	if g.nhid == 0 {
+		g.nhid = p.allocID()
+		p.ids[g.nhid] = gid
+	}
+	if len(g.nhs) == 1 {
+		seq := p.b.add(opNexthop, rib.Key{}, g.nhid)
+		p.b.buf.appendNexthop(seq, flags, g.nhid, p.cfg.Protocol, g.nhs[0])
+		p.m.NexthopsSent.Add(1)
+		return
+	}
+	ms := make([]nhGroupMember, len(g.nhs))
+	g.members = g.members[:0]
+	for i, nh := range g.nhs {
+		id := p.acquireMember(nh)
+		g.members = append(g.members, id)
+		ms[i] = nhGroupMember{ID: id, Weight: max(nh.Weight, 1)}
+	}
+	seq := p.b.add(opNexthop, rib.Key{}, g.nhid)
+	p.b.buf.appendNexthopGroup(seq, flags, g.nhid, p.cfg.Protocol, ms)
+	p.m.NexthopsSent.Add(1)
+}
+
+// dropGroupObjects deletes g's objects now (later, after routes moved away,
+// when post is set) and forgets its id.
+func (p *Programmer) dropGroupObjects(gid rib.GroupID, g *group, post bool) {
+	if g.nhid == 0 {
+		return
+	}
+	delete(p.ids, g.nhid)
+	if post {
+		p.postDel = append(p.postDel, g.nhid)
+	} else {
+		p.sendDelNexthop(g.nhid)
+	}
+	for _, id := range g.members {
+		p.releaseMember(id, post)
+	}
+	g.nhid, g.members = 0, nil
+}
+
+func (p *Programmer) sendDelNexthop(id uint32) {
+	seq := p.b.add(opDelNexthop, rib.Key{}, id)
+	p.b.buf.appendDelNexthop(seq, id)
+	p.m.NexthopsDeleted.Add(1)
+}
+
+func (p *Programmer) acquireMember(nh rib.NextHop) uint32 {
+	k := memberKey{nh.Gateway, nh.Ifindex}
+	if m := p.members[k]; m != nil {
+		m.refs++
+		return m.id
+	}
+	m := &member{id: p.allocID(), refs: 1}
+	p.members[k] = m
+	p.mids[m.id] = k
+	seq := p.b.add(opNexthop, rib.Key{}, m.id)
+	p.b.buf.appendNexthop(seq, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, m.id, p.cfg.Protocol, rib.NextHop{Gateway: nh.Gateway, Ifindex: nh.Ifindex})
+	p.m.NexthopsSent.Add(1)
+	return m.id
+}
+
+func (p *Programmer) releaseMember(id uint32, post bool) {
+	k, ok := p.mids[id]
+	if !ok {
+		return
+	}
+	m := p.members[k]
+	m.refs--
+	if m.refs > 0 {
+		return
+	}
+	delete(p.members, k)
+	delete(p.mids, id)
+	if post {
+		p.postDel = append(p.postDel, id)
+	} else {
+		p.sendDelNexthop(id)
+	}
+}
+
+func (p *Programmer) allocID() uint32 {
+	for {
+		p.nextID++
+		id := p.nextID
+		if id == 0 {
+			continue
+		}
+		if _, ok := p.foreign[id]; ok {
+			continue
+		}
+		if _, ok := p.ids[id]; ok {
+			continue
+		}
+		if _, ok := p.mids[id]; ok {
+			continue
+		}
+		if p.ks != nil {
+			if _, ok := p.ks.objs[id]; ok {
+				continue // an own object not adopted (yet)
+			}
+		}
+		return id
+	}
+}
+
+func (p *Programmer) removeGroup(gid rib.GroupID) {
+	g := p.groups[gid]
+	if g == nil {
+		return
+	}
+	if g.refs > 0 {
+		// The RIB promised no route refers to it; keep it rather than
+		// pull routes from under the kernel.
+		p.log.Warn("kernel programmer: removed group still has routes", "group", gid, "routes", g.refs)
+		return
+	}
+	p.dropGroupObjects(gid, g, false)
+	delete(p.groups, gid)
+	delete(p.dirty, gid)
+}
+
+func (p *Programmer) deletePost() {
+	for _, id := range p.postDel {
+		p.sendDelNexthop(id)
+	}
+	p.postDel = p.postDel[:0]
+}
+
+// resendDirty re-sends (or deletes) every route of the dirty groups in one
+// pass over the table.
+func (p *Programmer) resendDirty() {
+	if len(p.dirty) == 0 {
+		return
+	}
+	p.routes.each(func(k rib.Key, e entry) (entry, bool) {
+		if e.kind != rib.KindUnicast || !p.dirty[e.gid] {
+			return e, false
+		}
+		g := p.groups[e.gid]
+		if len(g.nhs) == 0 {
+			if e.installed && !p.useNH {
+				p.sendDelRoute(k, p.cfg.Metric)
+			}
+			e.installed = false
+			return e, true
+		}
+		p.sendRoute(k, e, g)
+		e.installed = true
+		return e, true
+	})
+	clear(p.dirty)
+}
+
+func (p *Programmer) sendRoute(k rib.Key, e entry, g *group) {
+	seq := p.b.add(opRoute, k, 0)
+	if e.kind != rib.KindUnicast {
+		p.b.buf.appendRoute(seq, k, e.kind, p.cfg.Protocol, p.cfg.Metric, 0, nil)
+	} else if p.useNH {
+		p.b.buf.appendRoute(seq, k, e.kind, p.cfg.Protocol, p.cfg.Metric, g.nhid, nil)
+	} else {
+		p.b.buf.appendRoute(seq, k, e.kind, p.cfg.Protocol, p.cfg.Metric, 0, g.nhs)
+	}
+	p.m.RoutesSent.Add(1)
+}
+
+func (p *Programmer) sendDelRoute(k rib.Key, prio uint32) {
+	seq := p.b.add(opDelRoute, k, 0)
+	p.b.buf.appendDelRoute(seq, k, p.cfg.Protocol, prio)
+	p.m.RoutesDeleted.Add(1)
+}
+
+func (p *Programmer) setRoute(k rib.Key, best rib.Best) {
+	old, had := p.routes.get(k)
+	var og *group
+	if had && old.kind == rib.KindUnicast {
+		og = p.groups[old.gid]
+	}
+	if !best.Valid() || !best.Origin.Owned() {
+		if !had {
+			return
+		}
+		if old.installed && (og == nil || og.present()) {
+			p.sendDelRoute(k, p.cfg.Metric)
+		}
+		if og != nil {
+			og.refs--
+		}
+		p.routes.del(k)
+		p.m.Installed.Add(-1)
+		if _, ok := p.failed[k]; ok {
+			delete(p.failed, k)
+			p.rep.SetInstallError(k, nil)
+		}
+		return
+	}
+	e := entry{kind: best.Kind}
+	if e.kind == 0 {
+		e.kind = rib.KindUnicast
+	}
+	var g *group
+	if e.kind == rib.KindUnicast {
+		e.gid = best.Group
+		g = p.groups[e.gid]
+		if g == nil {
+			p.log.Warn("kernel programmer: route refers to an unknown group", "key", k, "group", e.gid)
+			g = &group{}
+			p.groups[e.gid] = g
+		}
+	}
+	if had && old.installed && old.gid == e.gid && old.kind == e.kind && (g == nil || g.present()) {
+		return // distance or metric changed: the kernel route is the same
+	}
+	if !had {
+		p.m.Installed.Add(1)
+	}
+	if og != nil {
+		og.refs--
+	}
+	if g != nil {
+		g.refs++
+	}
+	if g != nil && !g.present() {
+		// Unresolved (or lost with its link): nothing to point at yet. A
+		// GroupChange brings the route in.
+		if had && old.installed && (og == nil || og.present()) {
+			p.sendDelRoute(k, p.cfg.Metric)
+		}
+		e.installed = false
+		p.routes.set(k, e)
+		return
+	}
+	if p.ks != nil && p.ks.matches(k, e, g, p.useNH) {
+		p.m.RoutesAdopted.Add(1)
+		e.installed = true
+		p.routes.set(k, e)
+		return
+	}
+	if p.ks != nil {
+		p.ks.routes.del(k)
+	}
+	p.sendRoute(k, e, g)
+	e.installed = true
+	p.routes.set(k, e)
+}
