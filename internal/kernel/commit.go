@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/routerd/routerd/internal/rib"
 	"golang.org/x/sys/unix"
@@ -19,6 +20,7 @@ func (p *Programmer) commit() error {
 	p.b.commit()
 	p.m.Sends.Add(sends)
 	logged, routeErrs := 0, 0
+	var nhErr map[rib.GroupID]error
 	for _, be := range p.b.errs {
 		pd := &p.b.pend[be.idx]
 		pd.failed = true
@@ -29,6 +31,10 @@ func (p *Programmer) commit() error {
 			if e, ok := p.routes.get(pd.key); ok {
 				e.installed = false
 				p.routes.set(pd.key, e)
+				// The route failed because its next hop did: say why.
+				if ge := nhErr[e.gid]; ge != nil && e.kind == rib.KindUnicast {
+					be.err = fmt.Errorf("next hop: %w", ge)
+				}
 			}
 			if logged < maxErrorLogs {
 				logged++
@@ -51,6 +57,10 @@ func (p *Programmer) commit() error {
 				if g := p.groups[gid]; g != nil && len(g.nhs) > 0 {
 					g.state = groupLost
 				}
+				if nhErr == nil {
+					nhErr = make(map[rib.GroupID]error)
+				}
+				nhErr[gid] = be.err
 			}
 		case opDelNexthop:
 			if !errors.Is(be.err, unix.ESRCH) && !errors.Is(be.err, unix.ENOENT) {
@@ -88,4 +98,3 @@ func (p *Programmer) commit() error {
 // InstallFailures returns how many keys the kernel currently refuses.
 func (p *Programmer) InstallFailures() int { return len(p.failed) }
 
-var _ = rib.Key{}

@@ -37,6 +37,7 @@ type conn struct {
 	seq  uint32
 	pid  uint32
 	rbuf []byte
+	sa   unix.SockaddrNetlink // the kernel; per conn: Sendto writes into it
 }
 
 // openConn opens a socket subscribed to groups (RTNLGRP_* numbers). rcvbuf
@@ -52,7 +53,7 @@ func openConn(groups []uint32, rcvbuf int, poll bool) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netlink socket: %w", err)
 	}
-	c := &conn{fd: fd, rbuf: make([]byte, 1<<20)}
+	c := &conn{fd: fd, rbuf: make([]byte, 1<<20), sa: unix.SockaddrNetlink{Family: unix.AF_NETLINK}}
 	fail := func(what string, err error) (*conn, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("netlink %s: %w", what, err)
@@ -110,21 +111,19 @@ func (c *conn) nextSeq() uint32 {
 	return c.seq
 }
 
-var kernelAddr = &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
-
 func (c *conn) send(b []byte) error {
 	for {
 		var err error
 		if c.raw != nil {
 			werr := c.raw.Write(func(fd uintptr) bool {
-				err = unix.Sendto(int(fd), b, 0, kernelAddr)
+				err = unix.Sendto(int(fd), b, 0, &c.sa)
 				return err != unix.EAGAIN
 			})
 			if werr != nil {
 				return werr
 			}
 		} else {
-			err = unix.Sendto(c.fd, b, 0, kernelAddr)
+			err = unix.Sendto(c.fd, b, 0, &c.sa)
 		}
 		if err == unix.EINTR {
 			continue
