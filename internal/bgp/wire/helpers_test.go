@@ -43,7 +43,7 @@ var (
 	aPath4     = attr(FlagTransitive, AttrASPath, hexb("02 02 0000fde9 0000fdea")) // 65001 65002
 	aPath2     = attr(FlagTransitive, AttrASPath, hexb("02 02 fde9 fdea"))
 	aNextHop   = attr(FlagTransitive, AttrNextHop, hexb("c0000201")) // 192.0.2.1
-	nlri10     = hexb("08 0a  10 ac10")                                 // 10/8, 172.16/16
+	nlri10     = hexb("08 0a  10 ac10")                              // 10/8, 172.16/16
 )
 
 // splitMessages splits a stream of messages.
