@@ -34,6 +34,8 @@ type Config struct {
 	Tables    map[string]uint32 `key:"tables"`
 	Distances Distances         `key:"distances"`
 	Static    []StaticRoute     `key:"static"`
+	Policy    Policy            `key:"policy"`
+	BGP       *BGP              `key:"bgp"` // nil: no BGP speaker
 }
 
 // section is one top-level key of the file. Sections are decoded in the
@@ -56,6 +58,8 @@ var sections = []section{
 	{"tables", decodeTables},
 	{"distances", decodeDistances},
 	{"static", decodeStatic},
+	{"policy", decodePolicy},
+	{"bgp", decodeBGP},
 }
 
 // Load reads and parses the configuration file at path. Errors in the
@@ -201,7 +205,8 @@ func (c *Config) Equal(o *Config) bool {
 		c.FIB == o.FIB &&
 		maps.Equal(c.Tables, o.Tables) &&
 		c.Distances == o.Distances &&
-		slices.EqualFunc(c.Static, o.Static, StaticRoute.Equal)
+		slices.EqualFunc(c.Static, o.Static, StaticRoute.Equal) &&
+		c.Policy.Equal(&o.Policy) && c.BGP.Equal(o.BGP)
 }
 
 func decodeRouterID(d *decoder, n *yaml.Node, c *Config) {

@@ -68,6 +68,12 @@ func Marshal(c *Config) ([]byte, error) {
 		}
 		add(root, "static", seq)
 	}
+	if n := marshalPolicy(&c.Policy); n != nil {
+		add(root, "policy", n)
+	}
+	if n := marshalBGP(c.BGP); n != nil {
+		add(root, "bgp", n)
+	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)

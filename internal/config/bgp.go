@@ -1,0 +1,383 @@
+package config
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// BGP defaults.
+const (
+	DefaultBGPPort      = 179
+	DefaultHoldTime     = 90 * time.Second
+	DefaultConnectRetry = 120 * time.Second
+)
+
+// BGP is the bgp section: the speaker's own AS and identity, what it
+// originates, and its neighbours.
+type BGP struct {
+	AS       uint32     `key:"as"`
+	RouterID netip.Addr `key:"router-id"` // defaults to the top-level router-id
+	// Listen says whether the speaker accepts connections; ListenPort is the
+	// TCP port (179) and ListenAddresses the addresses (all when empty).
+	Listen          bool         `key:"listen"`
+	ListenPort      uint16       `key:"listen-port"`
+	ListenAddresses []netip.Addr `key:"listen-addresses"`
+	// Table is the kernel table BGP routes go to.
+	Table            uint32         `key:"table"`
+	AlwaysCompareMED bool           `key:"always-compare-med"`
+	Networks         []netip.Prefix `key:"networks"`
+	// Redistribute lists the RIB origins announced as BGP routes:
+	// "static", "connected".
+	Redistribute []string   `key:"redistribute"`
+	Neighbors    []Neighbor `key:"neighbors"`
+}
+
+// Neighbor is one configured BGP neighbour.
+type Neighbor struct {
+	Address      netip.Addr `key:"address"`
+	AS           uint32     `key:"as"`
+	Description  string     `key:"description"`
+	Enabled      bool       `key:"enabled"`
+	LocalAddress netip.Addr `key:"local-address"` // zero: chosen by the kernel
+	Port         uint16     `key:"port"`
+	Passive      bool       `key:"passive"`
+	// Multihop is the TTL of outgoing packets for eBGP neighbours not
+	// directly connected (0: 1 for eBGP, 255 for iBGP).
+	Multihop uint8 `key:"multihop"`
+	// TTLSecurity enables GTSM (RFC 5082): packets are sent with TTL 255
+	// and accepted only with TTL >= 255 - (TTLSecurity - 1) hops.
+	TTLSecurity  uint8         `key:"ttl-security"`
+	Password     string        `key:"password"` // TCP-MD5 (RFC 2385)
+	HoldTime     time.Duration `key:"hold-time"`
+	ConnectRetry time.Duration `key:"connect-retry"`
+	NextHopSelf  bool          `key:"next-hop-self"`
+	Import       string        `key:"import"` // policy name; empty: none (RFC 8212 for eBGP)
+	Export       string        `key:"export"`
+	// Families lists "ipv4-unicast" and/or "ipv6-unicast".
+	Families             []string `key:"families"`
+	RouteReflectorClient bool     `key:"route-reflector-client"`
+}
+
+// Equal reports whether two neighbour configurations are the same.
+func (n Neighbor) Equal(o Neighbor) bool {
+	return n.Address == o.Address && n.AS == o.AS && n.Description == o.Description && n.Enabled == o.Enabled &&
+		n.LocalAddress == o.LocalAddress && n.Port == o.Port && n.Passive == o.Passive && n.Multihop == o.Multihop &&
+		n.TTLSecurity == o.TTLSecurity && n.Password == o.Password && n.HoldTime == o.HoldTime &&
+		n.ConnectRetry == o.ConnectRetry && n.NextHopSelf == o.NextHopSelf && n.Import == o.Import &&
+		n.Export == o.Export && slices.Equal(n.Families, o.Families) && n.RouteReflectorClient == o.RouteReflectorClient
+}
+
+// Equal reports whether two bgp sections are the same (nil is no section).
+func (b *BGP) Equal(o *BGP) bool {
+	if b == nil || o == nil {
+		return b == o
+	}
+	return b.AS == o.AS && b.RouterID == o.RouterID && b.Listen == o.Listen && b.ListenPort == o.ListenPort &&
+		slices.Equal(b.ListenAddresses, o.ListenAddresses) && b.Table == o.Table &&
+		b.AlwaysCompareMED == o.AlwaysCompareMED && slices.Equal(b.Networks, o.Networks) &&
+		slices.Equal(b.Redistribute, o.Redistribute) && slices.EqualFunc(b.Neighbors, o.Neighbors, Neighbor.Equal)
+}
+
+var bgpKeys = []string{"as", "router-id", "listen", "listen-port", "listen-addresses", "table",
+	"always-compare-med", "networks", "redistribute", "neighbors"}
+
+var neighborKeys = []string{"address", "as", "description", "enabled", "local-address", "port", "passive",
+	"multihop", "ttl-security", "password", "hold-time", "connect-retry", "next-hop-self", "import", "export",
+	"families", "route-reflector-client"}
+
+func decodeBGP(d *decoder, n *yaml.Node, c *Config) {
+	if n == nil {
+		return
+	}
+	b := &BGP{Listen: true, ListenPort: DefaultBGPPort, Table: TableMain, RouterID: c.RouterID}
+	m, ok := d.mapping(n, "bgp", bgpKeys)
+	if !ok {
+		return
+	}
+	if d.require(m, "bgp", "as") {
+		if x, ok := d.uint(m.get("as"), "bgp.as", 1, 1<<32-1); ok {
+			b.AS = uint32(x)
+		}
+	}
+	if v := m.get("router-id"); v != nil {
+		if a, ok := d.addr(v, "bgp.router-id"); ok {
+			if !a.Is4() || a.IsUnspecified() {
+				d.errorf(v, "bgp.router-id", "%s is not a valid router ID (a non-zero IPv4 address)", a)
+			} else {
+				b.RouterID = a
+			}
+		}
+	} else if !b.RouterID.IsValid() {
+		d.errorf(n, "bgp", "no router ID: set router-id at the top or in bgp")
+	}
+	if v := m.get("listen"); v != nil {
+		b.Listen, _ = d.boolean(v, "bgp.listen")
+	}
+	if v := m.get("listen-port"); v != nil {
+		if x, ok := d.uint(v, "bgp.listen-port", 1, 65535); ok {
+			b.ListenPort = uint16(x)
+		}
+	}
+	if v := m.get("listen-addresses"); v != nil {
+		items, _ := d.sequence(v, "bgp.listen-addresses")
+		for i, it := range items {
+			if a, ok := d.addr(it, index("bgp.listen-addresses", i)); ok {
+				b.ListenAddresses = append(b.ListenAddresses, a)
+			}
+		}
+	}
+	if v := m.get("table"); v != nil {
+		if t, ok := d.table(v, "bgp.table", c.Tables); ok {
+			b.Table = t
+		}
+	}
+	if v := m.get("always-compare-med"); v != nil {
+		b.AlwaysCompareMED, _ = d.boolean(v, "bgp.always-compare-med")
+	}
+	if v := m.get("networks"); v != nil {
+		items, _ := d.sequence(v, "bgp.networks")
+		seen := map[netip.Prefix]bool{}
+		for i, it := range items {
+			p, ok := d.prefix(it, index("bgp.networks", i))
+			if !ok {
+				continue
+			}
+			if seen[p] {
+				d.errorf(it, index("bgp.networks", i), "%s is listed twice", p)
+				continue
+			}
+			seen[p] = true
+			b.Networks = append(b.Networks, p)
+		}
+	}
+	if v := m.get("redistribute"); v != nil {
+		items, _ := d.sequence(v, "bgp.redistribute")
+		for i, it := range items {
+			if s, ok := d.enum(it, index("bgp.redistribute", i), "static", "connected"); ok {
+				if slices.Contains(b.Redistribute, s) {
+					d.errorf(it, index("bgp.redistribute", i), "%s is listed twice", s)
+					continue
+				}
+				b.Redistribute = append(b.Redistribute, s)
+			}
+		}
+	}
+	if v := m.get("neighbors"); v != nil {
+		items, _ := d.sequence(v, "bgp.neighbors")
+		seen := map[netip.Addr]int{}
+		for i, it := range items {
+			path := index("bgp.neighbors", i)
+			nb, ok := d.neighbor(it, path, c)
+			if !ok {
+				continue
+			}
+			if prev, dup := seen[nb.Address]; dup {
+				d.errorf(it, path, "neighbor %s is already defined by bgp.neighbors[%d]", nb.Address, prev)
+				continue
+			}
+			seen[nb.Address] = i
+			b.Neighbors = append(b.Neighbors, nb)
+		}
+	}
+	c.BGP = b
+}
+
+// seconds reads a duration in whole seconds in [lo, hi].
+func (d *decoder) seconds(n *yaml.Node, path string, lo, hi uint64) (time.Duration, bool) {
+	x, ok := d.uint(n, path, lo, hi)
+	return time.Duration(x) * time.Second, ok
+}
+
+func (d *decoder) neighbor(n *yaml.Node, path string, c *Config) (Neighbor, bool) {
+	nb := Neighbor{Enabled: true, Port: DefaultBGPPort, HoldTime: DefaultHoldTime, ConnectRetry: DefaultConnectRetry}
+	m, ok := d.mapping(n, path, neighborKeys)
+	if !ok {
+		return nb, false
+	}
+	before := len(d.errs)
+	if !d.require(m, path, "address", "as") {
+		return nb, false
+	}
+	nb.Address, _ = d.addr(m.get("address"), join(path, "address"))
+	if x, ok := d.uint(m.get("as"), join(path, "as"), 1, 1<<32-1); ok {
+		nb.AS = uint32(x)
+	}
+	if v := m.get("description"); v != nil {
+		nb.Description, _ = d.str(v, join(path, "description"))
+	}
+	if v := m.get("enabled"); v != nil {
+		nb.Enabled, _ = d.boolean(v, join(path, "enabled"))
+	}
+	if v := m.get("local-address"); v != nil {
+		if a, ok := d.addr(v, join(path, "local-address")); ok {
+			if nb.Address.IsValid() && a.Is4() != nb.Address.Is4() {
+				d.errorf(v, join(path, "local-address"), "%s and neighbor address %s are of different families", a, nb.Address)
+			}
+			nb.LocalAddress = a
+		}
+	}
+	if v := m.get("port"); v != nil {
+		if x, ok := d.uint(v, join(path, "port"), 1, 65535); ok {
+			nb.Port = uint16(x)
+		}
+	}
+	if v := m.get("passive"); v != nil {
+		nb.Passive, _ = d.boolean(v, join(path, "passive"))
+	}
+	if v := m.get("multihop"); v != nil {
+		if x, ok := d.uint(v, join(path, "multihop"), 1, 255); ok {
+			nb.Multihop = uint8(x)
+		}
+	}
+	if v := m.get("ttl-security"); v != nil {
+		if x, ok := d.uint(v, join(path, "ttl-security"), 1, 254); ok {
+			nb.TTLSecurity = uint8(x)
+			if m.get("multihop") != nil {
+				d.errorf(v, join(path, "ttl-security"), "ttl-security and multihop exclude each other: with GTSM the TTL is always 255")
+			}
+		}
+	}
+	if v := m.get("password"); v != nil {
+		if s, ok := d.str(v, join(path, "password")); ok {
+			if len(s) > 80 {
+				d.errorf(v, join(path, "password"), "TCP-MD5 keys are at most 80 bytes")
+			}
+			nb.Password = s
+		}
+	}
+	if v := m.get("hold-time"); v != nil {
+		if x, ok := d.seconds(v, join(path, "hold-time"), 0, 65535); ok {
+			if x > 0 && x < 3*time.Second {
+				d.errorf(v, join(path, "hold-time"), "hold time is 0 (no keepalives) or at least 3 seconds (RFC 4271)")
+			}
+			nb.HoldTime = x
+		}
+	}
+	if v := m.get("connect-retry"); v != nil {
+		if x, ok := d.seconds(v, join(path, "connect-retry"), 1, 65535); ok {
+			nb.ConnectRetry = x
+		}
+	}
+	if v := m.get("next-hop-self"); v != nil {
+		nb.NextHopSelf, _ = d.boolean(v, join(path, "next-hop-self"))
+	}
+	for _, k := range []string{"import", "export"} {
+		if v := m.get(k); v != nil {
+			if s, ok := d.str(v, join(path, k)); ok {
+				if !c.Policy.policyExists(s) {
+					d.errorf(v, join(path, k), "unknown policy %q; define it under policy.policies or use accept or reject", s)
+				}
+				if k == "import" {
+					nb.Import = s
+				} else {
+					nb.Export = s
+				}
+			}
+		}
+	}
+	if v := m.get("families"); v != nil {
+		items, _ := d.sequence(v, join(path, "families"))
+		for i, it := range items {
+			if s, ok := d.enum(it, index(join(path, "families"), i), "ipv4-unicast", "ipv6-unicast"); ok {
+				if slices.Contains(nb.Families, s) {
+					d.errorf(it, index(join(path, "families"), i), "%s is listed twice", s)
+					continue
+				}
+				nb.Families = append(nb.Families, s)
+			}
+		}
+		if len(items) == 0 {
+			d.errorf(v, join(path, "families"), "at least one family")
+		}
+	} else {
+		nb.Families = []string{"ipv4-unicast", "ipv6-unicast"}
+	}
+	if v := m.get("route-reflector-client"); v != nil {
+		nb.RouteReflectorClient, _ = d.boolean(v, join(path, "route-reflector-client"))
+	}
+	return nb, len(d.errs) == before
+}
+
+func marshalBGP(b *BGP) *yaml.Node {
+	if b == nil {
+		return nil
+	}
+	m := mapping("as", scalar(strconv.FormatUint(uint64(b.AS), 10)))
+	if b.RouterID.IsValid() {
+		add(m, "router-id", scalar(b.RouterID.String()))
+	}
+	add(m, "listen", scalar(strconv.FormatBool(b.Listen)))
+	add(m, "listen-port", scalar(strconv.Itoa(int(b.ListenPort))))
+	if len(b.ListenAddresses) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, a := range b.ListenAddresses {
+			seq.Content = append(seq.Content, scalar(a.String()))
+		}
+		add(m, "listen-addresses", seq)
+	}
+	add(m, "table", scalar(strconv.FormatUint(uint64(b.Table), 10)))
+	add(m, "always-compare-med", scalar(strconv.FormatBool(b.AlwaysCompareMED)))
+	if len(b.Networks) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, p := range b.Networks {
+			seq.Content = append(seq.Content, scalar(p.String()))
+		}
+		add(m, "networks", seq)
+	}
+	if len(b.Redistribute) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, s := range b.Redistribute {
+			seq.Content = append(seq.Content, scalar(s))
+		}
+		add(m, "redistribute", seq)
+	}
+	if len(b.Neighbors) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, nb := range b.Neighbors {
+			n := mapping(
+				"address", scalar(nb.Address.String()),
+				"as", scalar(strconv.FormatUint(uint64(nb.AS), 10)),
+				"enabled", scalar(strconv.FormatBool(nb.Enabled)),
+				"port", scalar(strconv.Itoa(int(nb.Port))),
+				"passive", scalar(strconv.FormatBool(nb.Passive)),
+				"hold-time", scalar(strconv.Itoa(int(nb.HoldTime/time.Second))),
+				"connect-retry", scalar(strconv.Itoa(int(nb.ConnectRetry/time.Second))),
+				"next-hop-self", scalar(strconv.FormatBool(nb.NextHopSelf)),
+				"route-reflector-client", scalar(strconv.FormatBool(nb.RouteReflectorClient)),
+			)
+			if nb.Description != "" {
+				add(n, "description", quoted(nb.Description))
+			}
+			if nb.LocalAddress.IsValid() {
+				add(n, "local-address", scalar(nb.LocalAddress.String()))
+			}
+			if nb.Multihop > 0 {
+				add(n, "multihop", scalar(strconv.Itoa(int(nb.Multihop))))
+			}
+			if nb.TTLSecurity > 0 {
+				add(n, "ttl-security", scalar(strconv.Itoa(int(nb.TTLSecurity))))
+			}
+			if nb.Password != "" {
+				add(n, "password", quoted(nb.Password))
+			}
+			if nb.Import != "" {
+				add(n, "import", quoted(nb.Import))
+			}
+			if nb.Export != "" {
+				add(n, "export", quoted(nb.Export))
+			}
+			fs := &yaml.Node{Kind: yaml.SequenceNode}
+			for _, f := range nb.Families {
+				fs.Content = append(fs.Content, scalar(f))
+			}
+			add(n, "families", fs)
+			seq.Content = append(seq.Content, n)
+		}
+		add(m, "neighbors", seq)
+	}
+	return m
+}
