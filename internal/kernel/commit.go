@@ -97,4 +97,3 @@ func (p *Programmer) commit() error {
 
 // InstallFailures returns how many keys the kernel currently refuses.
 func (p *Programmer) InstallFailures() int { return len(p.failed) }
-

@@ -48,6 +48,12 @@ func (p *Programmer) readEvents(ctx context.Context, out chan<- progEvent) {
 			return
 		}
 		if errors.Is(err, unix.ENOBUFS) {
+			for { // see Monitor.Run: empty the queue so the next overrun is reported
+				b, err := p.ev.recv(false)
+				if b == nil && (err == nil || !errors.Is(err, unix.ENOBUFS)) {
+					break
+				}
+			}
 			if !send(progEvent{overrun: true}) {
 				return
 			}

@@ -166,6 +166,15 @@ func (m *Monitor) Run(ctx context.Context, sinks Sinks) error {
 		if errors.Is(err, unix.ENOBUFS) {
 			m.m.Overruns.Add(1)
 			m.log.Warn("kernel monitor: netlink overrun (ENOBUFS); dumping everything again")
+			// Empty the queue first: the kernel reports the next overrun
+			// only once the queue has been empty, and what is queued now
+			// predates the dump anyway.
+			for {
+				b, err := m.ev.recv(false)
+				if b == nil && (err == nil || !errors.Is(err, unix.ENOBUFS)) {
+					break
+				}
+			}
 			if err := m.resync(); err != nil {
 				return err
 			}

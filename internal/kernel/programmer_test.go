@@ -200,13 +200,13 @@ func TestProgrammerReconcile(t *testing.T) {
 	for _, mode := range []NexthopMode{NexthopOn, NexthopOff} {
 		l := newLab(t)
 		// Leftovers of an earlier run, and another owner's route.
-		l.ip(t, "route", "add", "192.0.2.0/24", "via", "10.0.0.2", "proto", "196", "metric", "20")      // stale
-		l.ip(t, "route", "add", "198.51.100.0/24", "via", "10.0.0.2", "proto", "196", "metric", "20")   // wrong gateway
-		l.ip(t, "route", "add", "203.0.113.0/24", "via", "10.0.0.2", "proto", "196", "metric", "99")    // wrong metric
+		l.ip(t, "route", "add", "192.0.2.0/24", "via", "10.0.0.2", "proto", "196", "metric", "20")    // stale
+		l.ip(t, "route", "add", "198.51.100.0/24", "via", "10.0.0.2", "proto", "196", "metric", "20") // wrong gateway
+		l.ip(t, "route", "add", "203.0.113.0/24", "via", "10.0.0.2", "proto", "196", "metric", "99")  // wrong metric
 		l.ip(t, "-6", "route", "add", "2001:db8:5::/48", "via", "2001:db8::2", "proto", "196", "metric", "20")
-		l.ip(t, "route", "add", "192.0.2.0/24", "via", "10.1.0.2", "proto", "static", "metric", "5")    // foreign, same prefix
-		l.ip(t, "route", "add", "100.64.0.0/10", "via", "10.1.0.2", "proto", "static")                  // foreign
-		l.ip(t, "nexthop", "add", "id", "7", "via", "10.0.0.2", "dev", "v0", "proto", "196")            // stale object
+		l.ip(t, "route", "add", "192.0.2.0/24", "via", "10.1.0.2", "proto", "static", "metric", "5") // foreign, same prefix
+		l.ip(t, "route", "add", "100.64.0.0/10", "via", "10.1.0.2", "proto", "static")               // foreign
+		l.ip(t, "nexthop", "add", "id", "7", "via", "10.0.0.2", "dev", "v0", "proto", "196")         // stale object
 		l.ip(t, "route", "add", "100.65.0.0/16", "nhid", "7", "proto", "196", "metric", "20")
 		foreignBefore := l.routes(t, "static")
 		p, feed, _ := l.start(t, ProgrammerConfig{Metric: 20, NexthopObjects: mode})
