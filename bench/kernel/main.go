@@ -1,0 +1,476 @@
+// Command kernel measures how fast a full routing table goes into the Linux
+// kernel, is moved to another next hop and is removed again, three ways in
+// the same run: routerd's path (a real RIB feeding the kernel programmer), a
+// minimal raw-netlink loop (the floor: nexthop objects, many routes per
+// sendmsg, no per-route ACK) and `ip -batch`. Every measurement runs in a
+// fresh network namespace. Run it as root from the repository root:
+//
+//	go run ./bench/kernel [-runs 3] [-prefixes ../shared/data/fulltable-prefixes.txt.gz]
+package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/routerd/routerd/internal/kernel"
+	"github.com/routerd/routerd/internal/netns"
+	"github.com/routerd/routerd/internal/rib"
+)
+
+const metric = 20
+
+var (
+	gw4a, gw4b = netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")
+	gw6a, gw6b = netip.MustParseAddr("2001:db8::2"), netip.MustParseAddr("2001:db8::3")
+)
+
+type phases struct{ install, move, remove time.Duration }
+
+func main() {
+	path := flag.String("prefixes", "../shared/data/fulltable-prefixes.txt.gz", "gzipped prefix list, one per line")
+	runs := flag.Int("runs", 3, "measurements per way (the median is printed)")
+	limit := flag.Int("limit", 0, "use only the first N prefixes (0: all)")
+	ways := flag.String("ways", "routerd,raw,ip", "which ways to measure")
+	flag.Parse()
+	if why := netns.Skip(); why != "" {
+		fmt.Fprintln(os.Stderr, why)
+		os.Exit(1)
+	}
+	prefixes, err := load(*path, *limit)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	v4 := 0
+	for _, p := range prefixes {
+		if p.Addr().Is4() {
+			v4++
+		}
+	}
+	fmt.Printf("kernel %s, %d CPUs, %d prefixes (%d IPv4, %d IPv6), %d runs each, median shown\n",
+		kernelRelease(), runtime.NumCPU(), len(prefixes), v4, len(prefixes)-v4, *runs)
+
+	results := map[string]phases{}
+	var mem string
+	var order []string
+	for _, w := range strings.Split(*ways, ",") {
+		var all []phases
+		for i := 0; i < *runs; i++ {
+			var ph phases
+			var err error
+			switch w {
+			case "routerd":
+				var m string
+				ph, m, err = inLab(func(l *lab) (phases, string, error) { return benchRouterd(l, prefixes) })
+				if mem == "" {
+					mem = m
+				}
+			case "raw":
+				ph, _, err = inLab(func(l *lab) (phases, string, error) { p, err := benchRaw(l, prefixes); return p, "", err })
+			case "ip":
+				ph, _, err = inLab(func(l *lab) (phases, string, error) { p, err := benchIP(l, prefixes); return p, "", err })
+			default:
+				err = fmt.Errorf("unknown way %q", w)
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", w, err)
+				os.Exit(1)
+			}
+			fmt.Fprintf(os.Stderr, "  %-8s run %d: install %.2fs move %.3fs remove %.2fs\n", w, i+1,
+				ph.install.Seconds(), ph.move.Seconds(), ph.remove.Seconds())
+			all = append(all, ph)
+		}
+		results[w] = median(all)
+		order = append(order, w)
+	}
+	floor, hasFloor := results["raw"]
+	fmt.Printf("\n%-9s %10s %12s %8s   %10s %8s   %10s %12s %8s\n", "way", "install s", "routes/s", "vs raw", "move s", "vs raw", "remove s", "routes/s", "vs raw")
+	for _, w := range order {
+		r := results[w]
+		ratio := func(d, f time.Duration) string {
+			if !hasFloor || f == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.2fx", d.Seconds()/f.Seconds())
+		}
+		fmt.Printf("%-9s %10.2f %12.0f %8s   %10.4f %8s   %10.2f %12.0f %8s\n", w,
+			r.install.Seconds(), float64(len(prefixes))/r.install.Seconds(), ratio(r.install, floor.install),
+			r.move.Seconds(), ratio(r.move, floor.move),
+			r.remove.Seconds(), float64(len(prefixes))/r.remove.Seconds(), ratio(r.remove, floor.remove))
+	}
+	if mem != "" {
+		fmt.Println("\n" + mem)
+	}
+}
+
+func median(all []phases) phases {
+	pick := func(f func(phases) time.Duration) time.Duration {
+		ds := make([]time.Duration, len(all))
+		for i, p := range all {
+			ds[i] = f(p)
+		}
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	return phases{
+		install: pick(func(p phases) time.Duration { return p.install }),
+		move:    pick(func(p phases) time.Duration { return p.move }),
+		remove:  pick(func(p phases) time.Duration { return p.remove }),
+	}
+}
+
+func load(path string, limit int) ([]netip.Prefix, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("prefix list: %w (the -prefixes flag names it)", err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	seen := map[netip.Prefix]bool{}
+	var out []netip.Prefix
+	sc := bufio.NewScanner(z)
+	for sc.Scan() {
+		p, err := netip.ParsePrefix(strings.TrimSpace(sc.Text()))
+		if err != nil || seen[p.Masked()] {
+			continue
+		}
+		p = p.Masked()
+		seen[p] = true
+		out = append(out, p)
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return out, sc.Err()
+}
+
+func kernelRelease() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return strings.TrimSpace(string(b))
+}
+
+// lab is a namespace with veth v0 (10.0.0.1/24, 2001:db8::1/64) whose peer
+// lives in a second namespace (so the gateways are not local addresses).
+type lab struct {
+	ns, peer *netns.NS
+	ifindex  int32
+}
+
+func inLab(fn func(*lab) (phases, string, error)) (phases, string, error) {
+	ns, err := netns.Create(netns.UniqueName("rdbench"))
+	if err != nil {
+		return phases{}, "", err
+	}
+	defer ns.Delete()
+	peer, err := netns.Create(netns.UniqueName("rdpeer"))
+	if err != nil {
+		return phases{}, "", err
+	}
+	defer peer.Delete()
+	err = netns.AddVeth(
+		netns.Veth{NS: ns, Name: "v0", Addrs: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/24"), netip.MustParsePrefix("2001:db8::1/64")}},
+		netns.Veth{NS: peer, Name: "v1", Addrs: []netip.Prefix{netip.MustParsePrefix("10.0.0.2/24"), netip.MustParsePrefix("2001:db8::2/64")}},
+	)
+	if err != nil {
+		return phases{}, "", err
+	}
+	out, err := ns.IP("-o", "link", "show", "v0")
+	if err != nil {
+		return phases{}, "", err
+	}
+	idx, err := strconv.Atoi(strings.SplitN(out, ":", 2)[0])
+	if err != nil {
+		return phases{}, "", err
+	}
+	runtime.GC()
+	return fn(&lab{ns: ns, peer: peer, ifindex: int32(idx)})
+}
+
+// idleFeed wraps a RIB subscription and tells when the programmer came back
+// for more after everything was drained.
+type idleFeed struct {
+	*rib.Subscription
+	mu    sync.Mutex
+	armed bool
+	idle  chan struct{}
+}
+
+func (f *idleFeed) Next(max int) rib.Update {
+	u := f.Subscription.Next(max)
+	if u.Empty() {
+		f.mu.Lock()
+		if f.armed {
+			f.armed = false
+			f.idle <- struct{}{}
+		}
+		f.mu.Unlock()
+	}
+	return u
+}
+
+// wait runs fn (which changes the RIB) and waits until the programmer has
+// applied everything that followed.
+func (f *idleFeed) wait(fn func() error) (time.Duration, error) {
+	start := time.Now()
+	if err := fn(); err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	f.armed = true
+	f.mu.Unlock()
+	// Nudge the programmer in case it is already waiting on C.
+	select {
+	case <-f.idle:
+	case <-time.After(5 * time.Minute):
+		return 0, fmt.Errorf("programmer did not finish")
+	}
+	return time.Since(start), nil
+}
+
+type nopReporter struct{ n int }
+
+func (r *nopReporter) SetInstallError(k rib.Key, err error) {
+	if err != nil {
+		r.n++
+	}
+}
+
+// benchRouterd drives the daemon's path: routes from a static source with
+// recursive gateways (192.0.2.1 and 2001:db8:ffff::1) resolved through one
+// static route each, so that moving that route is one next-hop change.
+func benchRouterd(l *lab, prefixes []netip.Prefix) (phases, string, error) {
+	var ph phases
+	r := rib.New()
+	r.SetLinkUp(l.ifindex, true)
+	conn := r.NewSource(rib.OriginConnected, "connected")
+	if err := conn.Apply([]rib.Route{
+		{Table: rib.TableMain, Prefix: netip.MustParsePrefix("10.0.0.0/24"), NextHops: []rib.NextHop{{Ifindex: l.ifindex}}},
+		{Table: rib.TableMain, Prefix: netip.MustParsePrefix("2001:db8::/64"), NextHops: []rib.NextHop{{Ifindex: l.ifindex}}},
+	}, nil); err != nil {
+		return ph, "", err
+	}
+	st := r.NewSource(rib.OriginStatic, "static")
+	rec4, rec6 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8:ffff::1")
+	via := func(g4, g6 netip.Addr) []rib.Route {
+		return []rib.Route{
+			{Table: rib.TableMain, Prefix: netip.PrefixFrom(rec4, 32), Distance: 1, NextHops: []rib.NextHop{{Gateway: g4}}},
+			{Table: rib.TableMain, Prefix: netip.PrefixFrom(rec6, 128), Distance: 1, NextHops: []rib.NextHop{{Gateway: g6}}},
+		}
+	}
+	if err := st.Apply(via(gw4a, gw6a), nil); err != nil {
+		return ph, "", err
+	}
+	bgp := r.NewSource(rib.OriginEBGP, "bgp")
+	var p *kernel.Programmer
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := l.ns.Do(func() (err error) {
+		p, err = kernel.NewProgrammer(kernel.ProgrammerConfig{Metric: metric, Logger: log})
+		return err
+	}); err != nil {
+		return ph, "", err
+	}
+	defer p.Close()
+	sub, err := r.Subscribe("kernel")
+	if err != nil {
+		return ph, "", err
+	}
+	defer sub.Close()
+	feed := &idleFeed{Subscription: sub, idle: make(chan struct{}, 1)}
+	rep := &nopReporter{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, feed, rep) }()
+	defer func() { cancel(); <-done }()
+	if _, err := feed.wait(func() error { return nil }); err != nil {
+		return ph, "", err
+	}
+
+	var ms0 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	routes := make([]rib.Route, 0, 10000)
+	ph.install, err = feed.wait(func() error {
+		for i := 0; i < len(prefixes); {
+			routes = routes[:0]
+			for ; i < len(prefixes) && len(routes) < cap(routes); i++ {
+				gw := rec4
+				if prefixes[i].Addr().Is6() {
+					gw = rec6
+				}
+				routes = append(routes, rib.Route{Table: rib.TableMain, Prefix: prefixes[i], Distance: 20,
+					NextHops: []rib.NextHop{{Gateway: gw}}})
+			}
+			if err := bgp.Apply(routes, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return ph, "", err
+	}
+	if rep.n > 0 {
+		return ph, "", fmt.Errorf("%d routes rejected", rep.n)
+	}
+	var ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms1)
+	mem := fmt.Sprintf("routerd with %d routes installed: heap %.1f MiB (RIB + programmer; %.0f bytes/route), process RSS %s",
+		len(prefixes), float64(ms1.HeapAlloc-ms0.HeapAlloc)/(1<<20), float64(ms1.HeapAlloc-ms0.HeapAlloc)/float64(len(prefixes)), rss())
+	debug.FreeOSMemory()
+
+	sent := p.Metrics().RoutesSent.Load()
+	ph.move, err = feed.wait(func() error { return st.Apply(via(gw4b, gw6b), nil) })
+	if err != nil {
+		return ph, "", err
+	}
+	if n := p.Metrics().RoutesSent.Load() - sent; n > 10 {
+		return ph, "", fmt.Errorf("move sent %d routes", n)
+	}
+	if err := moved(l, prefixes[len(prefixes)/2]); err != nil {
+		return ph, "", err
+	}
+	keys := make([]rib.Key, 0, 10000)
+	ph.remove, err = feed.wait(func() error {
+		for i := 0; i < len(prefixes); {
+			keys = keys[:0]
+			for ; i < len(prefixes) && len(keys) < cap(keys); i++ {
+				keys = append(keys, rib.Key{Table: rib.TableMain, Prefix: prefixes[i]})
+			}
+			if err := bgp.Apply(nil, keys); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return ph, "", err
+	}
+	if err := check(l, 2); err != nil { // the two recursive-gateway routes remain
+		return ph, "", err
+	}
+	return ph, mem, nil
+}
+
+func rss() string {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			return strings.Join(strings.Fields(line)[1:], " ")
+		}
+	}
+	return "?"
+}
+
+// moved checks that a sample route now goes through the second gateway.
+func moved(l *lab, p netip.Prefix) error {
+	out, err := l.ns.IP("route", "show", p.String(), "metric", strconv.Itoa(metric))
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(out, gw4b.String()) && !strings.Contains(out, gw6b.String()) {
+		return fmt.Errorf("route %s did not move: %q", p, out)
+	}
+	return nil
+}
+
+// check counts the routes of metric 20 left in the namespace.
+func check(l *lab, want int) error {
+	n := 0
+	for _, fam := range []string{"-4", "-6"} {
+		out, err := l.ns.IP(fam, "route", "show", "metric", strconv.Itoa(metric))
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.TrimSpace(line) != "" && !strings.HasPrefix(strings.TrimSpace(line), "nexthop") {
+				n++
+			}
+		}
+	}
+	if n != want {
+		return fmt.Errorf("%d routes left in the kernel, want %d", n, want)
+	}
+	return nil
+}
+
+// benchIP times `ip -batch` for the three phases.
+func benchIP(l *lab, prefixes []netip.Prefix) (phases, error) {
+	var ph phases
+	dir, err := os.MkdirTemp("", "rdbench")
+	if err != nil {
+		return ph, err
+	}
+	defer os.RemoveAll(dir)
+	write := func(name string, fn func(w *bufio.Writer)) (string, error) {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			return "", err
+		}
+		w := bufio.NewWriter(f)
+		fn(w)
+		if err := w.Flush(); err != nil {
+			return "", err
+		}
+		return path, f.Close()
+	}
+	install, err := write("install", func(w *bufio.Writer) {
+		fmt.Fprintf(w, "nexthop add id 1 via %s dev v0\nnexthop add id 2 via %s dev v0\n", gw4a, gw6a)
+		for _, p := range prefixes {
+			id := 1
+			if p.Addr().Is6() {
+				id = 2
+			}
+			fmt.Fprintf(w, "route add %s nhid %d metric %d\n", p, id, metric)
+		}
+	})
+	if err != nil {
+		return ph, err
+	}
+	move, err := write("move", func(w *bufio.Writer) {
+		fmt.Fprintf(w, "nexthop replace id 1 via %s dev v0\nnexthop replace id 2 via %s dev v0\n", gw4b, gw6b)
+	})
+	if err != nil {
+		return ph, err
+	}
+	remove, err := write("remove", func(w *bufio.Writer) {
+		for _, p := range prefixes {
+			fmt.Fprintf(w, "route del %s metric %d\n", p, metric)
+		}
+	})
+	if err != nil {
+		return ph, err
+	}
+	for _, step := range []struct {
+		file string
+		d    *time.Duration
+	}{{install, &ph.install}, {move, &ph.move}, {remove, &ph.remove}} {
+		cmd := exec.Command("ip", "-n", l.ns.Name, "-batch", step.file)
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return ph, fmt.Errorf("ip -batch: %w: %s", err, out)
+		}
+		*step.d = time.Since(start)
+	}
+	return ph, check(l, 0)
+}
