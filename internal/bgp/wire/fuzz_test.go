@@ -359,4 +359,3 @@ func TestWriteSeedCorpus(t *testing.T) {
 		}
 	}
 }
-

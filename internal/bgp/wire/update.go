@@ -199,14 +199,18 @@ func (d *Decoder) DecodeUpdate(body []byte, u *Update) error {
 		r = r[hl+l:]
 	}
 
-	if unreach.raw != nil {
+	if unreach.raw != nil && len(unreach.val) != 3 {
 		if e := d.decodeMPUnreach(unreach, u); e != nil {
 			s.note(e)
 			if e.Action <= AFISAFIDisable && e.Family == (Family{}) {
 				return e
 			}
 		}
-		if len(unreach.val) == 3 && wlen == 0 && len(u.NLRI) == 0 && len(d.key) == keyHdr && reach.raw == nil {
+	}
+	if len(unreach.val) == 3 {
+		// An empty MP_UNREACH_NLRI withdraws nothing whatever its family;
+		// alone in an UPDATE it is an End-of-RIB marker.
+		if wlen == 0 && len(u.NLRI) == 0 && len(d.key) == keyHdr && reach.raw == nil {
 			u.EndOfRIB = Family{binary.BigEndian.Uint16(unreach.val), unreach.val[2]}
 		}
 	}
