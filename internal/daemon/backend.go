@@ -12,11 +12,11 @@ func (b backend) Interfaces() ([]api.Interface, error) {
 	var out []api.Interface
 	for _, l := range b.d.monitor.Links() {
 		out = append(out, api.Interface{
-			Index:     int32(l.Index),
+			Index:     l.Index,
 			Name:      l.Name,
 			AdminUp:   l.Up,
-			OperState: l.OperState,
-			MTU:       uint32(l.MTU),
+			OperState: l.OperState.String(),
+			MTU:       l.MTU,
 			MAC:       l.HardwareAddr,
 			Addresses: l.Addrs,
 		})

@@ -160,10 +160,17 @@ func (d *Daemon) start(ctx context.Context) error {
 	// The monitor reads links, addresses and routes first, so that static
 	// routes naming an interface resolve and connected routes exist before
 	// the kernel programmer reconciles.
+	ready := make(chan error, 1)
+	var foreign kernel.RouteSource
+	if cfg.Kernel.ImportForeign {
+		foreign = d.foreign
+	}
 	mon, err := kernel.NewMonitor(kernel.MonitorConfig{
-		Protocol:      cfg.Kernel.Protocol,
-		ImportForeign: cfg.Kernel.ImportForeign,
-		Logger:        d.log.With("component", "monitor"),
+		Protocol:          cfg.Kernel.Protocol,
+		ConnectedDistance: cfg.Distances.Connected,
+		KernelDistance:    cfg.Distances.Kernel,
+		Logger:            d.log.With("component", "monitor"),
+		OnSynced:          func() { ready <- nil },
 		OnLinksChanged: func() {
 			if err := d.offerStatic(); err != nil {
 				d.log.Error("static routes", "err", err)
@@ -176,13 +183,16 @@ func (d *Daemon) start(ctx context.Context) error {
 	d.monitor = mon
 	mctx, cancel := context.WithCancel(ctx)
 	d.stopMonitor = cancel
-	ready := make(chan error, 1)
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		err := mon.Run(mctx, kernel.Sinks{Connected: d.connected, Foreign: d.foreign, Links: d.rib}, ready)
+		err := mon.Run(mctx, kernel.Sinks{Connected: d.connected, Foreign: foreign, Links: d.rib})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			d.log.Error("kernel monitor stopped", "err", err)
+			select {
+			case ready <- err: // failed before its first dump
+			default:
+			}
 		}
 	}()
 	if err := <-ready; err != nil {
@@ -196,7 +206,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		prog, err := kernel.NewProgrammer(kernel.ProgrammerConfig{
 			Protocol:       cfg.Kernel.Protocol,
 			Metric:         cfg.Kernel.Metric,
-			NexthopObjects: kernel.NexthopMode(cfg.Kernel.NexthopObjects),
+			NexthopObjects: nexthopModes[cfg.Kernel.NexthopObjects],
 			Logger:         d.log.With("component", "kernel"),
 		})
 		if err != nil {
@@ -284,6 +294,12 @@ func (d *Daemon) start(ctx context.Context) error {
 		d.metrics = m
 	}
 	return nil
+}
+
+var nexthopModes = map[config.NexthopObjects]kernel.NexthopMode{
+	config.NexthopAuto: kernel.NexthopAuto,
+	config.NexthopOn:   kernel.NexthopOn,
+	config.NexthopOff:  kernel.NexthopOff,
 }
 
 // offerStatic makes the configuration's static routes the static source's

@@ -51,6 +51,10 @@ type MonitorConfig struct {
 	// OnLinksChanged is called (from the monitor's goroutine) when a link
 	// appears, disappears or is renamed.
 	OnLinksChanged func()
+	// OnSynced is called once, after the first dump has been offered: the
+	// daemon waits for it so that static routes find their interfaces and
+	// connected routes before anything is programmed.
+	OnSynced func()
 }
 
 // fkey is one foreign kernel route: routes with the same prefix and table
@@ -152,6 +156,9 @@ func (m *Monitor) Run(ctx context.Context, sinks Sinks) error {
 	// after the dump, so the end state is the kernel's latest.
 	if err := m.resync(); err != nil {
 		return err
+	}
+	if m.cfg.OnSynced != nil {
+		m.cfg.OnSynced()
 	}
 	stop := context.AfterFunc(ctx, func() { _ = m.ev.file.SetReadDeadline(pastTime) })
 	defer func() {

@@ -111,7 +111,13 @@ func Up(topo Topology, dir, prefix, routerd string) (l *Lab, err error) {
 	}
 	for _, n := range topo.Nodes {
 		for _, r := range n.HostRoutes {
-			if _, err := l.nss[n.Name].IP(append([]string{"route", "add"}, strings.Fields(r)...)...); err != nil {
+			// "-6 default via ..." puts the family flag where ip wants it.
+			args := strings.Fields(r)
+			var fam []string
+			if len(args) > 0 && (args[0] == "-4" || args[0] == "-6") {
+				fam, args = []string{args[0]}, args[1:]
+			}
+			if _, err := l.nss[n.Name].IP(append(append(fam, "route", "add"), args...)...); err != nil {
 				return l, err
 			}
 		}

@@ -38,8 +38,8 @@ func Default() Topology {
     via: [10.0.23.1]
   - prefix: 2001:db8:1::/64
     via: [2001:db8:23::1]
-  - prefix: 10.0.12.0/30         # resolves recursively through 10.1.0.0/24's gateway
-    via: [10.0.23.1]
+  - prefix: 10.0.12.0/30         # via hA's gateway: resolved recursively through 10.1.0.0/24
+    via: [10.1.0.1]
 `},
 			{Name: "hB", HostRoutes: []string{"default via 10.3.0.1", "-6 default via 2001:db8:3::1"}},
 		},
