@@ -229,7 +229,7 @@ func appendAttrHeader(dst []byte, flags uint8, t AttrType, n int) []byte {
 // NLRI field), MP_REACH_NLRI never. Towards a 2-octet speaker AS numbers
 // above 65535 become AS_TRANS and AS4_PATH/AS4_AGGREGATOR carry them (RFC
 // 6793 §4.2.2); towards an external peer LOCAL_PREF, ORIGINATOR_ID and
-// CLUSTER_LIST are left out.
+// CLUSTER_LIST are left out, and so are confederation segments of AS_PATH.
 func (a *Attrs) appendAttrs(dst []byte, o *Options, nextHop4 bool) ([]byte, error) {
 	if a.Present.Has(AttrOrigin) {
 		dst = append(dst, FlagTransitive, byte(AttrOrigin), 1, byte(a.Origin))
@@ -239,12 +239,14 @@ func (a *Attrs) appendAttrs(dst []byte, o *Options, nextHop4 bool) ([]byte, erro
 		asSize = 4
 	}
 	if a.Present.Has(AttrASPath) {
-		n := a.ASPath.wireLen(asSize, false)
+		// Confederation segments never leave the confederation (RFC 5065
+		// §4.1).
+		n := a.ASPath.wireLen(asSize, o.EBGP)
 		if n > 0xffff {
 			return dst, fmt.Errorf("AS_PATH of %d bytes", n)
 		}
 		dst = appendAttrHeader(dst, FlagTransitive, AttrASPath, n)
-		dst = a.ASPath.appendWire(dst, asSize, false)
+		dst = a.ASPath.appendWire(dst, asSize, o.EBGP)
 	}
 	if nextHop4 {
 		if !a.NextHop.Is4() {

@@ -121,17 +121,24 @@ func appendNLRI(dst []Prefix, b []byte, v6 bool) ([]Prefix, error) {
 		if len(b) < 1+n {
 			return dst, errPrefixOverrun
 		}
-		var p Prefix
-		p.bits = uint8(bits)
-		p.afi = uint8(AFIIPv4)
+		afi := uint8(AFIIPv4)
 		if v6 {
-			p.afi = uint8(AFIIPv6)
+			afi = uint8(AFIIPv6)
 		}
-		copy(p.addr[:n], b[1:1+n])
+		dst = append(dst, Prefix{bits: uint8(bits), afi: afi})
+		p := &dst[len(dst)-1]
+		a := b[1 : 1+n]
+		if n <= 4 {
+			// IPv4 and short IPv6 prefixes: no call to memmove.
+			for i, c := range a {
+				p.addr[i] = c
+			}
+		} else {
+			copy(p.addr[:], a)
+		}
 		if r := bits % 8; r != 0 {
 			p.addr[n-1] &= ^byte(0xff >> r)
 		}
-		dst = append(dst, p)
 		b = b[1+n:]
 	}
 	return dst, nil

@@ -60,11 +60,15 @@ func (u *Update) withdrawAll() {
 // prefixes) decodes with no allocation at all. A Decoder is not safe for
 // concurrent use.
 type Decoder struct {
-	opts    Options
-	cache   map[string]cachedAttrs
-	key     []byte // cache key of the UPDATE being decoded
-	buf     []byte // unknown transitive attributes being gathered
-	pathBuf []byte // AS_PATH widened from 2 octets
+	opts Options
+	// The attribute cache has two generations: lookups hit cache, then
+	// old (promoting the entry); when cache holds cacheSize entries it
+	// becomes old. Sets in use stay cached, others age out.
+	cache, old map[string]cachedAttrs
+	cacheSize  int
+	key        []byte // cache key of the UPDATE being decoded
+	buf        []byte // unknown transitive attributes being gathered
+	pathBuf    []byte // AS_PATH widened from 2 octets
 }
 
 // keyHdr is the fixed-size head of a cache key: NLRI present, MPNLRI
@@ -74,12 +78,42 @@ const keyHdr = 38
 
 type cachedAttrs struct{ attrs, mp unique.Handle[Attrs] }
 
-// maxCache bounds the attribute cache of a Decoder; it is emptied when full.
-const maxCache = 1 << 15
+// DefaultCacheSize is the number of attribute sets a Decoder caches per
+// generation, unless SetCacheSize says otherwise. An entry costs the
+// encoded attributes plus about 60 bytes.
+const DefaultCacheSize = 4096
 
 // NewDecoder returns a Decoder for a session with options o.
 func NewDecoder(o Options) *Decoder {
-	return &Decoder{opts: o, cache: make(map[string]cachedAttrs)}
+	return &Decoder{opts: o, cacheSize: DefaultCacheSize}
+}
+
+// SetCacheSize sets how many attribute sets the Decoder caches per
+// generation (up to twice that in all); 0 disables the cache.
+func (d *Decoder) SetCacheSize(n int) {
+	d.cacheSize = max(n, 0)
+	d.cache, d.old = nil, nil
+}
+
+func (d *Decoder) lookup(key []byte) (cachedAttrs, bool) {
+	if c, ok := d.cache[string(key)]; ok {
+		return c, true
+	}
+	c, ok := d.old[string(key)]
+	if ok {
+		d.store(key, c)
+	}
+	return c, ok
+}
+
+func (d *Decoder) store(key []byte, c cachedAttrs) {
+	if d.cacheSize == 0 {
+		return
+	}
+	if d.cache == nil || len(d.cache) >= d.cacheSize {
+		d.old, d.cache = d.cache, make(map[string]cachedAttrs)
+	}
+	d.cache[string(key)] = c
 }
 
 // Options returns the session options the Decoder uses.
@@ -259,7 +293,7 @@ func (d *Decoder) DecodeUpdate(body []byte, u *Update) error {
 		copy(d.key[6:22], mpNH.AsSlice())
 		copy(d.key[22:38], mpLL.AsSlice())
 	}
-	if c, ok := d.cache[string(d.key)]; ok && s.worst == nil {
+	if c, ok := d.lookup(d.key); ok && s.worst == nil {
 		u.Attrs, u.MPAttrs = c.attrs, c.mp
 		if len(u.NLRI) == 0 {
 			u.Attrs = unique.Handle[Attrs]{}
@@ -284,10 +318,7 @@ func (d *Decoder) DecodeUpdate(body []byte, u *Update) error {
 		u.MPAttrs = unique.Make(a)
 	}
 	if s.worst == nil && len(u.Warnings) == nw {
-		if len(d.cache) >= maxCache {
-			clear(d.cache)
-		}
-		d.cache[string(d.key)] = cachedAttrs{u.Attrs, u.MPAttrs}
+		d.store(d.key, cachedAttrs{u.Attrs, u.MPAttrs})
 	}
 	return d.result(&s)
 }
