@@ -38,7 +38,7 @@ var testInterfaces = []Interface{
 }
 
 func (b *fakeBackend) Interfaces() ([]Interface, error) { return testInterfaces, nil }
-func (b *fakeBackend) Tables() map[string]rib.Table   { return map[string]rib.Table{"blue": 100} }
+func (b *fakeBackend) Tables() map[string]rib.Table     { return map[string]rib.Table{"blue": 100} }
 func (b *fakeBackend) Reload() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
