@@ -1,0 +1,382 @@
+package bgp
+
+import (
+	"net/netip"
+	"slices"
+	"unique"
+
+	"github.com/routerd/routerd/internal/bgp/wire"
+	"github.com/routerd/routerd/internal/rib"
+)
+
+// Slots 0 and 1 of the peer table are the speaker itself: routes from the
+// configuration's networks and redistributed routes. Neighbours start at 2.
+const (
+	slotNetworks    = 0
+	slotRedistrib   = 1
+	firstPeerSlot   = 2
+	maxAdvertBits   = 64
+	destHasBest     = 1 << 0
+	destBestInRIB   = 1 << 1 // the best path is offered to the RIB
+	destBestIsIBGP  = 1 << 2 // ... through the iBGP source
+	defaultLocalPre = 100
+)
+
+// path is one neighbour's (post-import-policy) route for a prefix: 16
+// bytes, the attributes shared with every route that has the same ones.
+type path struct {
+	attrs unique.Handle[wire.Attrs]
+	slot  uint16
+}
+
+// dest is the state of one prefix: every path, best first when flags has
+// destHasBest, and the neighbours (by slot bit) it was advertised to. The
+// Loc-RIB holds dests by value in a map keyed by the pointer-free
+// wire.Prefix.
+type dest struct {
+	paths []path
+	adv   uint64 // slot bit set: advertised to that neighbour (slots < 64)
+	flags uint8
+}
+
+// slotInfo is what the decision process and export need to know of a
+// slot's neighbour; kept under the speaker's lock.
+type slotInfo struct {
+	used     bool
+	local    bool
+	ebgp     bool
+	rrClient bool
+	addr     netip.Addr
+	routerID uint32
+	as       uint32
+	peer     *Peer
+}
+
+// batch gathers one UPDATE's (or one event's) effect on the RIB and the
+// change log, to be applied as one batch.
+type batch struct {
+	add  [2][]rib.Route // eBGP, iBGP
+	del  [2][]rib.Key
+	logs []wire.Prefix
+}
+
+func (b *batch) reset() {
+	for i := range b.add {
+		b.add[i] = b.add[i][:0]
+		b.del[i] = b.del[i][:0]
+	}
+	b.logs = b.logs[:0]
+}
+
+// nexthop is the tracked state of one BGP next hop.
+type nexthop struct {
+	ok     bool
+	metric uint32
+	refs   int
+}
+
+// trackNH returns the state of next hop a, looking it up in the RIB the
+// first time. Called with s.mu held.
+func (s *Speaker) trackNH(a netip.Addr, delta int) *nexthop {
+	n := s.nhs[a]
+	if n == nil {
+		n = &nexthop{}
+		n.ok, n.metric = s.resolveNH(a)
+		s.nhs[a] = n
+	}
+	n.refs += delta
+	if n.refs <= 0 && delta < 0 {
+		delete(s.nhs, a)
+	}
+	return n
+}
+
+// resolveNH reports whether the RIB can forward to a and at what cost. A
+// next hop covered only by a BGP route does not resolve (no recursion
+// through BGP itself).
+func (s *Speaker) resolveNH(a netip.Addr) (bool, uint32) {
+	if !a.IsValid() {
+		return false, 0
+	}
+	if a.Is6() && a.IsLinkLocalUnicast() {
+		return true, 0 // resolved on the session's interface
+	}
+	tables := []rib.Table{rib.Table(s.cfg.Table)}
+	if s.cfg.Table != uint32(rib.TableMain) {
+		tables = append(tables, rib.TableMain)
+	}
+	for _, t := range tables {
+		e, ok := s.rib.Lookup(t, a)
+		if !ok {
+			continue
+		}
+		if e.Best.Origin == rib.OriginEBGP || e.Best.Origin == rib.OriginIBGP || e.Best.Kind != rib.KindUnicast {
+			return false, 0
+		}
+		c, ok := e.Selected()
+		if !ok || len(c.Resolved) == 0 {
+			return false, 0
+		}
+		return true, e.Best.Metric
+	}
+	return false, 0
+}
+
+// setPath adds or replaces slot's path for p and runs the decision.
+func (s *Speaker) setPath(p wire.Prefix, slot uint16, h unique.Handle[wire.Attrs], b *batch) {
+	d := s.loc[p]
+	for i := range d.paths {
+		if d.paths[i].slot == slot {
+			if d.paths[i].attrs == h {
+				return
+			}
+			old := d.paths[i].attrs.Value().NextHop
+			d.paths[i].attrs = h
+			if nh := h.Value().NextHop; nh != old && slot >= firstPeerSlot {
+				s.trackNH(old, -1)
+				s.trackNH(nh, 1)
+			}
+			s.decideDest(p, &d, b)
+			s.loc[p] = d
+			return
+		}
+	}
+	if slot >= firstPeerSlot {
+		s.trackNH(h.Value().NextHop, 1)
+	}
+	d.paths = append(d.paths, path{attrs: h, slot: slot})
+	s.decideDest(p, &d, b)
+	s.loc[p] = d
+}
+
+// removePath withdraws slot's path for p.
+func (s *Speaker) removePath(p wire.Prefix, slot uint16, b *batch) {
+	d, ok := s.loc[p]
+	if !ok {
+		return
+	}
+	i := slices.IndexFunc(d.paths, func(x path) bool { return x.slot == slot })
+	if i < 0 {
+		return
+	}
+	if slot >= firstPeerSlot {
+		s.trackNH(d.paths[i].attrs.Value().NextHop, -1)
+	}
+	d.paths = slices.Delete(d.paths, i, i+1)
+	if len(d.paths) == 0 {
+		d.paths = nil
+	}
+	s.decideDest(p, &d, b)
+	s.store(p, d)
+}
+
+// store writes d back, or forgets p once it has no path and was advertised
+// to no one.
+func (s *Speaker) store(p wire.Prefix, d dest) {
+	if len(d.paths) == 0 && d.adv == 0 && d.flags&destBestInRIB == 0 {
+		delete(s.loc, p)
+		return
+	}
+	s.loc[p] = d
+}
+
+// usable reports whether a path may be selected: its next hop resolves.
+func (s *Speaker) usable(pt *path) bool {
+	if pt.slot < firstPeerSlot {
+		return true
+	}
+	n := s.nhs[pt.attrs.Value().NextHop]
+	return n != nil && n.ok
+}
+
+// candidates fills s.cands with the usable paths of d.
+func (s *Speaker) candidates(d *dest) []candInfo {
+	cs := s.cands[:0]
+	for i := range d.paths {
+		pt := &d.paths[i]
+		if !s.usable(pt) {
+			continue
+		}
+		si := &s.slots[pt.slot]
+		a := pt.attrs.Value()
+		c := candInfo{i: i, a: &a, local: si.local, ebgp: si.ebgp, routerID: si.routerID, peer: si.addr}
+		if !si.local {
+			if n := s.nhs[a.NextHop]; n != nil {
+				c.igp = n.metric
+			}
+		}
+		c.neighAS, _ = a.ASPath.First()
+		cs = append(cs, c)
+	}
+	s.cands = cs
+	return cs
+}
+
+// decideDest selects the best path of d, moves it first, and records the
+// change in the RIB batch and the change log.
+func (s *Speaker) decideDest(p wire.Prefix, d *dest, b *batch) {
+	var oldBest path
+	hadBest := d.flags&destHasBest != 0
+	if hadBest {
+		oldBest = d.paths0()
+	}
+	best := -1
+	if len(d.paths) == 1 {
+		if s.usable(&d.paths[0]) {
+			best = 0
+		}
+	} else if len(d.paths) > 1 {
+		best, _ = decide(s.candidates(d), s.cfg.AlwaysCompareMED)
+	}
+	if best > 0 {
+		d.paths[0], d.paths[best] = d.paths[best], d.paths[0]
+	}
+	hasBest := best >= 0
+	if hasBest {
+		d.flags |= destHasBest
+	} else {
+		d.flags &^= destHasBest
+	}
+	if hadBest == hasBest && (!hasBest || oldBest == d.paths[0]) {
+		return
+	}
+	s.toRIB(p, d, b)
+	if s.logging {
+		b.logs = append(b.logs, p)
+	}
+}
+
+// paths0 returns the first path; only meaningful with destHasBest, whose
+// presence guarantees a path (removal clears the flag in decideDest before
+// anyone reads it).
+func (d *dest) paths0() path {
+	if len(d.paths) == 0 {
+		return path{}
+	}
+	return d.paths[0]
+}
+
+// toRIB offers the best path of d to the RIB, or withdraws it.
+func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
+	key := rib.Key{Table: rib.Table(s.cfg.Table), Prefix: p.Netip()}
+	wasIn := d.flags&destBestInRIB != 0
+	wasI := 0
+	if d.flags&destBestIsIBGP != 0 {
+		wasI = 1
+	}
+	if d.flags&destHasBest == 0 || d.paths[0].slot < firstPeerSlot {
+		if wasIn {
+			b.del[wasI] = append(b.del[wasI], key)
+			d.flags &^= destBestInRIB | destBestIsIBGP
+		}
+		return
+	}
+	pt := d.paths[0]
+	si := &s.slots[pt.slot]
+	a := pt.attrs.Value()
+	src := 0
+	dist := s.distEBGP
+	if !si.ebgp {
+		src, dist = 1, s.distIBGP
+	}
+	nh := rib.NextHop{Gateway: a.NextHop}
+	if a.NextHop.Is6() && a.NextHop.IsLinkLocalUnicast() && si.peer != nil {
+		nh.Ifindex = si.peer.ifindex.Load()
+	}
+	if wasIn && wasI != src {
+		b.del[wasI] = append(b.del[wasI], key)
+	}
+	b.add[src] = append(b.add[src], rib.Route{Table: key.Table, Prefix: key.Prefix, Distance: dist, NextHops: []rib.NextHop{nh}})
+	d.flags |= destBestInRIB
+	if src == 1 {
+		d.flags |= destBestIsIBGP
+	} else {
+		d.flags &^= destBestIsIBGP
+	}
+}
+
+// flush applies a batch to the RIB and wakes the writers of established
+// sessions. Called with s.mu held.
+func (s *Speaker) flush(b *batch) {
+	for i, src := range []*rib.Source{s.ebgpSrc, s.ibgpSrc} {
+		if len(b.add[i]) > 0 || len(b.del[i]) > 0 {
+			if err := src.Apply(b.add[i], b.del[i]); err != nil {
+				s.log.Error("bgp: RIB refused a batch", "err", err)
+			}
+		}
+	}
+	if len(b.logs) > 0 {
+		s.changes = append(s.changes, b.logs...)
+		s.wakeWriters()
+	}
+	b.reset()
+}
+
+// recheckNexthops looks every tracked next hop up again and runs the
+// decision for the prefixes whose paths use one that changed. Called with
+// s.mu held.
+func (s *Speaker) recheckNexthops() {
+	changed := map[netip.Addr]bool{}
+	for a, n := range s.nhs {
+		ok, m := s.resolveNH(a)
+		if ok != n.ok || m != n.metric {
+			n.ok, n.metric = ok, m
+			changed[a] = true
+			s.log.Info("bgp: next hop changed", "nexthop", a, "reachable", ok, "metric", m)
+		}
+	}
+	if len(changed) == 0 {
+		return
+	}
+	b := &s.evBatch
+	for p, d := range s.loc {
+		hit := false
+		for i := range d.paths {
+			if d.paths[i].slot >= firstPeerSlot && changed[d.paths[i].attrs.Value().NextHop] {
+				hit = true
+				break
+			}
+		}
+		if hit {
+			s.decideDest(p, &d, b)
+			s.loc[p] = d
+			if len(b.add[0])+len(b.add[1])+len(b.del[0])+len(b.del[1]) > 8192 {
+				s.flush(b)
+			}
+		}
+	}
+	s.flush(b)
+}
+
+// dropSlot removes every path of slot (a session that went down) and its
+// advertised bits.
+func (s *Speaker) dropSlot(slot uint16) {
+	b := &s.evBatch
+	bit := slotBit(slot)
+	for p, d := range s.loc {
+		d.adv &^= bit
+		i := slices.IndexFunc(d.paths, func(x path) bool { return x.slot == slot })
+		if i >= 0 {
+			if slot >= firstPeerSlot {
+				s.trackNH(d.paths[i].attrs.Value().NextHop, -1)
+			}
+			d.paths = slices.Delete(d.paths, i, i+1)
+			if len(d.paths) == 0 {
+				d.paths = nil
+			}
+			s.decideDest(p, &d, b)
+		}
+		s.store(p, d)
+		if len(b.add[0])+len(b.add[1])+len(b.del[0])+len(b.del[1]) > 8192 {
+			s.flush(b)
+		}
+	}
+	s.flush(b)
+}
+
+func slotBit(slot uint16) uint64 {
+	if slot >= maxAdvertBits {
+		return 0
+	}
+	return 1 << slot
+}
