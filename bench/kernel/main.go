@@ -19,13 +19,16 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/routerd/routerd/internal/kernel"
@@ -47,7 +50,20 @@ func main() {
 	runs := flag.Int("runs", 3, "measurements per way (the median is printed)")
 	limit := flag.Int("limit", 0, "use only the first N prefixes (0: all)")
 	ways := flag.String("ways", "routerd,raw,ip", "which ways to measure")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if why := netns.Skip(); why != "" {
 		fmt.Fprintln(os.Stderr, why)
 		os.Exit(1)
@@ -66,12 +82,13 @@ func main() {
 	fmt.Printf("kernel %s, %d CPUs, %d prefixes (%d IPv4, %d IPv6), %d runs each, median shown\n",
 		kernelRelease(), runtime.NumCPU(), len(prefixes), v4, len(prefixes)-v4, *runs)
 
-	results := map[string]phases{}
+	// Ways take turns within each run, so that load from elsewhere on the
+	// machine spreads over all of them rather than one.
+	order := strings.Split(*ways, ",")
+	all := map[string][]phases{}
 	var mem string
-	var order []string
-	for _, w := range strings.Split(*ways, ",") {
-		var all []phases
-		for i := 0; i < *runs; i++ {
+	for i := 0; i < *runs; i++ {
+		for _, w := range order {
 			var ph phases
 			var err error
 			switch w {
@@ -89,15 +106,18 @@ func main() {
 				err = fmt.Errorf("unknown way %q", w)
 			}
 			if err != nil {
+				pprof.StopCPUProfile()
 				fmt.Fprintf(os.Stderr, "%s: %v\n", w, err)
 				os.Exit(1)
 			}
 			fmt.Fprintf(os.Stderr, "  %-8s run %d: install %.2fs move %.3fs remove %.2fs\n", w, i+1,
 				ph.install.Seconds(), ph.move.Seconds(), ph.remove.Seconds())
-			all = append(all, ph)
+			all[w] = append(all[w], ph)
 		}
-		results[w] = median(all)
-		order = append(order, w)
+	}
+	results := map[string]phases{}
+	for w, ph := range all {
+		results[w] = median(ph)
 	}
 	floor, hasFloor := results["raw"]
 	fmt.Printf("\n%-9s %10s %12s %8s   %10s %8s   %10s %12s %8s\n", "way", "install s", "routes/s", "vs raw", "move s", "vs raw", "remove s", "routes/s", "vs raw")
@@ -175,17 +195,39 @@ type lab struct {
 	ifindex  int32
 }
 
+// live holds the namespaces in use, removed on SIGINT/SIGTERM too.
+var live sync.Map
+
+func init() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-c
+		live.Range(func(k, _ any) bool { _ = k.(*netns.NS).Delete(); return true })
+		os.Exit(1)
+	}()
+}
+
+func createNS(prefix string) (*netns.NS, func(), error) {
+	ns, err := netns.Create(netns.UniqueName(prefix))
+	if err != nil {
+		return nil, nil, err
+	}
+	live.Store(ns, true)
+	return ns, func() { _ = ns.Delete(); live.Delete(ns) }, nil
+}
+
 func inLab(fn func(*lab) (phases, string, error)) (phases, string, error) {
-	ns, err := netns.Create(netns.UniqueName("rdbench"))
+	ns, del, err := createNS("rdbench")
 	if err != nil {
 		return phases{}, "", err
 	}
-	defer ns.Delete()
-	peer, err := netns.Create(netns.UniqueName("rdpeer"))
+	defer del()
+	peer, delPeer, err := createNS("rdpeer")
 	if err != nil {
 		return phases{}, "", err
 	}
-	defer peer.Delete()
+	defer delPeer()
 	err = netns.AddVeth(
 		netns.Veth{NS: ns, Name: "v0", Addrs: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/24"), netip.MustParsePrefix("2001:db8::1/64")}},
 		netns.Veth{NS: peer, Name: "v1", Addrs: []netip.Prefix{netip.MustParsePrefix("10.0.0.2/24"), netip.MustParsePrefix("2001:db8::2/64")}},
