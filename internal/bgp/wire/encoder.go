@@ -13,6 +13,7 @@ import (
 type Encoder struct {
 	opts  Options
 	attrs []byte
+	nh    [32]byte
 }
 
 // NewEncoder returns an Encoder for sessions with options o.
@@ -68,18 +69,17 @@ func (e *Encoder) AppendAnnounce(dst []byte, a *Attrs, prefixes []Prefix) ([]byt
 		return dst, nil
 	}
 
-	var nh []byte
 	switch {
 	case fam == IPv6Unicast && a.NextHop.Is6():
 	case fam == IPv4Unicast && a.NextHop.Is6() && e.opts.ExtendedNextHop:
 	default:
 		return dst, fmt.Errorf("next hop %v for %s", a.NextHop, fam)
 	}
-	g := a.NextHop.As16()
-	nh = g[:]
+	*(*[16]byte)(e.nh[:16]) = a.NextHop.As16()
+	nh := e.nh[:16]
 	if a.LinkLocal.Is6() {
-		ll := a.LinkLocal.As16()
-		nh = append(nh, ll[:]...)
+		*(*[16]byte)(e.nh[16:]) = a.LinkLocal.As16()
+		nh = e.nh[:32]
 	}
 	if e.attrs, err = a.appendAttrs(e.attrs[:0], &e.opts, false); err != nil {
 		return dst, err
