@@ -25,7 +25,10 @@ func startLab(t *testing.T, topo lab.Topology) *lab.Lab {
 		if t.Failed() {
 			for node, r := range l.Routers {
 				out, _ := exec.Command("cat", r.Log).Output()
-				t.Logf("log of routerd on %s:\n%s", node, out)
+				rib, _ := exec.Command(routerctl(), "--socket", r.Socket, "show", "route").CombinedOutput()
+				kern, _ := l.NS(node).IP("route", "show", "table", "all")
+				nh, _ := l.NS(node).IP("nexthop")
+				t.Logf("routerd on %s: log:\n%s\nRIB:\n%s\nkernel:\n%s\nnexthops:\n%s", node, out, rib, kern, nh)
 			}
 		}
 		if err := l.Down(); err != nil {

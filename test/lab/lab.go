@@ -84,8 +84,17 @@ func Up(topo Topology, dir, prefix, routerd string) (l *Lab, err error) {
 		if err := l.save(); err != nil {
 			return l, err
 		}
+		// No duplicate address detection: a link-local address stays
+		// tentative for a second otherwise, and neighbour discovery with it.
+		for _, s := range []string{"net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"} {
+			if err := ns.Run("sysctl", "-qw", s); err != nil {
+				return l, err
+			}
+		}
 		if n.Router {
-			for _, s := range []string{"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"} {
+			for _, s := range []string{"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+				// Routers keep IPv6 addresses across a link flap, as IPv4 does.
+				"net.ipv6.conf.all.keep_addr_on_down=1", "net.ipv6.conf.default.keep_addr_on_down=1"} {
 				if err := ns.Run("sysctl", "-qw", s); err != nil {
 					return l, err
 				}
