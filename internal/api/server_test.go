@@ -62,7 +62,7 @@ type testEnv struct {
 // newTestEnv starts a server whose RIB holds connected routes on eth0 and
 // eth1, static routes in main (one recursive) and a blackhole in table blue
 // (100).
-func newTestEnv(t *testing.T, mut func(*ServerConfig)) *testEnv {
+func newTestEnv(t testing.TB, mut func(*ServerConfig)) *testEnv {
 	t.Helper()
 	r := rib.New()
 	r.SetLinkUp(2, true)
@@ -113,7 +113,7 @@ func newTestEnv(t *testing.T, mut func(*ServerConfig)) *testEnv {
 	return &testEnv{srv: srv, rib: r, statics: apiSrc, backend: be, socket: cfg.Socket, client: pb.NewRouterdClient(cc)}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
