@@ -312,9 +312,10 @@ func (a *authorizer) check(p PeerCred, method string, need Access) error {
 	if need == AccessWrite {
 		needs = "write access needs root"
 		if a.owner != nil {
-			needs += " or user " + a.owner.String()
+			needs += " or user " + a.owner.String() + " (api.owner)"
+		} else {
+			needs += "; no api.owner is configured"
 		}
-		needs += " (api.owner)"
 	} else {
 		needs = "read access needs root"
 		if a.daemonUID != 0 {
