@@ -407,9 +407,14 @@ func BenchmarkUpdate(b *testing.B) {
 		{"v6-all", pick(func(p netip.Prefix) bool { return p.Addr().Is6() })},
 	}
 	for _, l := range lists {
-		idx := map[netip.Prefix]uint32{}
+		// The group each prefix had at build time, looked up before timing.
+		pos := map[netip.Prefix]int{}
 		for i, p := range e.ps {
-			idx[p] = uint32(1 + i%64)
+			pos[p] = i
+		}
+		grp := make([]uint32, len(l.ps))
+		for i, p := range l.ps {
+			grp[i] = uint32(1 + pos[p]%64)
 		}
 		b.Run(l.name+"/fib", func(b *testing.B) {
 			w := e.shm
@@ -419,15 +424,15 @@ func BenchmarkUpdate(b *testing.B) {
 				if (i/n)%2 == 0 {
 					w.Delete(MainTable, p)
 				} else {
-					w.Insert(MainTable, p, Action{Kind: Forward, Group: idx[p]})
+					w.Insert(MainTable, p, Action{Kind: Forward, Group: grp[i%n]})
 				}
 				if i%1024 == 1023 {
 					w.Commit()
 				}
 			}
 			b.StopTimer()
-			for _, p := range l.ps {
-				w.Insert(MainTable, p, Action{Kind: Forward, Group: idx[p]})
+			for i, p := range l.ps {
+				w.Insert(MainTable, p, Action{Kind: Forward, Group: grp[i]})
 			}
 			w.Commit()
 		})

@@ -2,7 +2,6 @@ package fib
 
 import (
 	"fmt"
-	"math/bits"
 	"net/netip"
 	"sync/atomic"
 
@@ -25,8 +24,7 @@ type trie struct {
 	root    []uint32
 	bits    uint // root stride
 	maxBits int
-	rules   []map[key]uint32 // by prefix length: masked key -> leaf entry
-	present [3]uint64        // bit l set when rules[l] is not empty
+	rules   ruleSet
 	count   int
 }
 
@@ -89,8 +87,8 @@ func (w *Writer) table(id uint32, create bool) (*table, error) {
 	}
 	l := &w.lay
 	t := &table{id: id, dir: l.tableDir + uint64(slot)*fr.TableEntrySize}
-	t.v4 = trie{root: w.words[l.root4[slot]/4 : l.root4[slot]/4+1<<l.bits4[slot]], bits: uint(l.bits4[slot]), maxBits: 32, rules: make([]map[key]uint32, 33)}
-	t.v6 = trie{root: w.words[l.root6[slot]/4 : l.root6[slot]/4+1<<l.bits6], bits: uint(l.bits6), maxBits: 128, rules: make([]map[key]uint32, 129)}
+	t.v4 = trie{root: w.words[l.root4[slot]/4 : l.root4[slot]/4+1<<l.bits4[slot]], bits: uint(l.bits4[slot]), maxBits: 32}
+	t.v6 = trie{root: w.words[l.root6[slot]/4 : l.root6[slot]/4+1<<l.bits6], bits: uint(l.bits6), maxBits: 128}
 	*w.hdr32(int(t.dir)) = id
 	*w.hdr64(int(t.dir) + 8) = l.root4[slot]
 	*w.hdr64(int(t.dir) + 16) = l.root6[slot]
@@ -142,13 +140,7 @@ func (w *Writer) Insert(table uint32, p netip.Prefix, a Action) error {
 		return fmt.Errorf("insert %v table %d: unknown action kind %d", p, table, a.Kind)
 	}
 	leaf := fr.EncodeLeaf(l, a.Kind, slot)
-	m := tr.rules[l]
-	if m == nil {
-		m = map[key]uint32{}
-		tr.rules[l] = m
-		tr.present[l/64] |= 1 << (l % 64)
-	}
-	old, had := m[k]
+	old, had := tr.rules.get(k, l)
 	if had && old == leaf {
 		return nil
 	}
@@ -158,7 +150,7 @@ func (w *Writer) Insert(table uint32, p netip.Prefix, a Action) error {
 		}
 		return fmt.Errorf("insert %v table %d: %w", p, table, err)
 	}
-	m[k] = leaf
+	tr.rules.put(k, l, leaf)
 	if a.Kind == Forward {
 		w.slotInf[slot].refs++
 	}
@@ -196,18 +188,14 @@ func (w *Writer) Delete(table uint32, p netip.Prefix) error {
 	if err != nil {
 		return fmt.Errorf("delete %v table %d: %w", p, table, err)
 	}
-	m := tr.rules[l]
-	old, ok := m[k]
+	old, ok := tr.rules.get(k, l)
 	if !ok {
 		return fmt.Errorf("delete %v table %d: %w", p, table, ErrNotFound)
 	}
-	if err := w.write(tr, k, l, tr.cover(k, l), true); err != nil {
+	if err := w.write(tr, k, l, tr.rules.cover(k, l), true); err != nil {
 		return fmt.Errorf("delete %v table %d: %w", p, table, err)
 	}
-	delete(m, k)
-	if len(m) == 0 {
-		tr.present[l/64] &^= 1 << (l % 64)
-	}
+	tr.rules.del(k, l)
 	tr.count--
 	if tr.maxBits == 32 {
 		w.prefixes4--
@@ -216,29 +204,6 @@ func (w *Writer) Delete(table uint32, p netip.Prefix) error {
 	}
 	w.dropSlotRef(old, 1)
 	return nil
-}
-
-// cover finds the leaf of the longest installed prefix shorter than l
-// that contains k, or 0.
-func (tr *trie) cover(k key, l int) uint32 {
-	for l > 0 {
-		// Highest present length below l.
-		l--
-		w := l / 64
-		m := tr.present[w] & (2<<(l%64) - 1)
-		for m == 0 {
-			if w == 0 {
-				return 0
-			}
-			w--
-			m = tr.present[w]
-		}
-		l = w*64 + bits.Len64(m) - 1
-		if e, ok := tr.rules[l][k.mask(l)]; ok {
-			return e
-		}
-	}
-	return 0
 }
 
 // write applies an insert (val is the new leaf; entries of prefixes no
