@@ -209,7 +209,7 @@ func BenchmarkDecodeFullTableWarm(b *testing.B) { benchDecode(b, true) }
 func BenchmarkEncodeFullTable(b *testing.B) {
 	ft := loadFullTable(b)
 	e := NewEncoder(benchOpts)
-	buf := make([]byte, 0, len(ft.stream))
+	buf := make([]byte, 0, len(ft.stream)+MaxMessageLen)
 	var err error
 	for b.Loop() {
 		buf = buf[:0]
@@ -239,7 +239,7 @@ func BenchmarkEncodePacked(b *testing.B) {
 		groups[g] = append(groups[g], run.ps...)
 	}
 	e := NewEncoder(benchOpts)
-	buf := make([]byte, 0, len(ft.stream))
+	buf := make([]byte, 0, len(ft.stream)+MaxMessageLen)
 	msgs := 0
 	var err error
 	for b.Loop() {

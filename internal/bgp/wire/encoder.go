@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Encoder builds the UPDATEs of one session (or of every session that
@@ -56,6 +57,7 @@ func (e *Encoder) AppendAnnounce(dst []byte, a *Attrs, prefixes []Prefix) ([]byt
 		}
 		for len(prefixes) > 0 {
 			start := len(dst)
+			dst = slices.Grow(dst, min(max, HeaderLen+4+len(e.attrs)+17*len(prefixes))+17)
 			dst = appendHeader(dst, TypeUpdate)
 			dst = append(dst, 0, 0)
 			dst = binary.BigEndian.AppendUint16(dst, uint16(len(e.attrs)))
@@ -97,6 +99,7 @@ func (e *Encoder) AppendAnnounce(dst []byte, a *Attrs, prefixes []Prefix) ([]byt
 			n++
 		}
 		start := len(dst)
+		dst = slices.Grow(dst, fixed+size+17)
 		dst = appendHeader(dst, TypeUpdate)
 		dst = append(dst, 0, 0)
 		mpLen := 3 + 1 + len(nh) + 1 + size

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -94,6 +95,15 @@ func (p Prefix) wireLen() int { return 1 + (int(p.bits)+7)/8 }
 
 // appendPrefix appends the NLRI encoding of p (RFC 4271 §4.3).
 func appendPrefix(dst []byte, p Prefix) []byte {
+	l := len(dst)
+	if cap(dst)-l >= 17 {
+		// Store the whole address (fixed size, no memmove), then keep
+		// only the significant bytes.
+		dst = dst[:l+17]
+		dst[l] = p.bits
+		*(*[16]byte)(dst[l+1:]) = p.addr
+		return dst[:l+p.wireLen()]
+	}
 	dst = append(dst, p.bits)
 	return append(dst, p.addr[:(int(p.bits)+7)/8]...)
 }
@@ -127,17 +137,28 @@ func appendNLRI(dst []Prefix, b []byte, v6 bool) ([]Prefix, error) {
 		}
 		dst = append(dst, Prefix{bits: uint8(bits), afi: afi})
 		p := &dst[len(dst)-1]
-		a := b[1 : 1+n]
-		if n <= 4 {
-			// IPv4 and short IPv6 prefixes: no call to memmove.
-			for i, c := range a {
-				p.addr[i] = c
+		switch {
+		case !v6 && len(b) >= 5:
+			// Load a whole address and mask it: no per-byte loop, no
+			// memmove, and host bits cleared in passing.
+			v := binary.BigEndian.Uint32(b[1:]) &^ (^uint32(0) >> bits)
+			binary.BigEndian.PutUint32(p.addr[:4], v)
+		case v6 && len(b) >= 17:
+			hi := binary.BigEndian.Uint64(b[1:])
+			lo := binary.BigEndian.Uint64(b[9:])
+			if bits < 64 {
+				hi &^= ^uint64(0) >> bits
+				lo = 0
+			} else {
+				lo &^= ^uint64(0) >> (bits - 64)
 			}
-		} else {
-			copy(p.addr[:], a)
-		}
-		if r := bits % 8; r != 0 {
-			p.addr[n-1] &= ^byte(0xff >> r)
+			binary.BigEndian.PutUint64(p.addr[:8], hi)
+			binary.BigEndian.PutUint64(p.addr[8:], lo)
+		default: // the last prefixes of the field
+			copy(p.addr[:n], b[1:1+n])
+			if r := bits % 8; r != 0 {
+				p.addr[n-1] &= ^byte(0xff >> r)
+			}
 		}
 		b = b[1+n:]
 	}
