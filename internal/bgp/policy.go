@@ -206,6 +206,7 @@ func (p *policy) apply(mask uint64, a wire.Attrs, e env) (wire.Attrs, bool) {
 type resultKey struct {
 	in   unique.Handle[wire.Attrs]
 	mask uint64
+	v6   bool // the prefix family: next-hop-self depends on it
 }
 
 type result struct {
@@ -219,16 +220,17 @@ type result struct {
 type evaluator struct {
 	p       *policy
 	e       env
+	self6   netip.Addr // env.self for IPv6 prefixes
 	attrs   map[unique.Handle[wire.Attrs]]uint64
 	results map[resultKey]result
 	// post, if set, transforms accepted attributes (the session's own
 	// rules such as eBGP next-hop-self and prepending), inside the cache.
-	post func(a *wire.Attrs)
+	post func(a *wire.Attrs, v6 bool)
 }
 
 const maxEvalCache = 1 << 14
 
-func newEvaluator(p *policy, e env, post func(*wire.Attrs)) *evaluator {
+func newEvaluator(p *policy, e env, post func(*wire.Attrs, bool)) *evaluator {
 	return &evaluator{p: p, e: e, post: post, attrs: map[unique.Handle[wire.Attrs]]uint64{}, results: map[resultKey]result{}}
 }
 
@@ -250,15 +252,19 @@ func (ev *evaluator) eval(pfx netip.Prefix, h unique.Handle[wire.Attrs]) (unique
 		}
 		mask = ev.p.matchMask(pfx, am)
 	}
-	k := resultKey{h, mask}
+	k := resultKey{h, mask, pfx.Addr().Is6()}
 	if r, ok := ev.results[k]; ok {
 		return r.out, r.ok
 	}
-	a, ok := ev.p.apply(mask, h.Value(), ev.e)
+	e := ev.e
+	if pfx.Addr().Is6() {
+		e.self = ev.self6
+	}
+	a, ok := ev.p.apply(mask, h.Value(), e)
 	var r result
 	if ok {
 		if ev.post != nil {
-			ev.post(&a)
+			ev.post(&a, k.v6)
 		}
 		r = result{unique.Make(a), true}
 	}

@@ -105,14 +105,14 @@ func (ss *session) resync() {
 func (ss *session) newEvaluators() {
 	p, s := ss.p, ss.p.s
 	ss.impEval = newEvaluator(p.imp, env{localAS: s.cfg.AS}, nil)
-	self := func(a *wire.Attrs) netip.Addr {
-		if a.NextHop.Is6() || (!a.NextHop.IsValid() && a.LinkLocal.Is6()) {
+	self := func(v6 bool) netip.Addr {
+		if v6 {
 			return ss.self6
 		}
 		return ss.self4
 	}
 	ebgp, nhSelf := ss.ebgp, p.cfg.NextHopSelf
-	ss.expEval = newEvaluator(p.exp, env{localAS: s.cfg.AS}, func(a *wire.Attrs) {
+	ss.expEval = newEvaluator(p.exp, env{localAS: s.cfg.AS, self: ss.self4}, func(a *wire.Attrs, v6 bool) {
 		if ebgp {
 			a.ASPath = a.ASPath.Prepend(s.cfg.AS, 1)
 			a.Present = a.Present.With(wire.AttrASPath)
@@ -121,9 +121,10 @@ func (ss *session) newEvaluators() {
 			a.Present = a.Present.With(wire.AttrLocalPref)
 		}
 		if !a.NextHop.IsValid() || ebgp || nhSelf {
-			a.NextHop, a.LinkLocal = self(a), netip.Addr{}
+			a.NextHop, a.LinkLocal = self(v6), netip.Addr{}
 		}
 	})
+	ss.expEval.self6 = ss.self6
 }
 
 // reader reads messages until the session ends.

@@ -1,0 +1,250 @@
+package e2e
+
+import (
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/test/lab"
+)
+
+// The transit lab: BIRD (AS 65002) — routerd r1 (AS 65001) — GoBGP (AS
+// 65003), each in its own namespace.
+//
+//	bird 10.0.1.2, 2001:db8:1::2 ── r1 10.0.1.1, 2001:db8:1::1
+//	r1 10.0.2.1 ── gobgp 10.0.2.2
+const r1BGPConfig = `router-id: 10.0.1.1
+static:
+  - prefix: 10.9.9.0/24   # resolves the third-party next hop 10.9.9.9 BIRD gives 10.210.0.0/24
+    via: [10.0.1.2]
+policy:
+  policies:
+    to-gobgp:
+      - set: {community-add: ["65001:7"]}
+        action: accept
+bgp:
+  as: 65001
+  networks: [10.100.0.0/24, 2001:db8:100::/48]
+  neighbors:
+    - address: 10.0.1.2
+      as: 65002
+      import: accept
+      export: accept
+      hold-time: 30
+      connect-retry: 2
+      families: [ipv4-unicast]
+    - address: 2001:db8:1::2
+      as: 65002
+      import: accept
+      export: accept
+      hold-time: 30
+      connect-retry: 2
+      families: [ipv6-unicast]
+    - address: 10.0.2.2
+      as: 65003
+      import: accept
+      export: to-gobgp
+      hold-time: 30
+      connect-retry: 2
+      families: [ipv4-unicast]
+`
+
+const birdConfig = `router id 10.0.1.2;
+log stderr all;
+protocol device {}
+protocol static s4 { ipv4; route 10.200.0.0/24 unreachable; route 10.201.0.0/24 unreachable; route 10.210.0.0/24 unreachable; }
+protocol static s6 { ipv6; route 2001:db8:200::/48 unreachable; }
+filter addcomm {
+  bgp_community.add((65002,100));
+  if net = 10.210.0.0/24 then bgp_next_hop = 10.9.9.9;
+  accept;
+}
+protocol bgp r4 {
+  local 10.0.1.2 as 65002; neighbor 10.0.1.1 as 65001;
+  hold time 30; connect retry time 2;
+  ipv4 { import all; export filter addcomm; };
+}
+protocol bgp r6 {
+  local 2001:db8:1::2 as 65002; neighbor 2001:db8:1::1 as 65001;
+  hold time 30; connect retry time 2;
+  ipv6 { import all; export filter addcomm; };
+}
+`
+
+const gobgpConfig = `[global.config]
+  as = 65003
+  router-id = "10.0.2.2"
+  port = 179
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "10.0.2.1"
+    peer-as = 65001
+  [neighbors.timers.config]
+    connect-retry = 2
+    hold-time = 30
+    keepalive-interval = 10
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+`
+
+func transitLab(t *testing.T) *lab.Lab {
+	t.Helper()
+	return startLab(t, lab.Topology{
+		Nodes: []lab.Node{
+			{Name: "bird"},
+			{Name: "r1", Router: true, Config: r1BGPConfig},
+			{Name: "gobgp"},
+		},
+		Links: []lab.Link{
+			{A: "bird", AIf: "r1", AAddrs: []string{"10.0.1.2/24", "2001:db8:1::2/64"},
+				B: "r1", BIf: "bird", BAddrs: []string{"10.0.1.1/24", "2001:db8:1::1/64"}},
+			{A: "r1", AIf: "gobgp", AAddrs: []string{"10.0.2.1/24"},
+				B: "gobgp", BIf: "r1", BAddrs: []string{"10.0.2.2/24"}},
+		},
+	})
+}
+
+// TestBGPTransitBirdGoBGP runs routerd between real BIRD and GoBGP:
+// sessions over IPv4 and IPv6, routes both ways with next hop, AS path and
+// communities, transit, withdrawals, the kernel table, next-hop tracking
+// on link down and a reload that removes a network.
+func TestBGPTransitBirdGoBGP(t *testing.T) {
+	needTool(t, "bird", "birdc", "gobgpd", "gobgp")
+	l := transitLab(t)
+	b := startBird(t, l.NS("bird"), birdConfig)
+	g := startGoBGP(t, l.NS("gobgp"), gobgpConfig, 50051)
+
+	b.protoUp(t, "r4", 20*time.Second)
+	b.protoUp(t, "r6", 20*time.Second)
+	g.neighborUp(t, "10.0.2.1", 20*time.Second)
+
+	t.Run("bird routes in the kernel", func(t *testing.T) {
+		r1 := l.NS("r1")
+		waitKernelRoute(t, r1, "10.200.0.0/24", "via 10.0.1.2 dev bird", 10*time.Second)
+		waitKernelRoute(t, r1, "10.201.0.0/24", "via 10.0.1.2 dev bird", 10*time.Second)
+		waitKernelRoute(t, r1, "2001:db8:200::/48", "via 2001:db8:1::2 dev bird", 10*time.Second)
+	})
+	t.Run("networks to bird", func(t *testing.T) {
+		waitFor(t, 10*time.Second, "10.100.0.0/24 at BIRD", func() (bool, string) {
+			r := b.route("10.100.0.0/24")
+			return strings.Contains(r, "BGP.as_path: 65001") && strings.Contains(r, "BGP.next_hop: 10.0.1.1"), r
+		})
+		waitFor(t, 10*time.Second, "2001:db8:100::/48 at BIRD", func() (bool, string) {
+			r := b.route("2001:db8:100::/48")
+			return strings.Contains(r, "BGP.as_path: 65001") && strings.Contains(r, "2001:db8:1::1"), r
+		})
+	})
+	t.Run("transit bird to gobgp", func(t *testing.T) {
+		waitFor(t, 10*time.Second, "10.200.0.0/24 at GoBGP", func() (bool, string) {
+			r := g.route("ipv4", "10.200.0.0/24")
+			return strings.Contains(r, "10.0.2.1") && strings.Contains(r, "65001 65002") &&
+				strings.Contains(r, "65002:100") && strings.Contains(r, "65001:7"), r
+		})
+	})
+	t.Run("transit gobgp to bird and withdrawal", func(t *testing.T) {
+		if out, err := g.cmd("global", "rib", "add", "-a", "ipv4", "10.30.0.0/24", "community", "65003:3"); err != nil {
+			t.Fatalf("gobgp global rib add: %v: %s", err, out)
+		}
+		waitKernelRoute(t, l.NS("r1"), "10.30.0.0/24", "via 10.0.2.2 dev gobgp", 10*time.Second)
+		waitFor(t, 10*time.Second, "10.30.0.0/24 at BIRD", func() (bool, string) {
+			r := b.route("10.30.0.0/24")
+			return strings.Contains(r, "BGP.as_path: 65001 65003") && strings.Contains(r, "BGP.next_hop: 10.0.1.1") &&
+				strings.Contains(r, "(65003,3)"), r
+		})
+		if out, err := g.cmd("global", "rib", "del", "-a", "ipv4", "10.30.0.0/24"); err != nil {
+			t.Fatalf("gobgp global rib del: %v: %s", err, out)
+		}
+		waitKernelRoute(t, l.NS("r1"), "10.30.0.0/24", "", 10*time.Second)
+		waitFor(t, 10*time.Second, "10.30.0.0/24 withdrawn at BIRD", func() (bool, string) {
+			r := b.route("10.30.0.0/24")
+			return r == "", r
+		})
+	})
+	t.Run("bird withdraws", func(t *testing.T) {
+		if out, err := b.cmd("disable s4"); err != nil {
+			t.Fatalf("birdc disable s4: %v: %s", err, out)
+		}
+		waitKernelRoute(t, l.NS("r1"), "10.200.0.0/24", "", 10*time.Second)
+		waitFor(t, 10*time.Second, "10.200.0.0/24 withdrawn at GoBGP", func() (bool, string) {
+			r := g.route("ipv4", "10.200.0.0/24")
+			return r == "", r
+		})
+		if out, err := b.cmd("enable s4"); err != nil {
+			t.Fatalf("birdc enable s4: %v: %s", err, out)
+		}
+		waitKernelRoute(t, l.NS("r1"), "10.200.0.0/24", "via 10.0.1.2", 10*time.Second)
+	})
+	t.Run("next hop tracking", func(t *testing.T) {
+		r1 := l.NS("r1")
+		waitKernelRoute(t, r1, "10.210.0.0/24", "via 10.0.1.2 dev bird", 10*time.Second)
+		// Without the static route, 10.9.9.9 no longer resolves: the route
+		// stops being a candidate while the session stays up.
+		noStatic := strings.Replace(r1BGPConfig, "  - prefix: 10.9.9.0/24", "  - prefix: 10.8.8.0/24", 1)
+		if _, err := l.WriteConfig("r1", noStatic); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Signal("r1", syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitKernelRoute(t, r1, "10.210.0.0/24", "", 10*time.Second)
+		waitFor(t, 10*time.Second, "10.210.0.0/24 withdrawn at GoBGP", func() (bool, string) {
+			r := g.route("ipv4", "10.210.0.0/24")
+			return r == "", r
+		})
+		if r := kernelRoute(r1, "10.200.0.0/24"); !strings.Contains(r, "via 10.0.1.2") {
+			t.Errorf("10.200.0.0/24 went with it: %q", r)
+		}
+		if _, err := l.WriteConfig("r1", r1BGPConfig); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Signal("r1", syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitKernelRoute(t, r1, "10.210.0.0/24", "via 10.0.1.2 dev bird", 10*time.Second)
+		waitFor(t, 10*time.Second, "10.210.0.0/24 back at GoBGP", func() (bool, string) {
+			r := g.route("ipv4", "10.210.0.0/24")
+			return r != "", r
+		})
+	})
+	t.Run("reload removes a network, sessions stay", func(t *testing.T) {
+		cfg := strings.Replace(r1BGPConfig, "networks: [10.100.0.0/24, 2001:db8:100::/48]", "networks: [2001:db8:100::/48]", 1)
+		if _, err := l.WriteConfig("r1", cfg); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := b.cmd("show protocols r6")
+		if err := l.Signal("r1", syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "10.100.0.0/24 withdrawn at BIRD", func() (bool, string) {
+			r := b.route("10.100.0.0/24")
+			return r == "", r
+		})
+		after, _ := b.cmd("show protocols r6")
+		if !strings.Contains(after, "Established") || lastField(before) != lastField(after) {
+			t.Errorf("the IPv6 session changed across the reload:\n%s\n%s", before, after)
+		}
+	})
+	t.Run("shutdown communication", func(t *testing.T) {
+		if err := l.Stop("r1", syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "BIRD sees the shutdown message", func() (bool, string) {
+			out, _ := b.cmd("show protocols all r4")
+			return strings.Contains(out, "routerd shutting down") || strings.Contains(out, "Administrative shutdown"), out
+		})
+	})
+	_ = os.Getpid
+}
+
+// lastField is the last column of BIRD's protocol line (since when).
+func lastField(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	f := strings.Fields(lines[len(lines)-1])
+	if len(f) < 5 {
+		return s
+	}
+	return strings.Join(f[3:5], " ")
+}
