@@ -1,0 +1,156 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+const bgpExample = `router-id: 192.0.2.1
+policy:
+  prefix-lists:
+    customers:
+      - prefix: 10.0.0.0/8
+        ge: 16
+        le: 24
+      - 2001:db8::/32
+  as-path-lists:
+    from-65002: ["^65002( |$)"]
+  community-lists:
+    blackhole: ["65535:666", no-export]
+  policies:
+    in:
+      - match: {prefix-list: customers, as-path-list: from-65002}
+        set: {local-pref: 200, med: 5, community-add: ["65001:1"], community-remove: [no-export]}
+      - match: {community-list: blackhole}
+        action: reject
+      - set: {prepend: 2, next-hop-self: true}
+        action: next
+      - action: reject
+bgp:
+  as: 65001
+  listen-port: 1179
+  always-compare-med: true
+  networks: [10.1.0.0/24, 2001:db8:1::/48]
+  redistribute: [static, connected]
+  neighbors:
+    - address: 10.0.0.2
+      as: 65002
+      description: transit
+      local-address: 10.0.0.1
+      hold-time: 9
+      connect-retry: 5
+      multihop: 2
+      password: secret
+      import: in
+      export: accept
+      families: [ipv4-unicast]
+    - address: 2001:db8::2
+      as: 65001
+      passive: true
+      ttl-security: 1
+      route-reflector-client: true
+`
+
+func TestBGPParse(t *testing.T) {
+	t.Parallel()
+	c, err := Parse("t.yaml", []byte(bgpExample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.BGP
+	if b == nil || b.AS != 65001 || b.RouterID != netip.MustParseAddr("192.0.2.1") || !b.Listen || b.ListenPort != 1179 ||
+		b.Table != TableMain || !b.AlwaysCompareMED || len(b.Networks) != 2 || len(b.Redistribute) != 2 {
+		t.Fatalf("bgp = %+v", b)
+	}
+	n0, n1 := b.Neighbors[0], b.Neighbors[1]
+	if n0.HoldTime != 9*time.Second || n0.ConnectRetry != 5*time.Second || n0.Multihop != 2 || n0.Password != "secret" ||
+		n0.Import != "in" || n0.Export != "accept" || len(n0.Families) != 1 || n0.Port != 179 || !n0.Enabled {
+		t.Errorf("neighbor 0 = %+v", n0)
+	}
+	if n1.HoldTime != DefaultHoldTime || !n1.Passive || n1.TTLSecurity != 1 || !n1.RouteReflectorClient || len(n1.Families) != 2 {
+		t.Errorf("neighbor 1 = %+v", n1)
+	}
+	pl := c.Policy.PrefixLists["customers"]
+	if len(pl) != 2 || pl[0].GE != 16 || pl[0].LE != 24 || pl[1].GE != 32 || pl[1].LE != 32 {
+		t.Errorf("prefix list = %+v", pl)
+	}
+	if !pl[0].Matches(netip.MustParsePrefix("10.20.0.0/16")) || pl[0].Matches(netip.MustParsePrefix("10.0.0.0/8")) ||
+		pl[0].Matches(netip.MustParsePrefix("10.1.2.0/25")) || pl[0].Matches(netip.MustParsePrefix("11.0.0.0/16")) {
+		t.Error("ge/le matching")
+	}
+	terms := c.Policy.Policies["in"]
+	if len(terms) != 4 || *terms[0].Set.LocalPref != 200 || terms[1].Action != ActionReject || terms[2].Action != ActionNext || terms[2].Set.Prepend != 2 {
+		t.Errorf("terms = %+v", terms)
+	}
+	if got := c.Policy.CommunityLists["blackhole"]; len(got) != 2 || got[0] != 0xFFFF029A || got[1] != 0xFFFFFF01 {
+		t.Errorf("communities = %v", got)
+	}
+	out, err := Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Parse("m.yaml", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !c.Equal(c2) {
+		t.Fatalf("round trip differs:\n%s", out)
+	}
+}
+
+func TestBGPErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, yaml, want string }{
+		{"no as", "router-id: 1.1.1.1\nbgp: {}\n", `t.yaml:2:6: bgp: missing required key "as"`},
+		{"no router id", "bgp:\n  as: 1\n", "bgp: no router ID"},
+		{"as zero", "router-id: 1.1.1.1\nbgp:\n  as: 0\n", "t.yaml:3:7: bgp.as: 0 is out of range 1..4294967295"},
+		{"bgp router id v6", "bgp:\n  as: 1\n  router-id: 2001:db8::1\n", "t.yaml:3:14: bgp.router-id: 2001:db8::1 is not a valid router ID"},
+		{"unknown key", "router-id: 1.1.1.1\nbgp:\n  as: 1\n  neighbours: []\n", `t.yaml:4:3: bgp: unknown key "neighbours"; did you mean "neighbors"?`},
+		{"network host bits", "router-id: 1.1.1.1\nbgp:\n  as: 1\n  networks: [10.0.0.1/8]\n", "t.yaml:4:14: bgp.networks[0]: 10.0.0.1/8 has host bits set"},
+		{"network twice", "router-id: 1.1.1.1\nbgp:\n  as: 1\n  networks: [10.0.0.0/8, 10.0.0.0/8]\n", "bgp.networks[1]: 10.0.0.0/8 is listed twice"},
+		{"redistribute bad", "router-id: 1.1.1.1\nbgp:\n  as: 1\n  redistribute: [ospf]\n", `bgp.redistribute[0]: "ospf" is not one of static, connected`},
+		{"neighbor no address", "router-id: 1.1.1.1\nbgp:\n  as: 1\n  neighbors:\n    - as: 2\n", `t.yaml:5:7: bgp.neighbors[0]: missing required key "address"`},
+		{"neighbor twice", "router-id: 1.1.1.1\nbgp:\n  as: 1\n  neighbors:\n    - {address: 10.0.0.1, as: 2}\n    - {address: 10.0.0.1, as: 3}\n", "bgp.neighbors[1]: neighbor 10.0.0.1 is already defined by bgp.neighbors[0]"},
+		{"hold time 2", "router-id: 1.1.1.1\nbgp:\n  as: 1\n  neighbors:\n    - {address: 10.0.0.1, as: 2, hold-time: 2}\n", "bgp.neighbors[0].hold-time: hold time is 0 (no keepalives) or at least 3 seconds"},
+		{"local address family", "router-id: 1.1.1.1\nbgp:\n  as: 1\n  neighbors:\n    - {address: 10.0.0.1, as: 2, local-address: \"2001:db8::1\"}\n", "are of different families"},
+		{"gtsm and multihop", "router-id: 1.1.1.1\nbgp:\n  as: 1\n  neighbors:\n    - {address: 10.0.0.1, as: 2, multihop: 2, ttl-security: 1}\n", "ttl-security and multihop exclude each other"},
+		{"unknown policy", "router-id: 1.1.1.1\nbgp:\n  as: 1\n  neighbors:\n    - {address: 10.0.0.1, as: 2, import: foo}\n", `bgp.neighbors[0].import: unknown policy "foo"`},
+		{"bad family", "router-id: 1.1.1.1\nbgp:\n  as: 1\n  neighbors:\n    - {address: 10.0.0.1, as: 2, families: [ipv4-multicast]}\n", `bgp.neighbors[0].families[0]: "ipv4-multicast" is not one of ipv4-unicast, ipv6-unicast`},
+		{"password too long", "router-id: 1.1.1.1\nbgp:\n  as: 1\n  neighbors:\n    - {address: 10.0.0.1, as: 2, password: " + strings.Repeat("x", 81) + "}\n", "TCP-MD5 keys are at most 80 bytes"},
+		{"ge below length", "policy:\n  prefix-lists:\n    a:\n      - {prefix: 10.0.0.0/16, ge: 8}\n", "policy.prefix-lists.a[0].ge: 8 is out of range 16..32"},
+		{"le below ge", "policy:\n  prefix-lists:\n    a:\n      - {prefix: 10.0.0.0/8, ge: 24, le: 16}\n", "le 16 is below ge 24"},
+		{"bad regexp", "policy:\n  as-path-lists:\n    a: [\"(\"]\n", `policy.as-path-lists.a[0]: "(" is not a valid regular expression`},
+		{"bad community", "policy:\n  community-lists:\n    a: [\"65536:1\"]\n", `"65536:1" is not a community`},
+		{"unknown list", "policy:\n  policies:\n    p:\n      - match: {prefix-list: nope}\n", `policy.policies.p[0].match.prefix-list: unknown prefix-list "nope"`},
+		{"builtin name", "policy:\n  policies:\n    accept: []\n", `"accept" is a built-in policy name`},
+		{"bad action", "policy:\n  policies:\n    p:\n      - action: permit\n", `policy.policies.p[0].action: "permit" is not one of accept, reject, next`},
+		{"prepend too much", "policy:\n  policies:\n    p:\n      - set: {prepend: 17}\n", "set.prepend: 17 is out of range 0..16"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("t.yaml", []byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error:\n%v\nwant it to contain:\n%s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestBGPDiff(t *testing.T) {
+	t.Parallel()
+	a, err := Parse("a", []byte(bgpExample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse("b", []byte(strings.Replace(bgpExample, "hold-time: 9", "hold-time: 30", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := Diff(a, b)
+	if !ch.Changed("bgp") || len(ch.RestartRequired) != 0 || a.Equal(b) {
+		t.Errorf("diff = %s", ch)
+	}
+}
