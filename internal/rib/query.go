@@ -34,10 +34,10 @@ func (e *Entry) Selected() (Candidate, bool) {
 }
 
 func (r *RIB) view(tid Table, k pfx, e *entry) Entry {
-	out := Entry{Key: Key{tid, k.prefix()}, Best: e.best}
+	out := Entry{Key: Key{tid, k.prefix()}, Best: r.bestOf(e)}
 	out.InstallError = r.failed[out.Key]
-	for i := range e.cands {
-		c := &e.cands[i]
+	for i := 0; i < int(e.n); i++ {
+		c := e.at(i)
 		v := Candidate{
 			Source: r.sources[c.src].name,
 			Origin: r.sources[c.src].origin,
@@ -46,7 +46,7 @@ func (r *RIB) view(tid Table, k pfx, e *entry) Entry {
 		if g := r.groups[c.group]; g != nil {
 			v.Resolved = g.resolved
 		}
-		v.Selected = e.best.Valid() && c.src == e.bestSrc
+		v.Selected = i == int(e.best)
 		out.Candidates = append(out.Candidates, v)
 	}
 	// Selected first, then the order selection would take.
@@ -74,8 +74,8 @@ func (r *RIB) Get(k Key) (Entry, bool) {
 		return Entry{}, false
 	}
 	pk := packPrefix(k.Prefix.Masked())
-	e, ok := t.routes[pk]
-	if !ok || len(e.cands) == 0 {
+	e, ok := t.get(pk)
+	if !ok || e.n == 0 {
 		return Entry{}, false
 	}
 	return r.view(k.Table, pk, &e), true
@@ -93,7 +93,7 @@ type Filter struct {
 }
 
 func (f *Filter) match(tid Table, k pfx, e *entry, r *RIB) bool {
-	if len(e.cands) == 0 || (f.Table != 0 && f.Table != tid) {
+	if e.n == 0 || (f.Table != 0 && f.Table != tid) {
 		return false
 	}
 	if (f.Family == 4 && k.v6) || (f.Family == 6 && !k.v6) {
@@ -110,8 +110,8 @@ func (f *Filter) match(tid Table, k pfx, e *entry, r *RIB) bool {
 		}
 	}
 	if f.Origin != 0 {
-		for i := range e.cands {
-			if r.sources[e.cands[i].src].origin == f.Origin {
+		for i := 0; i < int(e.n); i++ {
+			if r.sources[e.at(i).src].origin == f.Origin {
 				return true
 			}
 		}
@@ -136,12 +136,12 @@ func (r *RIB) List(f Filter) []Entry {
 		}
 		if f.Prefix.IsValid() && !f.Longer {
 			k := packPrefix(f.Prefix.Masked())
-			if e, ok := t.routes[k]; ok && f.match(tid, k, &e, r) {
+			if e, ok := t.get(k); ok && f.match(tid, k, &e, r) {
 				hits = append(hits, hit{tid, k})
 			}
 			continue
 		}
-		for k, e := range t.routes {
+		for k, e := range t.all() {
 			if f.match(tid, k, &e, r) {
 				hits = append(hits, hit{tid, k})
 			}
@@ -155,7 +155,7 @@ func (r *RIB) List(f Filter) []Entry {
 	})
 	out := make([]Entry, 0, len(hits))
 	for _, h := range hits {
-		e := r.tables[h.t].routes[h.k]
+		e, _ := r.tables[h.t].get(h.k)
 		out = append(out, r.view(h.t, h.k, &e))
 	}
 	return out
@@ -194,7 +194,7 @@ func (r *RIB) Lookup(t Table, addr netip.Addr) (Entry, bool) {
 			continue
 		}
 		k := h.truncate(uint8(bits))
-		if e, ok := tb.routes[k]; ok && e.best.Valid() {
+		if e, ok := tb.get(k); ok && e.best >= 0 {
 			return r.view(t, k, &e), true
 		}
 	}
@@ -229,9 +229,9 @@ func (r *RIB) Counts() []Count {
 	}
 	m := map[tk]*Count{}
 	for tid, t := range r.tables {
-		for _, e := range t.routes {
-			for i := range e.cands {
-				o := r.sources[e.cands[i].src].origin
+		for _, e := range t.all() {
+			for i := 0; i < int(e.n); i++ {
+				o := r.sources[e.at(i).src].origin
 				c := m[tk{tid, o}]
 				if c == nil {
 					c = &Count{Table: tid, Origin: o}
@@ -239,8 +239,8 @@ func (r *RIB) Counts() []Count {
 				}
 				c.Routes++
 			}
-			if e.best.Valid() {
-				c := m[tk{tid, e.best.Origin}]
+			if c, ok := e.selected(); ok {
+				c := m[tk{tid, r.sources[c.src].origin}]
 				if c != nil {
 					c.Selected++
 				}
@@ -271,7 +271,7 @@ func (r *RIB) Stats() Stats {
 	defer r.mu.Unlock()
 	s := Stats{Groups: len(r.groups), InstallErrors: len(r.failed)}
 	for _, t := range r.tables {
-		s.Keys += len(t.routes)
+		s.Keys += t.size()
 	}
 	for m := r.subMask; m != 0; m &= m - 1 {
 		s.Subscribers++

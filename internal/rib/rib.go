@@ -25,21 +25,6 @@ type candidate struct {
 	proto    uint8
 }
 
-// entry is the state of one key: every source's candidate and the selection.
-// It is stored by value in its table's map.
-type entry struct {
-	cands   []candidate
-	dirty   uint64 // one bit per subscriber that has not seen the latest state
-	best    Best
-	bestSrc SourceID // meaningful while best is valid
-}
-
-type table struct {
-	id      Table
-	routes  map[pfx]entry
-	lengths [2][129]int // routes per prefix length, per family: longest-match walks skip empty lengths
-}
-
 type group struct {
 	id       GroupID
 	table    Table
@@ -47,7 +32,7 @@ type group struct {
 	def      []NextHop // as sources gave them, canonical order
 	resolved []NextHop // empty: unresolved
 	refs     int
-	dirty    uint64
+	dirty    uint32
 	recurse  bool // some next hop needs a longest-match lookup to resolve
 }
 
@@ -67,8 +52,8 @@ type RIB struct {
 	nextGID GroupID
 	links   map[int32]bool
 	sources []source
-	subs    [64]*Subscription
-	subMask uint64
+	subs    [maxSubscribers]*Subscription
+	subMask uint32
 	failed  map[Key]string
 	keyBuf  []byte
 }
@@ -195,7 +180,7 @@ func (s *Source) Replace(routes []Route) error {
 	defer r.mu.Unlock()
 	ch := r.newChangeSet()
 	for _, t := range r.tables {
-		for k, e := range t.routes {
+		for k, e := range t.all() {
 			if e.find(s.id) >= 0 && !seen[Key{t.id, k.prefix()}] {
 				r.withdraw(s.id, t.id, k, ch)
 			}
@@ -215,22 +200,13 @@ func (s *Source) Routes() []Route {
 	defer r.mu.Unlock()
 	var out []Route
 	for _, t := range r.tables {
-		for k, e := range t.routes {
+		for k, e := range t.all() {
 			if i := e.find(s.id); i >= 0 {
-				out = append(out, r.routeOf(t.id, k, e.cands[i]))
+				out = append(out, r.routeOf(t.id, k, *e.at(i)))
 			}
 		}
 	}
 	return out
-}
-
-func (e *entry) find(src SourceID) int {
-	for i := range e.cands {
-		if e.cands[i].src == src {
-			return i
-		}
-	}
-	return -1
 }
 
 // changeSet gathers what one batch touched, so that resolution and group
@@ -244,10 +220,26 @@ func (r *RIB) newChangeSet() *changeSet { return &changeSet{tables: map[Table]bo
 func (r *RIB) table(id Table) *table {
 	t := r.tables[id]
 	if t == nil {
-		t = &table{id: id, routes: map[pfx]entry{}}
+		t = newTable(id)
 		r.tables[id] = t
 	}
 	return t
+}
+
+// bestOf is the selected route of e as subscribers see it.
+func (r *RIB) bestOf(e *entry) Best {
+	c, ok := e.selected()
+	if !ok {
+		return Best{}
+	}
+	return Best{
+		Origin:   r.sources[c.src].origin,
+		Kind:     c.kind,
+		Distance: c.distance,
+		Metric:   c.metric,
+		Group:    c.group,
+		Proto:    c.proto,
+	}
 }
 
 func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
@@ -257,22 +249,24 @@ func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
 	if rt.Kind == KindUnicast {
 		c.group = r.internGroup(rt.Table, rt.NextHops)
 	}
-	e, ok := t.routes[k]
+	e, ok := t.get(k)
 	if !ok {
+		e.best = -1
 		t.lengths[b2i(k.v6)][k.bits]++
 	}
+	old := r.bestOf(&e)
 	if i := e.find(src); i >= 0 {
-		if e.cands[i] == c {
+		if *e.at(i) == c {
 			r.releaseGroup(c.group) // the offer did not change; drop the extra reference
 			return
 		}
-		r.releaseGroup(e.cands[i].group)
-		e.cands[i] = c
+		r.releaseGroup(e.at(i).group)
+		*e.at(i) = c
 	} else {
-		e.cands = append(e.cands, c)
+		e.add(c)
 	}
-	r.reselect(t, k, &e, ch)
-	t.routes[k] = e
+	r.reselect(t, k, &e, old, ch)
+	t.put(k, e)
 }
 
 func (r *RIB) withdraw(src SourceID, tid Table, k pfx, ch *changeSet) {
@@ -280,7 +274,7 @@ func (r *RIB) withdraw(src SourceID, tid Table, k pfx, ch *changeSet) {
 	if t == nil {
 		return
 	}
-	e, ok := t.routes[k]
+	e, ok := t.get(k)
 	if !ok {
 		return
 	}
@@ -288,27 +282,25 @@ func (r *RIB) withdraw(src SourceID, tid Table, k pfx, ch *changeSet) {
 	if i < 0 {
 		return
 	}
-	r.releaseGroup(e.cands[i].group)
-	e.cands = slices.Delete(e.cands, i, i+1)
-	if len(e.cands) == 0 {
-		e.cands = nil
-	}
-	r.reselect(t, k, &e, ch)
+	old := r.bestOf(&e)
+	r.releaseGroup(e.at(i).group)
+	e.remove(i)
+	r.reselect(t, k, &e, old, ch)
 	r.store(t, k, e)
 }
 
 // store writes e back, or forgets the key once it has no candidates and every
 // subscriber has seen it go.
 func (r *RIB) store(t *table, k pfx, e entry) {
-	if len(e.cands) == 0 && e.dirty == 0 {
-		if _, ok := t.routes[k]; ok {
-			delete(t.routes, k)
+	if e.n == 0 && e.dirty == 0 {
+		if _, ok := t.get(k); ok {
+			t.del(k)
 			t.lengths[b2i(k.v6)][k.bits]--
 		}
 		delete(r.failed, Key{t.id, k.prefix()})
 		return
 	}
-	t.routes[k] = e
+	t.put(k, e)
 }
 
 func b2i(b bool) int {
@@ -344,43 +336,32 @@ func (r *RIB) better(a, b *candidate) bool {
 	return a.src < b.src
 }
 
-func (r *RIB) selectBest(e *entry) (Best, SourceID) {
-	var best *candidate
-	for i := range e.cands {
-		c := &e.cands[i]
-		if r.usable(c) && (best == nil || r.better(c, best)) {
-			best = c
+// selectBest returns the index of the best usable candidate, -1 if none.
+func (r *RIB) selectBest(e *entry) int8 {
+	best := int8(-1)
+	for i := 0; i < int(e.n); i++ {
+		c := e.at(i)
+		if r.usable(c) && (best < 0 || r.better(c, e.at(int(best)))) {
+			best = int8(i)
 		}
 	}
-	if best == nil {
-		return Best{}, 0
-	}
-	return Best{
-		Origin:   r.sources[best.src].origin,
-		Kind:     best.kind,
-		Distance: best.distance,
-		Metric:   best.metric,
-		Group:    best.group,
-		Proto:    best.proto,
-	}, best.src
+	return best
 }
 
-// reselect recomputes the best route of e and, if it changed, marks it for
-// every subscriber.
-func (r *RIB) reselect(t *table, k pfx, e *entry, ch *changeSet) {
-	b, src := r.selectBest(e)
-	e.bestSrc = src
-	if b == e.best {
+// reselect recomputes the selection of e and, if the selected route differs
+// from old, marks it for every subscriber.
+func (r *RIB) reselect(t *table, k pfx, e *entry, old Best, ch *changeSet) {
+	e.best = r.selectBest(e)
+	if r.bestOf(e) == old {
 		return
 	}
-	e.best = b
 	ch.tables[t.id] = true
 	r.markRoute(t.id, k, e)
 }
 
 func (r *RIB) markRoute(tid Table, k pfx, e *entry) {
 	for m := r.subMask &^ e.dirty; m != 0; m &= m - 1 {
-		s := r.subs[bits.TrailingZeros64(m)]
+		s := r.subs[bits.TrailingZeros32(m)]
 		s.routes = append(s.routes, dirtyRoute{tid, k})
 		s.notify()
 	}
@@ -389,7 +370,7 @@ func (r *RIB) markRoute(tid Table, k pfx, e *entry) {
 
 func (r *RIB) markGroup(g *group) {
 	for m := r.subMask &^ g.dirty; m != 0; m &= m - 1 {
-		s := r.subs[bits.TrailingZeros64(m)]
+		s := r.subs[bits.TrailingZeros32(m)]
 		s.groups = append(s.groups, g.id)
 		s.notify()
 	}
@@ -468,7 +449,7 @@ func (r *RIB) releaseGroup(id GroupID) {
 	delete(r.groups, id)
 	delete(r.byKey, g.key)
 	for m := r.subMask; m != 0; m &= m - 1 {
-		s := r.subs[bits.TrailingZeros64(m)]
+		s := r.subs[bits.TrailingZeros32(m)]
 		s.removed = append(s.removed, id)
 		s.notify()
 	}
@@ -485,11 +466,11 @@ func (r *RIB) resolve(g *group) []NextHop {
 			}
 			continue
 		}
-		_, _, e, ok := r.longestMatch(g.table, nh.Gateway, g.id)
-		if !ok || e.best.Kind != KindUnicast {
+		c, ok := r.longestMatch(g.table, nh.Gateway, g.id)
+		if !ok || c.kind != KindUnicast {
 			continue
 		}
-		via := r.groups[e.best.Group]
+		via := r.groups[c.group]
 		if via == nil {
 			continue
 		}
@@ -504,34 +485,32 @@ func (r *RIB) resolve(g *group) []NextHop {
 	return canonical(out)
 }
 
-// longestMatch finds the selected route covering a in table tid, also
+// longestMatch finds the selected candidate covering a in table tid, also
 // consulting main for numbered tables (connected routes live in main), and
 // skipping routes that resolve through group skip (a route must not resolve
 // through itself).
-func (r *RIB) longestMatch(tid Table, a netip.Addr, skip GroupID) (Table, pfx, entry, bool) {
+func (r *RIB) longestMatch(tid Table, a netip.Addr, skip GroupID) (candidate, bool) {
 	h := hostKey(a)
-	var bt Table
-	var bk pfx
-	var be entry
-	found := false
+	var best candidate
+	bestBits := -1
 	try := func(t *table) {
 		if t == nil {
 			return
 		}
 		fam := b2i(h.v6)
-		for bits := int(h.bits); bits >= 0; bits-- {
-			if found && uint8(bits) <= bk.bits {
-				return
-			}
+		for bits := int(h.bits); bits > bestBits; bits-- {
 			if t.lengths[fam][bits] == 0 {
 				continue
 			}
-			k := h.truncate(uint8(bits))
-			e, ok := t.routes[k]
-			if !ok || !e.best.Valid() || (skip != 0 && e.best.Group == skip) {
+			e, ok := t.get(h.truncate(uint8(bits)))
+			if !ok {
 				continue
 			}
-			bt, bk, be, found = t.id, k, e, true
+			c, ok := e.selected()
+			if !ok || (skip != 0 && c.group == skip) {
+				continue
+			}
+			best, bestBits = *c, bits
 			return
 		}
 	}
@@ -539,7 +518,7 @@ func (r *RIB) longestMatch(tid Table, a netip.Addr, skip GroupID) (Table, pfx, e
 	if tid != TableMain {
 		try(r.tables[TableMain])
 	}
-	return bt, bk, be, found
+	return best, bestBits >= 0
 }
 
 // settle brings next-hop resolution up to date after a batch: recursive
@@ -587,17 +566,13 @@ func (r *RIB) reselectFlipped(flipped map[Table]map[GroupID]bool, ch *changeSet)
 		if t == nil {
 			continue
 		}
-		for k, e := range t.routes {
-			hit := false
-			for i := range e.cands {
-				if gs[e.cands[i].group] {
-					hit = true
+		for k, e := range t.all() {
+			for i := 0; i < int(e.n); i++ {
+				if gs[e.at(i).group] {
+					r.reselect(t, k, &e, r.bestOf(&e), ch)
+					t.put(k, e)
 					break
 				}
-			}
-			if hit {
-				r.reselect(t, k, &e, ch)
-				t.routes[k] = e
 			}
 		}
 	}

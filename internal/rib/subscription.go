@@ -18,7 +18,7 @@ type dirtyRoute struct {
 type Subscription struct {
 	r       *RIB
 	name    string
-	bit     uint64
+	bit     uint32
 	c       chan struct{}
 	routes  []dirtyRoute
 	head    int
@@ -27,8 +27,12 @@ type Subscription struct {
 	synced  bool
 }
 
-// ErrTooManySubscribers is returned when 64 subscriptions are open.
-var ErrTooManySubscribers = errors.New("rib: too many subscribers (64)")
+// maxSubscribers bounds the open subscriptions: each is one bit in every
+// entry.
+const maxSubscribers = 32
+
+// ErrTooManySubscribers is returned when maxSubscribers subscriptions are open.
+var ErrTooManySubscribers = errors.New("rib: too many subscribers (32)")
 
 // Subscribe opens a subscription. Its first updates carry every group and
 // every selected route the RIB holds (the update that completes that
@@ -36,10 +40,10 @@ var ErrTooManySubscribers = errors.New("rib: too many subscribers (64)")
 func (r *RIB) Subscribe(name string) (*Subscription, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.subMask == ^uint64(0) {
+	if r.subMask == ^uint32(0) {
 		return nil, ErrTooManySubscribers
 	}
-	i := bits.TrailingZeros64(^r.subMask)
+	i := bits.TrailingZeros32(^r.subMask)
 	s := &Subscription{r: r, name: name, bit: 1 << i, c: make(chan struct{}, 1)}
 	r.subs[i] = s
 	r.subMask |= s.bit
@@ -48,12 +52,12 @@ func (r *RIB) Subscribe(name string) (*Subscription, error) {
 		g.dirty |= s.bit
 	}
 	for _, t := range r.tables {
-		for k, e := range t.routes {
-			if !e.best.Valid() {
+		for k, e := range t.all() {
+			if e.best < 0 {
 				continue // nothing to tell a newcomer about a key without a route
 			}
 			e.dirty |= s.bit
-			t.routes[k] = e
+			t.put(k, e)
 			s.routes = append(s.routes, dirtyRoute{t.id, k})
 		}
 	}
@@ -89,12 +93,12 @@ func (s *Subscription) Next(max int) Update {
 	for n := 0; n < max && s.head < len(s.routes); s.head++ {
 		d := s.routes[s.head]
 		t := r.tables[d.table]
-		e, ok := t.routes[d.key]
+		e, ok := t.get(d.key)
 		if !ok || e.dirty&s.bit == 0 {
 			continue
 		}
 		e.dirty &^= s.bit
-		u.Routes = append(u.Routes, RouteChange{Key: Key{d.table, d.key.prefix()}, Best: e.best})
+		u.Routes = append(u.Routes, RouteChange{Key: Key{d.table, d.key.prefix()}, Best: r.bestOf(&e)})
 		r.store(t, d.key, e)
 		n++
 	}
@@ -126,7 +130,7 @@ func (s *Subscription) Close() {
 	}
 	for _, d := range s.routes[s.head:] {
 		t := r.tables[d.table]
-		if e, ok := t.routes[d.key]; ok && e.dirty&s.bit != 0 {
+		if e, ok := t.get(d.key); ok && e.dirty&s.bit != 0 {
 			e.dirty &^= s.bit
 			r.store(t, d.key, e)
 		}
@@ -136,5 +140,5 @@ func (s *Subscription) Close() {
 	}
 	s.routes, s.groups, s.removed = nil, nil, nil
 	r.subMask &^= s.bit
-	r.subs[bits.TrailingZeros64(s.bit)] = nil
+	r.subs[bits.TrailingZeros32(s.bit)] = nil
 }

@@ -1,0 +1,128 @@
+package rib
+
+import "iter"
+
+// entry is the state of one key, stored by value in its table's map: the
+// first candidate inline (most prefixes have one source), others in a slice,
+// the selected candidate by index, and one dirty bit per subscriber. The
+// selected route is derived from the candidate rather than stored, which
+// keeps an IPv4 entry with its key at 40 bytes.
+type entry struct {
+	c0    candidate
+	more  *[]candidate
+	dirty uint32 // one bit per subscriber that has not seen the latest state
+	n     uint8  // number of candidates
+	best  int8   // index of the selected candidate, -1 for none
+}
+
+func (e *entry) at(i int) *candidate {
+	if i == 0 {
+		return &e.c0
+	}
+	return &(*e.more)[i-1]
+}
+
+func (e *entry) find(src SourceID) int {
+	for i := 0; i < int(e.n); i++ {
+		if e.at(i).src == src {
+			return i
+		}
+	}
+	return -1
+}
+
+func (e *entry) add(c candidate) {
+	if e.n == 0 {
+		e.c0 = c
+	} else {
+		if e.more == nil {
+			e.more = new([]candidate)
+		}
+		*e.more = append(*e.more, c)
+	}
+	e.n++
+}
+
+// remove deletes candidate i; the selection index is the caller's to redo.
+func (e *entry) remove(i int) {
+	last := int(e.n) - 1
+	if i != last {
+		*e.at(i) = *e.at(last)
+	}
+	if last > 0 {
+		*e.more = (*e.more)[:last-1]
+		if last == 1 {
+			e.more = nil
+		}
+	}
+	e.n--
+}
+
+// selected returns the selected candidate, if any.
+func (e *entry) selected() (*candidate, bool) {
+	if e.best < 0 || int(e.best) >= int(e.n) {
+		return nil, false
+	}
+	return e.at(int(e.best)), true
+}
+
+// table holds one routing table's entries, IPv4 keyed by a packed 64-bit
+// value (address and length) and IPv6 by pfx.
+type table struct {
+	id      Table
+	v4      map[uint64]entry
+	v6      map[pfx]entry
+	lengths [2][129]int // keys per prefix length and family: longest-match walks skip empty lengths
+}
+
+func newTable(id Table) *table {
+	return &table{id: id, v4: map[uint64]entry{}, v6: map[pfx]entry{}}
+}
+
+func key4(k pfx) uint64 { return k.hi>>24 | uint64(k.bits) }
+
+func unkey4(v uint64) pfx { return pfx{hi: (v &^ 0xff) << 24, bits: uint8(v)} }
+
+func (t *table) get(k pfx) (entry, bool) {
+	if k.v6 {
+		e, ok := t.v6[k]
+		return e, ok
+	}
+	e, ok := t.v4[key4(k)]
+	return e, ok
+}
+
+func (t *table) put(k pfx, e entry) {
+	if k.v6 {
+		t.v6[k] = e
+	} else {
+		t.v4[key4(k)] = e
+	}
+}
+
+func (t *table) del(k pfx) {
+	if k.v6 {
+		delete(t.v6, k)
+	} else {
+		delete(t.v4, key4(k))
+	}
+}
+
+func (t *table) size() int { return len(t.v4) + len(t.v6) }
+
+// all iterates over every entry; the loop body may put to the key it is
+// given.
+func (t *table) all() iter.Seq2[pfx, entry] {
+	return func(yield func(pfx, entry) bool) {
+		for k, e := range t.v4 {
+			if !yield(unkey4(k), e) {
+				return
+			}
+		}
+		for k, e := range t.v6 {
+			if !yield(k, e) {
+				return
+			}
+		}
+	}
+}
