@@ -64,22 +64,24 @@ func (s *service) ListRoutes(req *pb.ListRoutesRequest, stream grpc.ServerStream
 	if f.Family, err = parseFamily("family", req.GetFamily()); err != nil {
 		return invalid(err)
 	}
-	entries := s.rib.List(f)
 	ctx := stream.Context()
-	for i := range entries {
-		e := &entries[i]
-		if bgp && !hasBGP(e) {
-			continue
+	var sendErr error
+	i := 0
+	s.rib.Walk(f, func(e rib.Entry) bool {
+		if bgp && !hasBGP(&e) {
+			return true
 		}
-		if i%1024 == 0 && ctx.Err() != nil {
-			return status.FromContextError(ctx.Err()).Err()
+		if i++; i%1024 == 0 && ctx.Err() != nil {
+			sendErr = status.FromContextError(ctx.Err()).Err()
+			return false
 		}
-		if err := stream.Send(entryToPB(e, n)); err != nil {
-			return err
+		if err := stream.Send(entryToPB(&e, n)); err != nil {
+			sendErr = err
+			return false
 		}
-		entries[i] = rib.Entry{} // let the collector have what was sent
-	}
-	return nil
+		return true
+	})
+	return sendErr
 }
 
 func hasBGP(e *rib.Entry) bool {

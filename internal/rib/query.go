@@ -123,13 +123,32 @@ func (f *Filter) match(tid Table, k pfx, e *entry, r *RIB) bool {
 // List returns the entries that match f, ordered by table, family, address
 // and prefix length.
 func (r *RIB) List(f Filter) []Entry {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	var out []Entry
+	r.Walk(f, func(e Entry) bool {
+		out = append(out, e)
+		return true
+	})
+	return out
+}
+
+// walkChunk is how many entries Walk renders per hold of the lock: long
+// enough to amortise it, short enough that sources are not held up while a
+// client reads a full table.
+const walkChunk = 1024
+
+// Walk calls fn with each entry that matches f, in List's order, until fn
+// returns false. It holds only the matching keys (not their entries) for the
+// whole walk and releases the RIB between chunks, so listing a full table
+// neither stalls the sources nor builds every entry at once. An entry that
+// changes during the walk is shown in its state when its chunk is rendered;
+// one that disappears is skipped.
+func (r *RIB) Walk(f Filter, fn func(Entry) bool) {
 	type hit struct {
 		t Table
 		k pfx
 	}
 	var hits []hit
+	r.mu.Lock()
 	for tid, t := range r.tables {
 		if f.Table != 0 && f.Table != tid {
 			continue
@@ -147,18 +166,33 @@ func (r *RIB) List(f Filter) []Entry {
 			}
 		}
 	}
+	r.mu.Unlock()
 	slices.SortFunc(hits, func(a, b hit) int {
 		if c := cmp.Compare(a.t, b.t); c != 0 {
 			return c
 		}
 		return comparePfx(a.k, b.k)
 	})
-	out := make([]Entry, 0, len(hits))
-	for _, h := range hits {
-		e, _ := r.tables[h.t].get(h.k)
-		out = append(out, r.view(h.t, h.k, &e))
+	chunk := make([]Entry, 0, min(len(hits), walkChunk))
+	for len(hits) > 0 {
+		n := min(len(hits), walkChunk)
+		chunk = chunk[:0]
+		r.mu.Lock()
+		for _, h := range hits[:n] {
+			if t := r.tables[h.t]; t != nil {
+				if e, ok := t.get(h.k); ok && e.n > 0 {
+					chunk = append(chunk, r.view(h.t, h.k, &e))
+				}
+			}
+		}
+		r.mu.Unlock()
+		hits = hits[n:]
+		for _, e := range chunk {
+			if !fn(e) {
+				return
+			}
+		}
 	}
-	return out
 }
 
 func comparePfx(a, b pfx) int {
