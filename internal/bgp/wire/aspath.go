@@ -290,6 +290,12 @@ func parseASPath(b []byte, asSize int, buf []byte) (ASPath, []byte, error) {
 // than AS4_PATH, AS4_PATH is ignored; otherwise the leading ASes of AS_PATH
 // that AS4_PATH does not cover are kept and AS4_PATH follows them.
 // Confederation segments of AS4_PATH are dropped (RFC 6793 §6).
+//
+// When the tail of AS_PATH has the same shape as AS4_PATH (the usual case:
+// the same ASes, some written as AS_TRANS) the 4-octet numbers are put in
+// place, which gives the RFC's result and also keeps confederation
+// segments where AS_PATH had them, so that what routerd re-sends to a
+// 2-octet speaker decodes to the same path.
 func mergeAS4Path(p, p4 ASPath) ASPath {
 	var segs4 []ASSegment
 	for _, s := range p4.Segments() {
@@ -301,6 +307,9 @@ func mergeAS4Path(p, p4 ASPath) ASPath {
 	n, n4 := p.Length(), p4.Length()
 	if n < n4 {
 		return p
+	}
+	if m, ok := substituteAS4(p, segs4, n-n4); ok {
+		return m
 	}
 	need := n - n4
 	var out []ASSegment
@@ -326,4 +335,56 @@ func mergeAS4Path(p, p4 ASPath) ASPath {
 		segs4 = segs4[1:]
 	}
 	return MakeASPath(append(out, segs4...)...)
+}
+
+// substituteAS4 replaces, after the first skip counted units of p (an AS
+// of a sequence or a whole set), each unit by the matching unit of segs4.
+// It fails when the shapes differ.
+func substituteAS4(p ASPath, segs4 []ASSegment, skip int) (ASPath, bool) {
+	type unit struct {
+		set bool
+		as  []uint32
+	}
+	var units []unit
+	for _, s := range segs4 {
+		if s.Type == ASSet {
+			units = append(units, unit{true, s.ASNs})
+			continue
+		}
+		for i := range s.ASNs {
+			units = append(units, unit{false, s.ASNs[i : i+1]})
+		}
+	}
+	segs := p.Segments()
+	next := 0
+	for _, s := range segs {
+		switch s.Type {
+		case ASSet:
+			if skip > 0 {
+				skip--
+				continue
+			}
+			if next >= len(units) || !units[next].set || len(units[next].as) != len(s.ASNs) {
+				return ASPath{}, false
+			}
+			copy(s.ASNs, units[next].as)
+			next++
+		case ASSequence:
+			for i := range s.ASNs {
+				if skip > 0 {
+					skip--
+					continue
+				}
+				if next >= len(units) || units[next].set {
+					return ASPath{}, false
+				}
+				s.ASNs[i] = units[next].as[0]
+				next++
+			}
+		}
+	}
+	if next != len(units) {
+		return ASPath{}, false
+	}
+	return MakeASPath(segs...), true
 }

@@ -396,6 +396,8 @@ func TestAS4Merge(t *testing.T) {
 		{"AS4_PATH covers the tail", MakeASPath(seq(1, 2, 23456, 23456)), MakeASPath(seq(4200000001, 4200000002)), "1 2 4200000001 4200000002"},
 		{"AS4_PATH longer than AS_PATH: ignored", MakeASPath(seq(1)), MakeASPath(seq(4200000001, 4200000002)), "1"},
 		{"AS4_PATH confederation segment dropped", MakeASPath(seq(1, 23456)), MakeASPath(ASSegment{ASConfedSequence, []uint32{9}}, seq(1, 4200000001)), "1 4200000001"},
+		{"confederation segment kept in place", MakeASPath(seq(1), ASSegment{ASConfedSequence, []uint32{2}}, seq(23456)), MakeASPath(seq(1, 4200000001)), "1 (2) 4200000001"},
+		{"shapes differ: RFC 6793 rule", MakeASPath(seq(1, 23456, 3)), MakeASPath(ASSegment{ASSet, []uint32{4200000001, 3}}), "1 23456 {4200000001,3}"},
 		{"set counts one", MakeASPath(seq(1, 23456), ASSegment{ASSet, []uint32{3, 4}}), MakeASPath(seq(4200000001), ASSegment{ASSet, []uint32{3, 4}}), "1 4200000001 {3,4}"},
 	}
 	for _, tt := range tests {
