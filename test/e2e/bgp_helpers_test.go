@@ -165,6 +165,9 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() (bool,
 	for {
 		ok, s := cond()
 		if ok {
+			if testing.Verbose() {
+				t.Logf("%s: ok after %s: %.200q", what, within-time.Until(deadline), s)
+			}
 			return
 		}
 		last = s
