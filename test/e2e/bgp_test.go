@@ -248,3 +248,52 @@ func lastField(s string) string {
 	}
 	return strings.Join(f[3:5], " ")
 }
+
+// TestBGPRouterdToRouterd peers two routerd instances over eBGP (IPv4 and
+// IPv6 transport) and checks each one's networks and redistributed static
+// routes in the other's kernel table, and traffic between their LANs.
+func TestBGPRouterdToRouterd(t *testing.T) {
+	cfg := func(id, as, peerAS, peer4, peer6, net4, net6, static string) string {
+		return `router-id: ` + id + `
+static:
+  - prefix: ` + static + `
+    type: blackhole
+bgp:
+  as: ` + as + `
+  networks: [` + net4 + `, ` + net6 + `]
+  redistribute: [static]
+  neighbors:
+    - {address: ` + peer4 + `, as: ` + peerAS + `, import: accept, export: accept, hold-time: 9, connect-retry: 2, families: [ipv4-unicast]}
+    - {address: "` + peer6 + `", as: ` + peerAS + `, import: accept, export: accept, hold-time: 9, connect-retry: 2, families: [ipv6-unicast]}
+`
+	}
+	l := startLab(t, lab.Topology{
+		Nodes: []lab.Node{
+			{Name: "hA", HostRoutes: []string{"default via 10.1.0.1", "-6 default via 2001:db8:a::1"}},
+			{Name: "r1", Router: true, Config: cfg("10.0.12.1", "65001", "65002", "10.0.12.2", "2001:db8:12::2", "10.1.0.0/24", "2001:db8:a::/64", "192.0.2.0/24")},
+			{Name: "r2", Router: true, Config: cfg("10.0.12.2", "65002", "65001", "10.0.12.1", "2001:db8:12::1", "10.2.0.0/24", "2001:db8:b::/64", "198.51.100.0/24")},
+			{Name: "hB", HostRoutes: []string{"default via 10.2.0.1", "-6 default via 2001:db8:b::1"}},
+		},
+		Links: []lab.Link{
+			{A: "hA", AIf: "eth0", AAddrs: []string{"10.1.0.2/24", "2001:db8:a::2/64"}, B: "r1", BIf: "lan", BAddrs: []string{"10.1.0.1/24", "2001:db8:a::1/64"}},
+			{A: "r1", AIf: "r2", AAddrs: []string{"10.0.12.1/24", "2001:db8:12::1/64"}, B: "r2", BIf: "r1", BAddrs: []string{"10.0.12.2/24", "2001:db8:12::2/64"}},
+			{A: "r2", AIf: "lan", AAddrs: []string{"10.2.0.1/24", "2001:db8:b::1/64"}, B: "hB", BIf: "eth0", BAddrs: []string{"10.2.0.2/24", "2001:db8:b::2/64"}},
+		},
+	})
+	r1, r2 := l.NS("r1"), l.NS("r2")
+	waitKernelRoute(t, r1, "10.2.0.0/24", "via 10.0.12.2 dev r2", 20*time.Second)
+	waitKernelRoute(t, r1, "2001:db8:b::/64", "via 2001:db8:12::2 dev r2", 20*time.Second)
+	waitKernelRoute(t, r1, "198.51.100.0/24", "via 10.0.12.2 dev r2", 20*time.Second)
+	waitKernelRoute(t, r2, "10.1.0.0/24", "via 10.0.12.1 dev r1", 20*time.Second)
+	waitKernelRoute(t, r2, "2001:db8:a::/64", "via 2001:db8:12::1 dev r1", 20*time.Second)
+	waitKernelRoute(t, r2, "192.0.2.0/24", "via 10.0.12.1 dev r1", 20*time.Second)
+	ping(t, l, "hA", "10.2.0.2")
+	ping(t, l, "hA", "2001:db8:b::2")
+
+	// r2 stops: its routes leave r1 at once (Cease, not the hold timer).
+	if err := l.Stop("r2", syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitKernelRoute(t, r1, "10.2.0.0/24", "", 3*time.Second)
+	waitKernelRoute(t, r1, "2001:db8:b::/64", "", 3*time.Second)
+}
