@@ -120,7 +120,9 @@ func (d *Decoder) decodeAttrs(b []byte, s *updateState) (Attrs, netip.Addr) {
 			}
 		case AttrLocalPref: // RFC 7606 §7.5
 			if d.opts.EBGP {
-				discard(SubAttrLength, "from an external peer")
+				// Disregarded without a warning: some peers always
+				// send it, and a warning would defeat the cache.
+				break
 			} else if l != 4 {
 				withdraw(SubAttrLength, "has bad length")
 			} else {

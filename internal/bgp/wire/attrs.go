@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strings"
 )
 
 // AttrType is a path attribute type code.
@@ -163,6 +164,91 @@ func (a *Attrs) Has(t AttrType) bool {
 		return a.ClusterList.Len() > 0
 	}
 	return a.Present.Has(t)
+}
+
+// String formats the attributes for logs and the CLI.
+func (a *Attrs) String() string {
+	var b strings.Builder
+	sep := func(k string) {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+	}
+	if a.Present.Has(AttrOrigin) {
+		sep("origin")
+		b.WriteString(a.Origin.String())
+	}
+	if a.Present.Has(AttrASPath) {
+		sep("as-path")
+		fmt.Fprintf(&b, "[%s]", a.ASPath)
+	}
+	if a.NextHop.IsValid() {
+		sep("next-hop")
+		b.WriteString(a.NextHop.String())
+		if a.LinkLocal.IsValid() {
+			b.WriteString("," + a.LinkLocal.String())
+		}
+	}
+	if a.Present.Has(AttrMED) {
+		sep("med")
+		fmt.Fprint(&b, a.MED)
+	}
+	if a.Present.Has(AttrLocalPref) {
+		sep("local-pref")
+		fmt.Fprint(&b, a.LocalPref)
+	}
+	if a.Present.Has(AttrAtomicAggregate) {
+		sep("atomic-aggregate")
+		b.WriteString("true")
+	}
+	if a.Present.Has(AttrAggregator) {
+		sep("aggregator")
+		fmt.Fprintf(&b, "%d,%s", a.Aggregator.AS, a.Aggregator.Addr)
+	}
+	if a.Communities.Len() > 0 {
+		sep("communities")
+		fmt.Fprintf(&b, "[%s]", a.Communities)
+	}
+	if n := a.ExtCommunities.Len(); n > 0 {
+		sep("ext-communities")
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(a.ExtCommunities.At(i).String())
+		}
+	}
+	if n := a.LargeCommunities.Len(); n > 0 {
+		sep("large-communities")
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(a.LargeCommunities.At(i).String())
+		}
+	}
+	if a.Present.Has(AttrOriginatorID) {
+		sep("originator-id")
+		b.WriteString(a.OriginatorID.String())
+	}
+	if n := a.ClusterList.Len(); n > 0 {
+		sep("cluster-list")
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			var id [4]byte
+			binary.BigEndian.PutUint32(id[:], a.ClusterList.At(i))
+			b.WriteString(netip.AddrFrom4(id).String())
+		}
+	}
+	for _, u := range a.Unknown.All() {
+		sep(fmt.Sprintf("attr%d", u.Type))
+		fmt.Fprintf(&b, "%x", u.Value)
+	}
+	return b.String()
 }
 
 // RawAttrs is an immutable, comparable list of encoded path attributes.

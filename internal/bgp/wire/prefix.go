@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -89,6 +91,18 @@ func (p Prefix) Netip() netip.Prefix {
 }
 
 func (p Prefix) String() string { return p.Netip().String() }
+
+// Compare orders prefixes: IPv4 before IPv6, then by address, then by
+// length. It returns -1, 0 or +1.
+func (p Prefix) Compare(q Prefix) int {
+	if p.afi != q.afi {
+		return cmp.Compare(p.afi, q.afi)
+	}
+	if c := bytes.Compare(p.addr[:], q.addr[:]); c != 0 {
+		return c
+	}
+	return cmp.Compare(p.bits, q.bits)
+}
 
 // wireLen is the length of p's NLRI encoding.
 func (p Prefix) wireLen() int { return 1 + (int(p.bits)+7)/8 }

@@ -68,6 +68,10 @@ func TestUpdateVector(t *testing.T) {
 	if got := a.Unknown.All()[0].Flags; got&FlagPartial == 0 {
 		t.Errorf("unknown attribute flags %02x without Partial", got)
 	}
+	const str = "origin=igp as-path=[65001 65002] next-hop=192.0.2.1 med=100 local-pref=200 atomic-aggregate=true aggregator=65002,192.0.2.9 communities=[65001:100 no-export] ext-communities=0x0002fde900000064 large-communities=65001:1:2 originator-id=10.0.0.1 cluster-list=10.0.0.2,10.0.0.3 attr99=abcd"
+	if s := a.String(); s != str {
+		t.Errorf("String\n got %s\nwant %s", s, str)
+	}
 	if !a.Communities.Has(NoExport) || a.ASPath.String() != "65001 65002" || a.ASPath.Length() != 2 {
 		t.Errorf("accessors: %v %q", a.Communities, a.ASPath)
 	}
@@ -229,10 +233,9 @@ func TestRFC7606(t *testing.T) {
 		{name: "§7.4 MED bad length: treat-as-withdraw",
 			body:   updateBody(nil, cat(aOriginIGP, aPath4, aNextHop, attr(FlagOptional, AttrMED, hexb("000001"))), nlri10),
 			action: TreatAsWithdraw, sub: SubAttrLength},
-		{name: "§7.5 LOCAL_PREF from external peer: discarded",
-			opts:   optsEBGP4,
-			body:   updateBody(nil, cat(aOriginIGP, aPath4, aNextHop, attr(FlagTransitive, AttrLocalPref, hexb("00000064"))), nlri10),
-			action: AttributeDiscard},
+		{name: "§7.5 LOCAL_PREF from external peer: disregarded",
+			opts: optsEBGP4,
+			body: updateBody(nil, cat(aOriginIGP, aPath4, aNextHop, attr(FlagTransitive, AttrLocalPref, hexb("00000064"))), nlri10), noError: true},
 		{name: "§7.5 LOCAL_PREF bad length from internal peer: treat-as-withdraw",
 			body:   updateBody(nil, cat(aOriginIGP, aPath4, aNextHop, attr(FlagTransitive, AttrLocalPref, hexb("0064"))), nlri10),
 			action: TreatAsWithdraw, sub: SubAttrLength},
