@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/routerd/routerd/test/lab"
+)
+
+// twoRouters is a small topology for daemon behaviour: r1 with a link to r2
+// and a static route through it; r2 runs routerd with nothing configured.
+func twoRouters(r1Extra, r1Static string) lab.Topology {
+	return lab.Topology{
+		Nodes: []lab.Node{
+			{Name: "r1", Router: true, Config: r1Extra + `static:
+  - prefix: 10.50.0.0/16
+    via: [10.0.12.2]
+  - prefix: 2001:db8:50::/48
+    via: [2001:db8:12::2]
+` + r1Static},
+			{Name: "r2", Router: true, Config: ""},
+		},
+		Links: []lab.Link{{A: "r1", AIf: "r2", AAddrs: []string{"10.0.12.1/30", "2001:db8:12::1/64"},
+			B: "r2", BIf: "r1", BAddrs: []string{"10.0.12.2/30", "2001:db8:12::2/64"}}},
+	}
+}
+
+var twoWant = want{"main 10.50.0.0/16": "10.0.12.2@r2", "main 2001:db8:50::/48": "2001:db8:12::2@r2"}
+
+func waitLog(t *testing.T, path, needle string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(path)
+		if strings.Contains(string(b), needle) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(path)
+	t.Fatalf("log %s never showed %q:\n%s", path, needle, b)
+}
+
+// TestShutdownKeepAndFlush: SIGTERM with on-shutdown keep leaves routerd's
+// routes in the kernel; with flush it removes every one of them.
+func TestShutdownKeepAndFlush(t *testing.T) {
+	l := startLab(t, twoRouters("", ""))
+	ns := l.NS("r1")
+	waitKernel(t, ns, twoWant)
+	if err := l.Stop("r1", syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitKernel(t, ns, twoWant) // kept
+	if err := l.Start("r1", "kernel:\n  on-shutdown: flush\n"+twoRouters("", "").Nodes[0].Config); err != nil {
+		t.Fatal(err)
+	}
+	waitKernel(t, ns, twoWant) // adopted
+	log, _ := os.ReadFile(l.Routers["r1"].Log)
+	if !strings.Contains(string(log), "adopted_routes=2") {
+		t.Errorf("restart did not adopt the two kept routes:\n%s", log)
+	}
+	if err := l.Stop("r1", syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitKernel(t, ns, want{}) // flushed
+	if out, _ := ns.IP("nexthop", "show", "proto", "196"); strings.TrimSpace(out) != "" {
+		t.Errorf("nexthop objects left after flush:\n%s", out)
+	}
+}
+
+// TestSignalsAndMetrics: SIGUSR1 writes the state summary, SIGUSR2 toggles
+// debug logging, and the metrics listener serves route counts.
+func TestSignalsAndMetrics(t *testing.T) {
+	l := startLab(t, twoRouters("metrics:\n  listen: 127.0.0.1:9188\n", ""))
+	waitKernel(t, l.NS("r1"), twoWant)
+	logPath := l.Routers["r1"].Log
+	if err := l.Signal("r1", syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, logPath, "msg=state")
+	waitLog(t, logPath, "origin=static candidates=2 selected=2")
+	if err := l.Signal("r1", syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, logPath, "level=DEBUG")
+
+	var body string
+	err := l.NS("r1").Do(func() error {
+		// Dialled on this locked thread, so inside the namespace.
+		c, err := net.Dial("tcp", "127.0.0.1:9188")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var sb strings.Builder
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			sb.WriteString(sc.Text() + "\n")
+		}
+		body = sb.String()
+		return sc.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		`routerd_rib_selected_routes{origin="static",table="main"} 2`,
+		`routerd_kernel_operations_total{op="route_add"}`,
+		`routerd_process_resident_memory_bytes`,
+	} {
+		if !strings.Contains(body, s) {
+			t.Errorf("metrics lack %s", s)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", body)
+	}
+}
+
+// TestKernelRejectsRoute: a route the kernel refuses (a gateway that is not
+// on the named interface's network) is reported as not installed with the
+// kernel's reason, and the rest of the batch is installed.
+func TestKernelRejectsRoute(t *testing.T) {
+	l := startLab(t, twoRouters("", `  - prefix: 10.77.0.0/16
+    via: [192.0.2.99]
+    dev: r2
+`))
+	waitKernel(t, l.NS("r1"), twoWant)
+	out, code := ctl(t, l, "r1", nil, "show", "route", "10.77.0.0/16")
+	if code != 0 || !strings.Contains(out, ">!") || !strings.Contains(out, "! kernel: ") {
+		t.Fatalf("rejected route not marked with the kernel's reason (exit %d):\n%s", code, out)
+	}
+	t.Logf("show route of the rejected route:\n%s", out)
+}
