@@ -290,8 +290,10 @@ func (d *Decoder) DecodeUpdate(body []byte, u *Update) error {
 		binary.BigEndian.PutUint16(d.key[2:], mpFam.AFI)
 		d.key[4] = mpFam.SAFI
 		d.key[5] = byte(mpNH.BitLen())
-		copy(d.key[6:22], mpNH.AsSlice())
-		copy(d.key[22:38], mpLL.AsSlice())
+		// As16 of an invalid address is all zeros; no allocation, unlike
+		// AsSlice.
+		*(*[16]byte)(d.key[6:22]) = mpNH.As16()
+		*(*[16]byte)(d.key[22:38]) = mpLL.As16()
 	}
 	if c, ok := d.lookup(d.key); ok && s.worst == nil {
 		u.Attrs, u.MPAttrs = c.attrs, c.mp

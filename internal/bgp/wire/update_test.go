@@ -537,27 +537,36 @@ func TestPacking(t *testing.T) {
 }
 
 func TestDecodeAllocations(t *testing.T) {
-	e := NewEncoder(optsIBGP4)
 	a := Attrs{Present: AttrMask(0).With(AttrOrigin).With(AttrASPath), ASPath: MakeASPath(ASSegment{ASSequence, []uint32{1, 2, 3}}),
-		NextHop: netip.MustParseAddr("192.0.2.1"), Communities: MakeCommunities(1, 2, 3)}
-	var ps []Prefix
+		Communities: MakeCommunities(1, 2, 3)}
+	var v4, v6 []Prefix
 	for i := 0; i < 500; i++ {
-		ps = append(ps, PrefixFrom(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)))
+		v4 = append(v4, PrefixFrom(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)))
+		v6 = append(v6, PrefixFrom(netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 1, 0xd, 0xb8, byte(i >> 8), byte(i)}), 48)))
 	}
-	msg, err := e.AppendAnnounce(nil, &a, ps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := NewDecoder(optsIBGP4)
-	var u Update
-	body := msg[HeaderLen:]
-	d.DecodeUpdate(body, &u)
-	allocs := testing.AllocsPerRun(100, func() {
-		if err := d.DecodeUpdate(body, &u); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per UPDATE of %d prefixes", allocs, len(u.NLRI))
+	for _, tc := range []struct {
+		name string
+		nh   string
+		ps   []Prefix
+	}{{"IPv4", "192.0.2.1", v4}, {"IPv6", "2001:db8::1", v6}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a.NextHop = netip.MustParseAddr(tc.nh)
+			msg, err := NewEncoder(optsIBGP4).AppendAnnounce(nil, &a, tc.ps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := NewDecoder(optsIBGP4)
+			var u Update
+			body := msg[HeaderLen:]
+			d.DecodeUpdate(body, &u)
+			allocs := testing.AllocsPerRun(100, func() {
+				if err := d.DecodeUpdate(body, &u); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%v allocations per UPDATE of %d prefixes", allocs, len(u.NLRI)+len(u.MPNLRI))
+			}
+		})
 	}
 }

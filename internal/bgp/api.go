@@ -1,0 +1,265 @@
+package bgp
+
+import (
+	"cmp"
+	"errors"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/routerd/routerd/internal/bgp/wire"
+)
+
+// NeighborStatus is a neighbour as operators see it (show bgp summary,
+// show bgp neighbor).
+type NeighborStatus struct {
+	Address     netip.Addr
+	AS          uint32
+	Description string
+	Enabled     bool
+	State       State
+	// Set while established.
+	RemoteID    netip.Addr
+	LocalAddr   netip.Addr
+	HoldTime    time.Duration
+	Families    []wire.Family
+	AS4         bool
+	UpSince     time.Time
+	PrefixesIn  int64 // paths accepted from the neighbour now in the Loc-RIB
+	UpdatesIn   uint64
+	UpdatesOut  uint64
+	Flaps       int
+	LastError   string
+	LastDown    time.Time
+	LastNotifIn string
+	Import      string
+	Export      string
+}
+
+// ErrNoNeighbor is returned for an address that is not a configured
+// neighbour.
+var ErrNoNeighbor = errors.New("no such BGP neighbor")
+
+// Neighbors returns every neighbour's status, ordered by address.
+func (s *Speaker) Neighbors() []NeighborStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]NeighborStatus, 0, len(s.peers))
+	for _, p := range s.peers {
+		out = append(out, s.status(p))
+	}
+	slices.SortFunc(out, func(a, b NeighborStatus) int { return a.Address.Compare(b.Address) })
+	return out
+}
+
+// Neighbor returns one neighbour's status.
+func (s *Speaker) Neighbor(addr netip.Addr) (NeighborStatus, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.peers[addr.Unmap()]
+	if p == nil {
+		return NeighborStatus{}, false
+	}
+	return s.status(p), true
+}
+
+func (s *Speaker) status(p *Peer) NeighborStatus {
+	st := NeighborStatus{
+		Address: p.cfg.Address, AS: p.cfg.AS, Description: p.cfg.Description, Enabled: p.enabled,
+		State: p.State(), Flaps: p.stats.flaps, LastError: p.stats.lastError, LastDown: p.stats.lastDown,
+		LastNotifIn: p.stats.lastNotifIn, Import: p.cfg.Import, Export: p.cfg.Export,
+	}
+	if ss := p.sess; ss != nil && ss.established {
+		st.RemoteID, st.LocalAddr, st.HoldTime, st.AS4 = ss.remoteID, ss.local, ss.hold, ss.opts.AS4
+		st.UpSince = p.stats.upSince
+		for _, f := range []wire.Family{wire.IPv4Unicast, wire.IPv6Unicast} {
+			if ss.opts.Families.Has(f) {
+				st.Families = append(st.Families, f)
+			}
+		}
+		st.UpdatesIn, st.UpdatesOut = ss.updatesIn.Load(), ss.updatesOut.Load()
+		st.PrefixesIn = ss.prefixesIn.Load()
+	}
+	return st
+}
+
+// PathView is one path of a Loc-RIB entry.
+type PathView struct {
+	From   netip.Addr // neighbour; invalid for the speaker's own routes
+	Local  string     // "network" or "redistributed" for own routes
+	Attrs  wire.Attrs
+	Usable bool // its next hop resolves
+	Best   bool
+}
+
+// RouteView is one Loc-RIB entry: its paths, best first, and the decision
+// step that made the best one win.
+type RouteView struct {
+	Prefix     netip.Prefix
+	Paths      []PathView
+	Reason     Reason
+	Advertised []netip.Addr // neighbours it is advertised to
+}
+
+// LocRIB calls fn with each Loc-RIB entry (within filter when it is
+// valid: that prefix and more specific ones), in prefix order, until fn
+// returns false. It holds the speaker's lock while collecting, not while
+// calling fn.
+func (s *Speaker) LocRIB(filter netip.Prefix, fn func(RouteView) bool) {
+	s.mu.Lock()
+	var keys []wire.Prefix
+	for p, d := range s.loc {
+		if len(d.paths) == 0 {
+			continue
+		}
+		np := p.Netip()
+		if filter.IsValid() && !(filter.Addr().Is4() == np.Addr().Is4() && np.Bits() >= filter.Bits() && filter.Contains(np.Addr())) {
+			continue
+		}
+		keys = append(keys, p)
+	}
+	slices.SortFunc(keys, func(a, b wire.Prefix) int {
+		x, y := a.Netip(), b.Netip()
+		if c := x.Addr().Compare(y.Addr()); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Bits(), y.Bits())
+	})
+	views := make([]RouteView, 0, len(keys))
+	for _, p := range keys {
+		d := s.loc[p]
+		views = append(views, s.view(p, &d))
+	}
+	s.mu.Unlock()
+	for _, v := range views {
+		if !fn(v) {
+			return
+		}
+	}
+}
+
+func (s *Speaker) view(p wire.Prefix, d *dest) RouteView {
+	v := RouteView{Prefix: p.Netip()}
+	for i := range d.paths {
+		pt := &d.paths[i]
+		pv := PathView{Attrs: pt.attrs.Value(), Usable: s.usable(pt), Best: i == 0 && d.flags&destHasBest != 0}
+		switch pt.slot {
+		case slotNetworks:
+			pv.Local = "network"
+		case slotRedistrib:
+			pv.Local = "redistributed"
+		default:
+			pv.From = s.slots[pt.slot].addr
+		}
+		v.Paths = append(v.Paths, pv)
+	}
+	if d.flags&destHasBest != 0 && len(d.paths) > 1 {
+		_, v.Reason = decide(s.candidates(d), s.cfg.AlwaysCompareMED)
+	}
+	for i := firstPeerSlot; i < len(s.slots) && i < maxAdvertBits; i++ {
+		if d.adv&(1<<i) != 0 && s.slots[i].used {
+			v.Advertised = append(v.Advertised, s.slots[i].addr)
+		}
+	}
+	return v
+}
+
+// AdjIn returns the routes accepted from a neighbour (after import
+// policy; pre-policy routes are not kept).
+func (s *Speaker) AdjIn(addr netip.Addr) ([]RouteView, error) {
+	return s.adj(addr, true)
+}
+
+// AdjOut returns the routes advertised to a neighbour, with the
+// attributes as sent.
+func (s *Speaker) AdjOut(addr netip.Addr) ([]RouteView, error) {
+	return s.adj(addr, false)
+}
+
+func (s *Speaker) adj(addr netip.Addr, in bool) ([]RouteView, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.peers[addr.Unmap()]
+	if p == nil {
+		return nil, ErrNoNeighbor
+	}
+	var out []RouteView
+	bit := slotBit(p.slot)
+	for k, d := range s.loc {
+		if in {
+			for _, pt := range d.paths {
+				if pt.slot == p.slot {
+					out = append(out, RouteView{Prefix: k.Netip(), Paths: []PathView{{From: addr, Attrs: pt.attrs.Value(), Usable: s.usable(&pt)}}})
+				}
+			}
+			continue
+		}
+		ss := p.sess
+		if ss == nil || !ss.established || d.adv&bit == 0 {
+			continue
+		}
+		if h, ok := ss.exportRoute(k, &d); ok {
+			out = append(out, RouteView{Prefix: k.Netip(), Paths: []PathView{{Attrs: h.Value(), Usable: true, Best: true}}})
+		}
+	}
+	slices.SortFunc(out, func(a, b RouteView) int {
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits())
+	})
+	return out, nil
+}
+
+// Soft selects a soft reset's direction; SoftNone is a hard reset.
+type Soft uint8
+
+// Reset kinds.
+const (
+	SoftNone Soft = iota
+	SoftIn        // ask the neighbour to send its routes again (ROUTE-REFRESH)
+	SoftOut       // send every route to the neighbour again
+	SoftBoth
+)
+
+// Reset resets a neighbour's session: a hard reset closes it with an
+// Administrative Reset Cease; a soft one keeps it and refreshes routes.
+func (s *Speaker) Reset(addr netip.Addr, soft Soft) error {
+	s.mu.Lock()
+	p := s.peers[addr.Unmap()]
+	if p == nil {
+		s.mu.Unlock()
+		return ErrNoNeighbor
+	}
+	if soft != SoftNone {
+		defer s.mu.Unlock()
+		ss := p.sess
+		if ss == nil || !ss.established {
+			return errors.New("session is not established")
+		}
+		if soft == SoftOut || soft == SoftBoth {
+			ss.resync()
+		}
+		if soft == SoftIn || soft == SoftBoth {
+			ss.wantRefresh = true
+			ss.kick()
+		}
+		return nil
+	}
+	s.mu.Unlock()
+	p.post(evReset{hard: true})
+	return nil
+}
+
+// SetEnabled enables or disables (Administrative Shutdown) a neighbour
+// until the next configuration reload that changes it.
+func (s *Speaker) SetEnabled(addr netip.Addr, on bool) error {
+	s.mu.Lock()
+	p := s.peers[addr.Unmap()]
+	s.mu.Unlock()
+	if p == nil {
+		return ErrNoNeighbor
+	}
+	p.post(evEnable{on: on})
+	return nil
+}
