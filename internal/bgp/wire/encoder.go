@@ -45,6 +45,9 @@ func (e *Encoder) AppendAnnounce(dst []byte, a *Attrs, prefixes []Prefix) ([]byt
 	if fam == (Family{}) {
 		return dst, errors.New("invalid prefix")
 	}
+	if !a.Present.Has(AttrOrigin) || !a.Present.Has(AttrASPath) {
+		return dst, errors.New("attributes lack ORIGIN or AS_PATH")
+	}
 	max := e.opts.MaxLen()
 	orig := len(dst)
 	var err error

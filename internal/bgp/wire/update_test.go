@@ -119,6 +119,47 @@ func TestUpdateMPReach(t *testing.T) {
 	}
 }
 
+// TestUpdateVectorExtendedLength decodes the path attributes of the
+// example in RFC 6396 Appendix A (as corrected by erratum 6640, with the
+// AFI/SAFI and reserved octet an UPDATE carries put back): AS_PATH with the
+// extended length bit, MP_REACH_NLRI with a global and a link-local next
+// hop.
+func TestUpdateVectorExtendedLength(t *testing.T) {
+	attrs := hexb(`40 01 01 00  50 02 00 0e 02 03 00 00 fb f0 00 00 fb ff 00 00 fb f6
+		80 0e 2a 00 02 01 20 20 01 0d b8 00 0d 00 ff 00 00 00 00 00 00 01 87
+		fe 80 00 00 00 00 00 00 02 12 f2 ff fe 9f 1b 00 00  20 20 01 0d b8`)
+	var u Update
+	if err := NewDecoder(optsEBGP4).DecodeUpdate(updateBody(nil, attrs, nil), &u); err != nil {
+		t.Fatal(err)
+	}
+	a := u.MPAttrs.Value()
+	if !slices.Equal(u.MPNLRI, prefixes("2001:db8::/32")) || a.ASPath.String() != "64496 64511 64502" ||
+		a.NextHop != netip.MustParseAddr("2001:db8:d:ff::187") || a.LinkLocal != netip.MustParseAddr("fe80::212:f2ff:fe9f:1b00") {
+		t.Errorf("%v %v", u.MPNLRI, a.String())
+	}
+}
+
+func TestEncoderRejects(t *testing.T) {
+	e := NewEncoder(optsIBGP4)
+	ok := Attrs{Present: AttrMask(0).With(AttrOrigin).With(AttrASPath), NextHop: netip.MustParseAddr("192.0.2.1")}
+	v4 := prefixes("10.0.0.0/8")
+	for name, tc := range map[string]struct {
+		a  Attrs
+		ps []Prefix
+	}{
+		"no ORIGIN":                      {Attrs{Present: AttrMask(0).With(AttrASPath), NextHop: ok.NextHop}, v4},
+		"no AS_PATH":                     {Attrs{Present: AttrMask(0).With(AttrOrigin), NextHop: ok.NextHop}, v4},
+		"no next hop":                    {Attrs{Present: ok.Present}, v4},
+		"IPv6 prefix, IPv4 next hop":     {ok, prefixes("2001:db8::/32")},
+		"IPv6 next hop without RFC 8950": {Attrs{Present: ok.Present, NextHop: netip.MustParseAddr("2001:db8::1")}, v4},
+		"mixed families":                 {ok, prefixes("10.0.0.0/8", "2001:db8::/32")},
+	} {
+		if out, err := e.AppendAnnounce([]byte("x"), &tc.a, tc.ps); err == nil || string(out) != "x" {
+			t.Errorf("%s: %v, %d bytes", name, err, len(out))
+		}
+	}
+}
+
 func TestEndOfRIB(t *testing.T) {
 	d := NewDecoder(optsIBGP4)
 	var u Update
