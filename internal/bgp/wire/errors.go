@@ -7,13 +7,21 @@ import (
 
 // NOTIFICATION error codes (RFC 4271 §4.5, RFC 7313 §5).
 const (
-	CodeHeader       uint8 = 1 // Message Header Error
-	CodeOpen         uint8 = 2 // OPEN Message Error
-	CodeUpdate       uint8 = 3 // UPDATE Message Error
-	CodeHoldTimer    uint8 = 4 // Hold Timer Expired
-	CodeFSM          uint8 = 5 // Finite State Machine Error
-	CodeCease        uint8 = 6 // Cease
-	CodeRouteRefresh uint8 = 7 // ROUTE-REFRESH Message Error
+	CodeHeader        uint8 = 1 // Message Header Error
+	CodeOpen          uint8 = 2 // OPEN Message Error
+	CodeUpdate        uint8 = 3 // UPDATE Message Error
+	CodeHoldTimer     uint8 = 4 // Hold Timer Expired
+	CodeFSM           uint8 = 5 // Finite State Machine Error
+	CodeCease         uint8 = 6 // Cease
+	CodeRouteRefresh  uint8 = 7 // ROUTE-REFRESH Message Error
+	CodeSendHoldTimer uint8 = 8 // Send Hold Timer Expired (RFC 9687)
+)
+
+// Finite State Machine Error subcodes (RFC 6608).
+const (
+	SubFSMUnexpectedInOpenSent    uint8 = 1
+	SubFSMUnexpectedInOpenConfirm uint8 = 2
+	SubFSMUnexpectedInEstablished uint8 = 3
 )
 
 // Message Header Error subcodes.

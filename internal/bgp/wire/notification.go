@@ -106,6 +106,8 @@ func (n Notification) reason() string {
 		return "cease"
 	case CodeRouteRefresh:
 		return "ROUTE-REFRESH message error"
+	case CodeSendHoldTimer:
+		return "send hold timer expired"
 	}
 	return "unknown"
 }
