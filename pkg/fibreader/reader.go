@@ -424,6 +424,9 @@ func (r *Reader) Stats() Stats {
 	return s
 }
 
+// Bytes is the mapped file. Do not modify it.
+func (r *Reader) Bytes() []byte { return r.mem }
+
 // Generation is the number of batches the writer has committed.
 func (r *Reader) Generation() uint64 { return r.load64(OffGeneration) }
 
