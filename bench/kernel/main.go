@@ -49,7 +49,7 @@ func main() {
 	path := flag.String("prefixes", "../shared/data/fulltable-prefixes.txt.gz", "gzipped prefix list, one per line")
 	runs := flag.Int("runs", 3, "measurements per way (the median is printed)")
 	limit := flag.Int("limit", 0, "use only the first N prefixes (0: all)")
-	ways := flag.String("ways", "routerd,raw,ip", "which ways to measure")
+	ways := flag.String("ways", "routerd,programmer,raw,ip", "which ways to measure (programmer: the kernel package fed pre-built updates, no RIB)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -98,6 +98,8 @@ func main() {
 				if mem == "" {
 					mem = m
 				}
+			case "programmer":
+				ph, _, err = inLab(func(l *lab) (phases, string, error) { p, err := benchProgrammer(l, prefixes); return p, "", err })
 			case "raw":
 				ph, _, err = inLab(func(l *lab) (phases, string, error) { p, err := benchRaw(l, prefixes); return p, "", err })
 			case "ip":

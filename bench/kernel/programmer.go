@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/routerd/routerd/internal/kernel"
+	"github.com/routerd/routerd/internal/rib"
+)
+
+// sliceFeed hands pre-built updates to the programmer, so that the
+// "programmer" way measures the kernel package alone (no RIB).
+type sliceFeed struct {
+	mu   sync.Mutex
+	q    []rib.Update
+	c    chan struct{}
+	idle chan struct{}
+}
+
+func (f *sliceFeed) C() <-chan struct{} { return f.c }
+
+func (f *sliceFeed) Next(int) rib.Update {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.q) == 0 {
+		select {
+		case f.idle <- struct{}{}:
+		default:
+		}
+		return rib.Update{}
+	}
+	u := f.q[0]
+	f.q = f.q[1:]
+	return u
+}
+
+func (f *sliceFeed) run(us []rib.Update) time.Duration {
+	start := time.Now()
+	f.mu.Lock()
+	select { // a stale signal from before
+	case <-f.idle:
+	default:
+	}
+	f.q = us
+	f.mu.Unlock()
+	f.c <- struct{}{}
+	<-f.idle
+	return time.Since(start)
+}
+
+func benchProgrammer(l *lab, prefixes []netip.Prefix) (phases, error) {
+	var ph phases
+	var p *kernel.Programmer
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := l.ns.Do(func() (err error) {
+		p, err = kernel.NewProgrammer(kernel.ProgrammerConfig{Metric: metric, Logger: log})
+		return err
+	}); err != nil {
+		return ph, err
+	}
+	defer p.Close()
+	feed := &sliceFeed{c: make(chan struct{}, 1), idle: make(chan struct{}, 1)}
+	rep := &nopReporter{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, feed, rep) }()
+	defer func() { cancel(); <-done }()
+	feed.run([]rib.Update{{Synced: true}})
+
+	const batch = 16384
+	build := func(best func(p netip.Prefix) rib.Best) []rib.Update {
+		var us []rib.Update
+		for i := 0; i < len(prefixes); i += batch {
+			chunk := prefixes[i:min(i+batch, len(prefixes))]
+			rc := make([]rib.RouteChange, len(chunk))
+			for j, p := range chunk {
+				rc[j] = rib.RouteChange{Key: rib.Key{Table: rib.TableMain, Prefix: p}, Best: best(p)}
+			}
+			us = append(us, rib.Update{Routes: rc})
+		}
+		return us
+	}
+	install := build(func(p netip.Prefix) rib.Best {
+		g := rib.GroupID(1)
+		if p.Addr().Is6() {
+			g = 2
+		}
+		return rib.Best{Origin: rib.OriginEBGP, Kind: rib.KindUnicast, Group: g}
+	})
+	install[0].Groups = []rib.GroupChange{
+		{ID: 1, NextHops: []rib.NextHop{{Gateway: gw4a, Ifindex: l.ifindex}}},
+		{ID: 2, NextHops: []rib.NextHop{{Gateway: gw6a, Ifindex: l.ifindex}}},
+	}
+	remove := build(func(netip.Prefix) rib.Best { return rib.Best{} })
+	ph.install = feed.run(install)
+	if rep.n > 0 {
+		return ph, fmt.Errorf("%d routes rejected", rep.n)
+	}
+	ph.move = feed.run([]rib.Update{{Groups: []rib.GroupChange{
+		{ID: 1, NextHops: []rib.NextHop{{Gateway: gw4b, Ifindex: l.ifindex}}},
+		{ID: 2, NextHops: []rib.NextHop{{Gateway: gw6b, Ifindex: l.ifindex}}},
+	}}})
+	if err := moved(l, prefixes[len(prefixes)/2]); err != nil {
+		return ph, err
+	}
+	ph.remove = feed.run(remove)
+	return ph, check(l, 0)
+}
