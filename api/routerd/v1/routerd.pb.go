@@ -1883,6 +1883,931 @@ func (x *WatchRoutesResponse) GetSynced() bool {
 	return false
 }
 
+type ListBGPNeighborsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBGPNeighborsRequest) Reset() {
+	*x = ListBGPNeighborsRequest{}
+	mi := &file_routerd_v1_routerd_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBGPNeighborsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBGPNeighborsRequest) ProtoMessage() {}
+
+func (x *ListBGPNeighborsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_routerd_v1_routerd_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBGPNeighborsRequest.ProtoReflect.Descriptor instead.
+func (*ListBGPNeighborsRequest) Descriptor() ([]byte, []int) {
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{27}
+}
+
+type ListBGPNeighborsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The speaker's AS number and BGP identifier.
+	LocalAs       uint32         `protobuf:"varint,1,opt,name=local_as,json=localAs,proto3" json:"local_as,omitempty"`
+	RouterId      string         `protobuf:"bytes,2,opt,name=router_id,json=routerId,proto3" json:"router_id,omitempty"`
+	Neighbors     []*BGPNeighbor `protobuf:"bytes,3,rep,name=neighbors,proto3" json:"neighbors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBGPNeighborsResponse) Reset() {
+	*x = ListBGPNeighborsResponse{}
+	mi := &file_routerd_v1_routerd_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBGPNeighborsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBGPNeighborsResponse) ProtoMessage() {}
+
+func (x *ListBGPNeighborsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_routerd_v1_routerd_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBGPNeighborsResponse.ProtoReflect.Descriptor instead.
+func (*ListBGPNeighborsResponse) Descriptor() ([]byte, []int) {
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListBGPNeighborsResponse) GetLocalAs() uint32 {
+	if x != nil {
+		return x.LocalAs
+	}
+	return 0
+}
+
+func (x *ListBGPNeighborsResponse) GetRouterId() string {
+	if x != nil {
+		return x.RouterId
+	}
+	return ""
+}
+
+func (x *ListBGPNeighborsResponse) GetNeighbors() []*BGPNeighbor {
+	if x != nil {
+		return x.Neighbors
+	}
+	return nil
+}
+
+// BGPNeighbor is one configured neighbour and its session.
+type BGPNeighbor struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Address string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// The neighbour's AS number as configured.
+	PeerAs      uint32 `protobuf:"varint,2,opt,name=peer_as,json=peerAs,proto3" json:"peer_as,omitempty"`
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// False after SetBGPNeighborEnabled(false) or with enabled: false in the
+	// configuration.
+	Enabled bool `protobuf:"varint,4,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// The RFC 4271 state: "idle", "connect", "active", "opensent",
+	// "openconfirm" or "established".
+	State string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	// The fields up to families are set while established.
+	RemoteId     string `protobuf:"bytes,6,opt,name=remote_id,json=remoteId,proto3" json:"remote_id,omitempty"`
+	LocalAddress string `protobuf:"bytes,7,opt,name=local_address,json=localAddress,proto3" json:"local_address,omitempty"`
+	// The negotiated hold time.
+	HoldTime *durationpb.Duration `protobuf:"bytes,8,opt,name=hold_time,json=holdTime,proto3" json:"hold_time,omitempty"`
+	// Negotiated address families: "ipv4-unicast", "ipv6-unicast".
+	Families    []string `protobuf:"bytes,9,rep,name=families,proto3" json:"families,omitempty"`
+	FourOctetAs bool     `protobuf:"varint,10,opt,name=four_octet_as,json=fourOctetAs,proto3" json:"four_octet_as,omitempty"`
+	// When the session was established; unset when it is not.
+	UpSince *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=up_since,json=upSince,proto3" json:"up_since,omitempty"`
+	// Prefixes the neighbour announced minus those it withdrew, counted by
+	// the session as UPDATEs arrive (before import policy).
+	PrefixesReceived uint64 `protobuf:"varint,12,opt,name=prefixes_received,json=prefixesReceived,proto3" json:"prefixes_received,omitempty"`
+	// The neighbour's paths in the Loc-RIB now (after import policy).
+	PrefixesAccepted uint64 `protobuf:"varint,13,opt,name=prefixes_accepted,json=prefixesAccepted,proto3" json:"prefixes_accepted,omitempty"`
+	// Prefixes advertised to the neighbour now.
+	PrefixesAdvertised uint64 `protobuf:"varint,14,opt,name=prefixes_advertised,json=prefixesAdvertised,proto3" json:"prefixes_advertised,omitempty"`
+	// UPDATE messages received and sent in the current session.
+	UpdatesReceived uint64 `protobuf:"varint,15,opt,name=updates_received,json=updatesReceived,proto3" json:"updates_received,omitempty"`
+	UpdatesSent     uint64 `protobuf:"varint,16,opt,name=updates_sent,json=updatesSent,proto3" json:"updates_sent,omitempty"`
+	// How many times an established session went down.
+	Flaps uint32 `protobuf:"varint,17,opt,name=flaps,proto3" json:"flaps,omitempty"`
+	// Why the last session or connection attempt ended.
+	LastError string `protobuf:"bytes,18,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When the last established session went down; unset if never.
+	LastDown *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=last_down,json=lastDown,proto3" json:"last_down,omitempty"`
+	// The last NOTIFICATION received from the neighbour.
+	LastNotificationReceived string `protobuf:"bytes,20,opt,name=last_notification_received,json=lastNotificationReceived,proto3" json:"last_notification_received,omitempty"`
+	// Policy names as configured; empty: none.
+	ImportPolicy  string `protobuf:"bytes,21,opt,name=import_policy,json=importPolicy,proto3" json:"import_policy,omitempty"`
+	ExportPolicy  string `protobuf:"bytes,22,opt,name=export_policy,json=exportPolicy,proto3" json:"export_policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BGPNeighbor) Reset() {
+	*x = BGPNeighbor{}
+	mi := &file_routerd_v1_routerd_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BGPNeighbor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BGPNeighbor) ProtoMessage() {}
+
+func (x *BGPNeighbor) ProtoReflect() protoreflect.Message {
+	mi := &file_routerd_v1_routerd_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BGPNeighbor.ProtoReflect.Descriptor instead.
+func (*BGPNeighbor) Descriptor() ([]byte, []int) {
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *BGPNeighbor) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *BGPNeighbor) GetPeerAs() uint32 {
+	if x != nil {
+		return x.PeerAs
+	}
+	return 0
+}
+
+func (x *BGPNeighbor) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *BGPNeighbor) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *BGPNeighbor) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *BGPNeighbor) GetRemoteId() string {
+	if x != nil {
+		return x.RemoteId
+	}
+	return ""
+}
+
+func (x *BGPNeighbor) GetLocalAddress() string {
+	if x != nil {
+		return x.LocalAddress
+	}
+	return ""
+}
+
+func (x *BGPNeighbor) GetHoldTime() *durationpb.Duration {
+	if x != nil {
+		return x.HoldTime
+	}
+	return nil
+}
+
+func (x *BGPNeighbor) GetFamilies() []string {
+	if x != nil {
+		return x.Families
+	}
+	return nil
+}
+
+func (x *BGPNeighbor) GetFourOctetAs() bool {
+	if x != nil {
+		return x.FourOctetAs
+	}
+	return false
+}
+
+func (x *BGPNeighbor) GetUpSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpSince
+	}
+	return nil
+}
+
+func (x *BGPNeighbor) GetPrefixesReceived() uint64 {
+	if x != nil {
+		return x.PrefixesReceived
+	}
+	return 0
+}
+
+func (x *BGPNeighbor) GetPrefixesAccepted() uint64 {
+	if x != nil {
+		return x.PrefixesAccepted
+	}
+	return 0
+}
+
+func (x *BGPNeighbor) GetPrefixesAdvertised() uint64 {
+	if x != nil {
+		return x.PrefixesAdvertised
+	}
+	return 0
+}
+
+func (x *BGPNeighbor) GetUpdatesReceived() uint64 {
+	if x != nil {
+		return x.UpdatesReceived
+	}
+	return 0
+}
+
+func (x *BGPNeighbor) GetUpdatesSent() uint64 {
+	if x != nil {
+		return x.UpdatesSent
+	}
+	return 0
+}
+
+func (x *BGPNeighbor) GetFlaps() uint32 {
+	if x != nil {
+		return x.Flaps
+	}
+	return 0
+}
+
+func (x *BGPNeighbor) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *BGPNeighbor) GetLastDown() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastDown
+	}
+	return nil
+}
+
+func (x *BGPNeighbor) GetLastNotificationReceived() string {
+	if x != nil {
+		return x.LastNotificationReceived
+	}
+	return ""
+}
+
+func (x *BGPNeighbor) GetImportPolicy() string {
+	if x != nil {
+		return x.ImportPolicy
+	}
+	return ""
+}
+
+func (x *BGPNeighbor) GetExportPolicy() string {
+	if x != nil {
+		return x.ExportPolicy
+	}
+	return ""
+}
+
+type GetBGPNeighborRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Neighbor      string                 `protobuf:"bytes,1,opt,name=neighbor,proto3" json:"neighbor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBGPNeighborRequest) Reset() {
+	*x = GetBGPNeighborRequest{}
+	mi := &file_routerd_v1_routerd_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBGPNeighborRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBGPNeighborRequest) ProtoMessage() {}
+
+func (x *GetBGPNeighborRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_routerd_v1_routerd_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBGPNeighborRequest.ProtoReflect.Descriptor instead.
+func (*GetBGPNeighborRequest) Descriptor() ([]byte, []int) {
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetBGPNeighborRequest) GetNeighbor() string {
+	if x != nil {
+		return x.Neighbor
+	}
+	return ""
+}
+
+// BGPPath is one path of a BGP route.
+type BGPPath struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The neighbour it came from; empty for the speaker's own routes.
+	Neighbor string `protobuf:"bytes,1,opt,name=neighbor,proto3" json:"neighbor,omitempty"`
+	// For the speaker's own routes: "network" or "redistributed".
+	Local string `protobuf:"bytes,2,opt,name=local,proto3" json:"local,omitempty"`
+	// The best path of its prefix.
+	Best bool `protobuf:"varint,3,opt,name=best,proto3" json:"best,omitempty"`
+	// Its next hop resolves; a path that does not cannot be best.
+	Usable bool `protobuf:"varint,4,opt,name=usable,proto3" json:"usable,omitempty"`
+	// "igp", "egp" or "incomplete"; empty if absent.
+	Origin string `protobuf:"bytes,5,opt,name=origin,proto3" json:"origin,omitempty"`
+	// The AS path as operators read it: "65002 65010 {65020,65021}".
+	AsPath  string `protobuf:"bytes,6,opt,name=as_path,json=asPath,proto3" json:"as_path,omitempty"`
+	NextHop string `protobuf:"bytes,7,opt,name=next_hop,json=nextHop,proto3" json:"next_hop,omitempty"`
+	// The IPv6 link-local next hop, if one came with the global one.
+	LinkLocalNextHop string  `protobuf:"bytes,8,opt,name=link_local_next_hop,json=linkLocalNextHop,proto3" json:"link_local_next_hop,omitempty"`
+	Med              *uint32 `protobuf:"varint,9,opt,name=med,proto3,oneof" json:"med,omitempty"`
+	LocalPref        *uint32 `protobuf:"varint,10,opt,name=local_pref,json=localPref,proto3,oneof" json:"local_pref,omitempty"`
+	// Communities as "65001:100" (well-known ones by name, "no-export"),
+	// large communities as "65001:1:2", extended ones in hex.
+	Communities      []string `protobuf:"bytes,11,rep,name=communities,proto3" json:"communities,omitempty"`
+	LargeCommunities []string `protobuf:"bytes,12,rep,name=large_communities,json=largeCommunities,proto3" json:"large_communities,omitempty"`
+	ExtCommunities   []string `protobuf:"bytes,13,rep,name=ext_communities,json=extCommunities,proto3" json:"ext_communities,omitempty"`
+	AtomicAggregate  bool     `protobuf:"varint,14,opt,name=atomic_aggregate,json=atomicAggregate,proto3" json:"atomic_aggregate,omitempty"`
+	// AGGREGATOR as "AS address"; empty if absent.
+	Aggregator    string   `protobuf:"bytes,15,opt,name=aggregator,proto3" json:"aggregator,omitempty"`
+	OriginatorId  string   `protobuf:"bytes,16,opt,name=originator_id,json=originatorId,proto3" json:"originator_id,omitempty"`
+	ClusterList   []string `protobuf:"bytes,17,rep,name=cluster_list,json=clusterList,proto3" json:"cluster_list,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BGPPath) Reset() {
+	*x = BGPPath{}
+	mi := &file_routerd_v1_routerd_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BGPPath) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BGPPath) ProtoMessage() {}
+
+func (x *BGPPath) ProtoReflect() protoreflect.Message {
+	mi := &file_routerd_v1_routerd_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BGPPath.ProtoReflect.Descriptor instead.
+func (*BGPPath) Descriptor() ([]byte, []int) {
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *BGPPath) GetNeighbor() string {
+	if x != nil {
+		return x.Neighbor
+	}
+	return ""
+}
+
+func (x *BGPPath) GetLocal() string {
+	if x != nil {
+		return x.Local
+	}
+	return ""
+}
+
+func (x *BGPPath) GetBest() bool {
+	if x != nil {
+		return x.Best
+	}
+	return false
+}
+
+func (x *BGPPath) GetUsable() bool {
+	if x != nil {
+		return x.Usable
+	}
+	return false
+}
+
+func (x *BGPPath) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *BGPPath) GetAsPath() string {
+	if x != nil {
+		return x.AsPath
+	}
+	return ""
+}
+
+func (x *BGPPath) GetNextHop() string {
+	if x != nil {
+		return x.NextHop
+	}
+	return ""
+}
+
+func (x *BGPPath) GetLinkLocalNextHop() string {
+	if x != nil {
+		return x.LinkLocalNextHop
+	}
+	return ""
+}
+
+func (x *BGPPath) GetMed() uint32 {
+	if x != nil && x.Med != nil {
+		return *x.Med
+	}
+	return 0
+}
+
+func (x *BGPPath) GetLocalPref() uint32 {
+	if x != nil && x.LocalPref != nil {
+		return *x.LocalPref
+	}
+	return 0
+}
+
+func (x *BGPPath) GetCommunities() []string {
+	if x != nil {
+		return x.Communities
+	}
+	return nil
+}
+
+func (x *BGPPath) GetLargeCommunities() []string {
+	if x != nil {
+		return x.LargeCommunities
+	}
+	return nil
+}
+
+func (x *BGPPath) GetExtCommunities() []string {
+	if x != nil {
+		return x.ExtCommunities
+	}
+	return nil
+}
+
+func (x *BGPPath) GetAtomicAggregate() bool {
+	if x != nil {
+		return x.AtomicAggregate
+	}
+	return false
+}
+
+func (x *BGPPath) GetAggregator() string {
+	if x != nil {
+		return x.Aggregator
+	}
+	return ""
+}
+
+func (x *BGPPath) GetOriginatorId() string {
+	if x != nil {
+		return x.OriginatorId
+	}
+	return ""
+}
+
+func (x *BGPPath) GetClusterList() []string {
+	if x != nil {
+		return x.ClusterList
+	}
+	return nil
+}
+
+// BGPRoute is one prefix of the Loc-RIB (or of a neighbour's adj-RIB).
+type BGPRoute struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Prefix string                 `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// Every path, the best one first.
+	Paths []*BGPPath `protobuf:"bytes,2,rep,name=paths,proto3" json:"paths,omitempty"`
+	// The decision step that set the best path apart from the others:
+	// "only path", "local-pref", "locally originated", "as-path length",
+	// "origin", "med", "ebgp over ibgp", "igp cost", "router id",
+	// "cluster list length", "peer address"; empty when no path is usable
+	// and in adj-RIB listings.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Neighbours the prefix is advertised to (Loc-RIB listings only).
+	AdvertisedTo  []string `protobuf:"bytes,4,rep,name=advertised_to,json=advertisedTo,proto3" json:"advertised_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BGPRoute) Reset() {
+	*x = BGPRoute{}
+	mi := &file_routerd_v1_routerd_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BGPRoute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BGPRoute) ProtoMessage() {}
+
+func (x *BGPRoute) ProtoReflect() protoreflect.Message {
+	mi := &file_routerd_v1_routerd_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BGPRoute.ProtoReflect.Descriptor instead.
+func (*BGPRoute) Descriptor() ([]byte, []int) {
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *BGPRoute) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *BGPRoute) GetPaths() []*BGPPath {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+func (x *BGPRoute) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *BGPRoute) GetAdvertisedTo() []string {
+	if x != nil {
+		return x.AdvertisedTo
+	}
+	return nil
+}
+
+type ListBGPRoutesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// With longer_prefixes false, exactly this prefix; with it set, this
+	// prefix and every more specific one. Empty: every prefix.
+	Prefix         string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	LongerPrefixes bool   `protobuf:"varint,2,opt,name=longer_prefixes,json=longerPrefixes,proto3" json:"longer_prefixes,omitempty"`
+	// Only prefixes with a path from this neighbour. Empty: any.
+	Neighbor      string `protobuf:"bytes,3,opt,name=neighbor,proto3" json:"neighbor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBGPRoutesRequest) Reset() {
+	*x = ListBGPRoutesRequest{}
+	mi := &file_routerd_v1_routerd_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBGPRoutesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBGPRoutesRequest) ProtoMessage() {}
+
+func (x *ListBGPRoutesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_routerd_v1_routerd_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBGPRoutesRequest.ProtoReflect.Descriptor instead.
+func (*ListBGPRoutesRequest) Descriptor() ([]byte, []int) {
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListBGPRoutesRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *ListBGPRoutesRequest) GetLongerPrefixes() bool {
+	if x != nil {
+		return x.LongerPrefixes
+	}
+	return false
+}
+
+func (x *ListBGPRoutesRequest) GetNeighbor() string {
+	if x != nil {
+		return x.Neighbor
+	}
+	return ""
+}
+
+type ListBGPAdjRoutesRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Neighbor string                 `protobuf:"bytes,1,opt,name=neighbor,proto3" json:"neighbor,omitempty"`
+	// "received" (after import policy) or "advertised".
+	Direction     string `protobuf:"bytes,2,opt,name=direction,proto3" json:"direction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBGPAdjRoutesRequest) Reset() {
+	*x = ListBGPAdjRoutesRequest{}
+	mi := &file_routerd_v1_routerd_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBGPAdjRoutesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBGPAdjRoutesRequest) ProtoMessage() {}
+
+func (x *ListBGPAdjRoutesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_routerd_v1_routerd_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBGPAdjRoutesRequest.ProtoReflect.Descriptor instead.
+func (*ListBGPAdjRoutesRequest) Descriptor() ([]byte, []int) {
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListBGPAdjRoutesRequest) GetNeighbor() string {
+	if x != nil {
+		return x.Neighbor
+	}
+	return ""
+}
+
+func (x *ListBGPAdjRoutesRequest) GetDirection() string {
+	if x != nil {
+		return x.Direction
+	}
+	return ""
+}
+
+type ResetBGPNeighborRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Neighbor string                 `protobuf:"bytes,1,opt,name=neighbor,proto3" json:"neighbor,omitempty"`
+	// Empty: a hard reset; "in", "out" or "both": a soft reset.
+	Soft          string `protobuf:"bytes,2,opt,name=soft,proto3" json:"soft,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetBGPNeighborRequest) Reset() {
+	*x = ResetBGPNeighborRequest{}
+	mi := &file_routerd_v1_routerd_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetBGPNeighborRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetBGPNeighborRequest) ProtoMessage() {}
+
+func (x *ResetBGPNeighborRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_routerd_v1_routerd_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetBGPNeighborRequest.ProtoReflect.Descriptor instead.
+func (*ResetBGPNeighborRequest) Descriptor() ([]byte, []int) {
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ResetBGPNeighborRequest) GetNeighbor() string {
+	if x != nil {
+		return x.Neighbor
+	}
+	return ""
+}
+
+func (x *ResetBGPNeighborRequest) GetSoft() string {
+	if x != nil {
+		return x.Soft
+	}
+	return ""
+}
+
+type ResetBGPNeighborResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetBGPNeighborResponse) Reset() {
+	*x = ResetBGPNeighborResponse{}
+	mi := &file_routerd_v1_routerd_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetBGPNeighborResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetBGPNeighborResponse) ProtoMessage() {}
+
+func (x *ResetBGPNeighborResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_routerd_v1_routerd_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetBGPNeighborResponse.ProtoReflect.Descriptor instead.
+func (*ResetBGPNeighborResponse) Descriptor() ([]byte, []int) {
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{36}
+}
+
+type SetBGPNeighborEnabledRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Neighbor      string                 `protobuf:"bytes,1,opt,name=neighbor,proto3" json:"neighbor,omitempty"`
+	Enabled       bool                   `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBGPNeighborEnabledRequest) Reset() {
+	*x = SetBGPNeighborEnabledRequest{}
+	mi := &file_routerd_v1_routerd_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBGPNeighborEnabledRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBGPNeighborEnabledRequest) ProtoMessage() {}
+
+func (x *SetBGPNeighborEnabledRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_routerd_v1_routerd_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBGPNeighborEnabledRequest.ProtoReflect.Descriptor instead.
+func (*SetBGPNeighborEnabledRequest) Descriptor() ([]byte, []int) {
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *SetBGPNeighborEnabledRequest) GetNeighbor() string {
+	if x != nil {
+		return x.Neighbor
+	}
+	return ""
+}
+
+func (x *SetBGPNeighborEnabledRequest) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+type SetBGPNeighborEnabledResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBGPNeighborEnabledResponse) Reset() {
+	*x = SetBGPNeighborEnabledResponse{}
+	mi := &file_routerd_v1_routerd_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBGPNeighborEnabledResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBGPNeighborEnabledResponse) ProtoMessage() {}
+
+func (x *SetBGPNeighborEnabledResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_routerd_v1_routerd_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBGPNeighborEnabledResponse.ProtoReflect.Descriptor instead.
+func (*SetBGPNeighborEnabledResponse) Descriptor() ([]byte, []int) {
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{38}
+}
+
 var File_routerd_v1_routerd_proto protoreflect.FileDescriptor
 
 const file_routerd_v1_routerd_proto_rawDesc = "" +
@@ -2021,12 +2946,88 @@ const file_routerd_v1_routerd_proto_rawDesc = "" +
 	"\x13WatchRoutesResponse\x12.\n" +
 	"\x06groups\x18\x01 \x03(\v2\x16.routerd.v1.GroupEventR\x06groups\x12.\n" +
 	"\x06routes\x18\x02 \x03(\v2\x16.routerd.v1.RouteEventR\x06routes\x12\x16\n" +
-	"\x06synced\x18\x03 \x01(\bR\x06synced*|\n" +
+	"\x06synced\x18\x03 \x01(\bR\x06synced\"\x19\n" +
+	"\x17ListBGPNeighborsRequest\"\x89\x01\n" +
+	"\x18ListBGPNeighborsResponse\x12\x19\n" +
+	"\blocal_as\x18\x01 \x01(\rR\alocalAs\x12\x1b\n" +
+	"\trouter_id\x18\x02 \x01(\tR\brouterId\x125\n" +
+	"\tneighbors\x18\x03 \x03(\v2\x17.routerd.v1.BGPNeighborR\tneighbors\"\xd2\x06\n" +
+	"\vBGPNeighbor\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x17\n" +
+	"\apeer_as\x18\x02 \x01(\rR\x06peerAs\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x18\n" +
+	"\aenabled\x18\x04 \x01(\bR\aenabled\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x12\x1b\n" +
+	"\tremote_id\x18\x06 \x01(\tR\bremoteId\x12#\n" +
+	"\rlocal_address\x18\a \x01(\tR\flocalAddress\x126\n" +
+	"\thold_time\x18\b \x01(\v2\x19.google.protobuf.DurationR\bholdTime\x12\x1a\n" +
+	"\bfamilies\x18\t \x03(\tR\bfamilies\x12\"\n" +
+	"\rfour_octet_as\x18\n" +
+	" \x01(\bR\vfourOctetAs\x125\n" +
+	"\bup_since\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\aupSince\x12+\n" +
+	"\x11prefixes_received\x18\f \x01(\x04R\x10prefixesReceived\x12+\n" +
+	"\x11prefixes_accepted\x18\r \x01(\x04R\x10prefixesAccepted\x12/\n" +
+	"\x13prefixes_advertised\x18\x0e \x01(\x04R\x12prefixesAdvertised\x12)\n" +
+	"\x10updates_received\x18\x0f \x01(\x04R\x0fupdatesReceived\x12!\n" +
+	"\fupdates_sent\x18\x10 \x01(\x04R\vupdatesSent\x12\x14\n" +
+	"\x05flaps\x18\x11 \x01(\rR\x05flaps\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x12 \x01(\tR\tlastError\x127\n" +
+	"\tlast_down\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\blastDown\x12<\n" +
+	"\x1alast_notification_received\x18\x14 \x01(\tR\x18lastNotificationReceived\x12#\n" +
+	"\rimport_policy\x18\x15 \x01(\tR\fimportPolicy\x12#\n" +
+	"\rexport_policy\x18\x16 \x01(\tR\fexportPolicy\"3\n" +
+	"\x15GetBGPNeighborRequest\x12\x1a\n" +
+	"\bneighbor\x18\x01 \x01(\tR\bneighbor\"\xbf\x04\n" +
+	"\aBGPPath\x12\x1a\n" +
+	"\bneighbor\x18\x01 \x01(\tR\bneighbor\x12\x14\n" +
+	"\x05local\x18\x02 \x01(\tR\x05local\x12\x12\n" +
+	"\x04best\x18\x03 \x01(\bR\x04best\x12\x16\n" +
+	"\x06usable\x18\x04 \x01(\bR\x06usable\x12\x16\n" +
+	"\x06origin\x18\x05 \x01(\tR\x06origin\x12\x17\n" +
+	"\aas_path\x18\x06 \x01(\tR\x06asPath\x12\x19\n" +
+	"\bnext_hop\x18\a \x01(\tR\anextHop\x12-\n" +
+	"\x13link_local_next_hop\x18\b \x01(\tR\x10linkLocalNextHop\x12\x15\n" +
+	"\x03med\x18\t \x01(\rH\x00R\x03med\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"local_pref\x18\n" +
+	" \x01(\rH\x01R\tlocalPref\x88\x01\x01\x12 \n" +
+	"\vcommunities\x18\v \x03(\tR\vcommunities\x12+\n" +
+	"\x11large_communities\x18\f \x03(\tR\x10largeCommunities\x12'\n" +
+	"\x0fext_communities\x18\r \x03(\tR\x0eextCommunities\x12)\n" +
+	"\x10atomic_aggregate\x18\x0e \x01(\bR\x0fatomicAggregate\x12\x1e\n" +
+	"\n" +
+	"aggregator\x18\x0f \x01(\tR\n" +
+	"aggregator\x12#\n" +
+	"\roriginator_id\x18\x10 \x01(\tR\foriginatorId\x12!\n" +
+	"\fcluster_list\x18\x11 \x03(\tR\vclusterListB\x06\n" +
+	"\x04_medB\r\n" +
+	"\v_local_pref\"\x8a\x01\n" +
+	"\bBGPRoute\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12)\n" +
+	"\x05paths\x18\x02 \x03(\v2\x13.routerd.v1.BGPPathR\x05paths\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12#\n" +
+	"\radvertised_to\x18\x04 \x03(\tR\fadvertisedTo\"s\n" +
+	"\x14ListBGPRoutesRequest\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12'\n" +
+	"\x0flonger_prefixes\x18\x02 \x01(\bR\x0elongerPrefixes\x12\x1a\n" +
+	"\bneighbor\x18\x03 \x01(\tR\bneighbor\"S\n" +
+	"\x17ListBGPAdjRoutesRequest\x12\x1a\n" +
+	"\bneighbor\x18\x01 \x01(\tR\bneighbor\x12\x1c\n" +
+	"\tdirection\x18\x02 \x01(\tR\tdirection\"I\n" +
+	"\x17ResetBGPNeighborRequest\x12\x1a\n" +
+	"\bneighbor\x18\x01 \x01(\tR\bneighbor\x12\x12\n" +
+	"\x04soft\x18\x02 \x01(\tR\x04soft\"\x1a\n" +
+	"\x18ResetBGPNeighborResponse\"T\n" +
+	"\x1cSetBGPNeighborEnabledRequest\x12\x1a\n" +
+	"\bneighbor\x18\x01 \x01(\tR\bneighbor\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\"\x1f\n" +
+	"\x1dSetBGPNeighborEnabledResponse*|\n" +
 	"\fInstallState\x12\x1d\n" +
 	"\x19INSTALL_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17INSTALL_STATE_INSTALLED\x10\x01\x12\x18\n" +
 	"\x14INSTALL_STATE_FAILED\x10\x02\x12\x16\n" +
-	"\x12INSTALL_STATE_NONE\x10\x032\x91\x05\n" +
+	"\x12INSTALL_STATE_NONE\x10\x032\xa7\t\n" +
 	"\aRouterd\x12@\n" +
 	"\n" +
 	"ListRoutes\x12\x1d.routerd.v1.ListRoutesRequest\x1a\x11.routerd.v1.Route0\x01\x12:\n" +
@@ -2037,7 +3038,13 @@ const file_routerd_v1_routerd_proto_rawDesc = "" +
 	"\x0eListInterfaces\x12!.routerd.v1.ListInterfacesRequest\x1a\".routerd.v1.ListInterfacesResponse\x12=\n" +
 	"\tGetStatus\x12\x1c.routerd.v1.GetStatusRequest\x1a\x12.routerd.v1.Status\x12?\n" +
 	"\x06Reload\x12\x19.routerd.v1.ReloadRequest\x1a\x1a.routerd.v1.ReloadResponse\x12P\n" +
-	"\vWatchRoutes\x12\x1e.routerd.v1.WatchRoutesRequest\x1a\x1f.routerd.v1.WatchRoutesResponse0\x01B5Z3github.com/routerd/routerd/api/routerd/v1;routerdv1b\x06proto3"
+	"\vWatchRoutes\x12\x1e.routerd.v1.WatchRoutesRequest\x1a\x1f.routerd.v1.WatchRoutesResponse0\x01\x12]\n" +
+	"\x10ListBGPNeighbors\x12#.routerd.v1.ListBGPNeighborsRequest\x1a$.routerd.v1.ListBGPNeighborsResponse\x12L\n" +
+	"\x0eGetBGPNeighbor\x12!.routerd.v1.GetBGPNeighborRequest\x1a\x17.routerd.v1.BGPNeighbor\x12I\n" +
+	"\rListBGPRoutes\x12 .routerd.v1.ListBGPRoutesRequest\x1a\x14.routerd.v1.BGPRoute0\x01\x12O\n" +
+	"\x10ListBGPAdjRoutes\x12#.routerd.v1.ListBGPAdjRoutesRequest\x1a\x14.routerd.v1.BGPRoute0\x01\x12]\n" +
+	"\x10ResetBGPNeighbor\x12#.routerd.v1.ResetBGPNeighborRequest\x1a$.routerd.v1.ResetBGPNeighborResponse\x12l\n" +
+	"\x15SetBGPNeighborEnabled\x12(.routerd.v1.SetBGPNeighborEnabledRequest\x1a).routerd.v1.SetBGPNeighborEnabledResponseB5Z3github.com/routerd/routerd/api/routerd/v1;routerdv1b\x06proto3"
 
 var (
 	file_routerd_v1_routerd_proto_rawDescOnce sync.Once
@@ -2052,38 +3059,50 @@ func file_routerd_v1_routerd_proto_rawDescGZIP() []byte {
 }
 
 var file_routerd_v1_routerd_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_routerd_v1_routerd_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_routerd_v1_routerd_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_routerd_v1_routerd_proto_goTypes = []any{
-	(InstallState)(0),              // 0: routerd.v1.InstallState
-	(*NextHop)(nil),                // 1: routerd.v1.NextHop
-	(*Candidate)(nil),              // 2: routerd.v1.Candidate
-	(*Route)(nil),                  // 3: routerd.v1.Route
-	(*ListRoutesRequest)(nil),      // 4: routerd.v1.ListRoutesRequest
-	(*GetRouteRequest)(nil),        // 5: routerd.v1.GetRouteRequest
-	(*LookupRouteRequest)(nil),     // 6: routerd.v1.LookupRouteRequest
-	(*RouteSpec)(nil),              // 7: routerd.v1.RouteSpec
-	(*AddRoutesRequest)(nil),       // 8: routerd.v1.AddRoutesRequest
-	(*AddRoutesResponse)(nil),      // 9: routerd.v1.AddRoutesResponse
-	(*RouteKey)(nil),               // 10: routerd.v1.RouteKey
-	(*DeleteRoutesRequest)(nil),    // 11: routerd.v1.DeleteRoutesRequest
-	(*DeleteRoutesResponse)(nil),   // 12: routerd.v1.DeleteRoutesResponse
-	(*ListInterfacesRequest)(nil),  // 13: routerd.v1.ListInterfacesRequest
-	(*Interface)(nil),              // 14: routerd.v1.Interface
-	(*ListInterfacesResponse)(nil), // 15: routerd.v1.ListInterfacesResponse
-	(*GetStatusRequest)(nil),       // 16: routerd.v1.GetStatusRequest
-	(*RouteCount)(nil),             // 17: routerd.v1.RouteCount
-	(*Memory)(nil),                 // 18: routerd.v1.Memory
-	(*RIBStats)(nil),               // 19: routerd.v1.RIBStats
-	(*Counter)(nil),                // 20: routerd.v1.Counter
-	(*Status)(nil),                 // 21: routerd.v1.Status
-	(*ReloadRequest)(nil),          // 22: routerd.v1.ReloadRequest
-	(*ReloadResponse)(nil),         // 23: routerd.v1.ReloadResponse
-	(*WatchRoutesRequest)(nil),     // 24: routerd.v1.WatchRoutesRequest
-	(*RouteEvent)(nil),             // 25: routerd.v1.RouteEvent
-	(*GroupEvent)(nil),             // 26: routerd.v1.GroupEvent
-	(*WatchRoutesResponse)(nil),    // 27: routerd.v1.WatchRoutesResponse
-	(*timestamppb.Timestamp)(nil),  // 28: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 29: google.protobuf.Duration
+	(InstallState)(0),                     // 0: routerd.v1.InstallState
+	(*NextHop)(nil),                       // 1: routerd.v1.NextHop
+	(*Candidate)(nil),                     // 2: routerd.v1.Candidate
+	(*Route)(nil),                         // 3: routerd.v1.Route
+	(*ListRoutesRequest)(nil),             // 4: routerd.v1.ListRoutesRequest
+	(*GetRouteRequest)(nil),               // 5: routerd.v1.GetRouteRequest
+	(*LookupRouteRequest)(nil),            // 6: routerd.v1.LookupRouteRequest
+	(*RouteSpec)(nil),                     // 7: routerd.v1.RouteSpec
+	(*AddRoutesRequest)(nil),              // 8: routerd.v1.AddRoutesRequest
+	(*AddRoutesResponse)(nil),             // 9: routerd.v1.AddRoutesResponse
+	(*RouteKey)(nil),                      // 10: routerd.v1.RouteKey
+	(*DeleteRoutesRequest)(nil),           // 11: routerd.v1.DeleteRoutesRequest
+	(*DeleteRoutesResponse)(nil),          // 12: routerd.v1.DeleteRoutesResponse
+	(*ListInterfacesRequest)(nil),         // 13: routerd.v1.ListInterfacesRequest
+	(*Interface)(nil),                     // 14: routerd.v1.Interface
+	(*ListInterfacesResponse)(nil),        // 15: routerd.v1.ListInterfacesResponse
+	(*GetStatusRequest)(nil),              // 16: routerd.v1.GetStatusRequest
+	(*RouteCount)(nil),                    // 17: routerd.v1.RouteCount
+	(*Memory)(nil),                        // 18: routerd.v1.Memory
+	(*RIBStats)(nil),                      // 19: routerd.v1.RIBStats
+	(*Counter)(nil),                       // 20: routerd.v1.Counter
+	(*Status)(nil),                        // 21: routerd.v1.Status
+	(*ReloadRequest)(nil),                 // 22: routerd.v1.ReloadRequest
+	(*ReloadResponse)(nil),                // 23: routerd.v1.ReloadResponse
+	(*WatchRoutesRequest)(nil),            // 24: routerd.v1.WatchRoutesRequest
+	(*RouteEvent)(nil),                    // 25: routerd.v1.RouteEvent
+	(*GroupEvent)(nil),                    // 26: routerd.v1.GroupEvent
+	(*WatchRoutesResponse)(nil),           // 27: routerd.v1.WatchRoutesResponse
+	(*ListBGPNeighborsRequest)(nil),       // 28: routerd.v1.ListBGPNeighborsRequest
+	(*ListBGPNeighborsResponse)(nil),      // 29: routerd.v1.ListBGPNeighborsResponse
+	(*BGPNeighbor)(nil),                   // 30: routerd.v1.BGPNeighbor
+	(*GetBGPNeighborRequest)(nil),         // 31: routerd.v1.GetBGPNeighborRequest
+	(*BGPPath)(nil),                       // 32: routerd.v1.BGPPath
+	(*BGPRoute)(nil),                      // 33: routerd.v1.BGPRoute
+	(*ListBGPRoutesRequest)(nil),          // 34: routerd.v1.ListBGPRoutesRequest
+	(*ListBGPAdjRoutesRequest)(nil),       // 35: routerd.v1.ListBGPAdjRoutesRequest
+	(*ResetBGPNeighborRequest)(nil),       // 36: routerd.v1.ResetBGPNeighborRequest
+	(*ResetBGPNeighborResponse)(nil),      // 37: routerd.v1.ResetBGPNeighborResponse
+	(*SetBGPNeighborEnabledRequest)(nil),  // 38: routerd.v1.SetBGPNeighborEnabledRequest
+	(*SetBGPNeighborEnabledResponse)(nil), // 39: routerd.v1.SetBGPNeighborEnabledResponse
+	(*timestamppb.Timestamp)(nil),         // 40: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),           // 41: google.protobuf.Duration
 }
 var file_routerd_v1_routerd_proto_depIdxs = []int32{
 	1,  // 0: routerd.v1.Candidate.nexthops:type_name -> routerd.v1.NextHop
@@ -2094,8 +3113,8 @@ var file_routerd_v1_routerd_proto_depIdxs = []int32{
 	7,  // 5: routerd.v1.AddRoutesRequest.routes:type_name -> routerd.v1.RouteSpec
 	10, // 6: routerd.v1.DeleteRoutesRequest.routes:type_name -> routerd.v1.RouteKey
 	14, // 7: routerd.v1.ListInterfacesResponse.interfaces:type_name -> routerd.v1.Interface
-	28, // 8: routerd.v1.Status.start_time:type_name -> google.protobuf.Timestamp
-	29, // 9: routerd.v1.Status.uptime:type_name -> google.protobuf.Duration
+	40, // 8: routerd.v1.Status.start_time:type_name -> google.protobuf.Timestamp
+	41, // 9: routerd.v1.Status.uptime:type_name -> google.protobuf.Duration
 	17, // 10: routerd.v1.Status.route_counts:type_name -> routerd.v1.RouteCount
 	18, // 11: routerd.v1.Status.memory:type_name -> routerd.v1.Memory
 	19, // 12: routerd.v1.Status.rib:type_name -> routerd.v1.RIBStats
@@ -2104,29 +3123,46 @@ var file_routerd_v1_routerd_proto_depIdxs = []int32{
 	1,  // 15: routerd.v1.GroupEvent.nexthops:type_name -> routerd.v1.NextHop
 	26, // 16: routerd.v1.WatchRoutesResponse.groups:type_name -> routerd.v1.GroupEvent
 	25, // 17: routerd.v1.WatchRoutesResponse.routes:type_name -> routerd.v1.RouteEvent
-	4,  // 18: routerd.v1.Routerd.ListRoutes:input_type -> routerd.v1.ListRoutesRequest
-	5,  // 19: routerd.v1.Routerd.GetRoute:input_type -> routerd.v1.GetRouteRequest
-	6,  // 20: routerd.v1.Routerd.LookupRoute:input_type -> routerd.v1.LookupRouteRequest
-	8,  // 21: routerd.v1.Routerd.AddRoutes:input_type -> routerd.v1.AddRoutesRequest
-	11, // 22: routerd.v1.Routerd.DeleteRoutes:input_type -> routerd.v1.DeleteRoutesRequest
-	13, // 23: routerd.v1.Routerd.ListInterfaces:input_type -> routerd.v1.ListInterfacesRequest
-	16, // 24: routerd.v1.Routerd.GetStatus:input_type -> routerd.v1.GetStatusRequest
-	22, // 25: routerd.v1.Routerd.Reload:input_type -> routerd.v1.ReloadRequest
-	24, // 26: routerd.v1.Routerd.WatchRoutes:input_type -> routerd.v1.WatchRoutesRequest
-	3,  // 27: routerd.v1.Routerd.ListRoutes:output_type -> routerd.v1.Route
-	3,  // 28: routerd.v1.Routerd.GetRoute:output_type -> routerd.v1.Route
-	3,  // 29: routerd.v1.Routerd.LookupRoute:output_type -> routerd.v1.Route
-	9,  // 30: routerd.v1.Routerd.AddRoutes:output_type -> routerd.v1.AddRoutesResponse
-	12, // 31: routerd.v1.Routerd.DeleteRoutes:output_type -> routerd.v1.DeleteRoutesResponse
-	15, // 32: routerd.v1.Routerd.ListInterfaces:output_type -> routerd.v1.ListInterfacesResponse
-	21, // 33: routerd.v1.Routerd.GetStatus:output_type -> routerd.v1.Status
-	23, // 34: routerd.v1.Routerd.Reload:output_type -> routerd.v1.ReloadResponse
-	27, // 35: routerd.v1.Routerd.WatchRoutes:output_type -> routerd.v1.WatchRoutesResponse
-	27, // [27:36] is the sub-list for method output_type
-	18, // [18:27] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	30, // 18: routerd.v1.ListBGPNeighborsResponse.neighbors:type_name -> routerd.v1.BGPNeighbor
+	41, // 19: routerd.v1.BGPNeighbor.hold_time:type_name -> google.protobuf.Duration
+	40, // 20: routerd.v1.BGPNeighbor.up_since:type_name -> google.protobuf.Timestamp
+	40, // 21: routerd.v1.BGPNeighbor.last_down:type_name -> google.protobuf.Timestamp
+	32, // 22: routerd.v1.BGPRoute.paths:type_name -> routerd.v1.BGPPath
+	4,  // 23: routerd.v1.Routerd.ListRoutes:input_type -> routerd.v1.ListRoutesRequest
+	5,  // 24: routerd.v1.Routerd.GetRoute:input_type -> routerd.v1.GetRouteRequest
+	6,  // 25: routerd.v1.Routerd.LookupRoute:input_type -> routerd.v1.LookupRouteRequest
+	8,  // 26: routerd.v1.Routerd.AddRoutes:input_type -> routerd.v1.AddRoutesRequest
+	11, // 27: routerd.v1.Routerd.DeleteRoutes:input_type -> routerd.v1.DeleteRoutesRequest
+	13, // 28: routerd.v1.Routerd.ListInterfaces:input_type -> routerd.v1.ListInterfacesRequest
+	16, // 29: routerd.v1.Routerd.GetStatus:input_type -> routerd.v1.GetStatusRequest
+	22, // 30: routerd.v1.Routerd.Reload:input_type -> routerd.v1.ReloadRequest
+	24, // 31: routerd.v1.Routerd.WatchRoutes:input_type -> routerd.v1.WatchRoutesRequest
+	28, // 32: routerd.v1.Routerd.ListBGPNeighbors:input_type -> routerd.v1.ListBGPNeighborsRequest
+	31, // 33: routerd.v1.Routerd.GetBGPNeighbor:input_type -> routerd.v1.GetBGPNeighborRequest
+	34, // 34: routerd.v1.Routerd.ListBGPRoutes:input_type -> routerd.v1.ListBGPRoutesRequest
+	35, // 35: routerd.v1.Routerd.ListBGPAdjRoutes:input_type -> routerd.v1.ListBGPAdjRoutesRequest
+	36, // 36: routerd.v1.Routerd.ResetBGPNeighbor:input_type -> routerd.v1.ResetBGPNeighborRequest
+	38, // 37: routerd.v1.Routerd.SetBGPNeighborEnabled:input_type -> routerd.v1.SetBGPNeighborEnabledRequest
+	3,  // 38: routerd.v1.Routerd.ListRoutes:output_type -> routerd.v1.Route
+	3,  // 39: routerd.v1.Routerd.GetRoute:output_type -> routerd.v1.Route
+	3,  // 40: routerd.v1.Routerd.LookupRoute:output_type -> routerd.v1.Route
+	9,  // 41: routerd.v1.Routerd.AddRoutes:output_type -> routerd.v1.AddRoutesResponse
+	12, // 42: routerd.v1.Routerd.DeleteRoutes:output_type -> routerd.v1.DeleteRoutesResponse
+	15, // 43: routerd.v1.Routerd.ListInterfaces:output_type -> routerd.v1.ListInterfacesResponse
+	21, // 44: routerd.v1.Routerd.GetStatus:output_type -> routerd.v1.Status
+	23, // 45: routerd.v1.Routerd.Reload:output_type -> routerd.v1.ReloadResponse
+	27, // 46: routerd.v1.Routerd.WatchRoutes:output_type -> routerd.v1.WatchRoutesResponse
+	29, // 47: routerd.v1.Routerd.ListBGPNeighbors:output_type -> routerd.v1.ListBGPNeighborsResponse
+	30, // 48: routerd.v1.Routerd.GetBGPNeighbor:output_type -> routerd.v1.BGPNeighbor
+	33, // 49: routerd.v1.Routerd.ListBGPRoutes:output_type -> routerd.v1.BGPRoute
+	33, // 50: routerd.v1.Routerd.ListBGPAdjRoutes:output_type -> routerd.v1.BGPRoute
+	37, // 51: routerd.v1.Routerd.ResetBGPNeighbor:output_type -> routerd.v1.ResetBGPNeighborResponse
+	39, // 52: routerd.v1.Routerd.SetBGPNeighborEnabled:output_type -> routerd.v1.SetBGPNeighborEnabledResponse
+	38, // [38:53] is the sub-list for method output_type
+	23, // [23:38] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_routerd_v1_routerd_proto_init() }
@@ -2135,13 +3171,14 @@ func file_routerd_v1_routerd_proto_init() {
 		return
 	}
 	file_routerd_v1_routerd_proto_msgTypes[6].OneofWrappers = []any{}
+	file_routerd_v1_routerd_proto_msgTypes[31].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_routerd_v1_routerd_proto_rawDesc), len(file_routerd_v1_routerd_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,15 +39,21 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Routerd_ListRoutes_FullMethodName     = "/routerd.v1.Routerd/ListRoutes"
-	Routerd_GetRoute_FullMethodName       = "/routerd.v1.Routerd/GetRoute"
-	Routerd_LookupRoute_FullMethodName    = "/routerd.v1.Routerd/LookupRoute"
-	Routerd_AddRoutes_FullMethodName      = "/routerd.v1.Routerd/AddRoutes"
-	Routerd_DeleteRoutes_FullMethodName   = "/routerd.v1.Routerd/DeleteRoutes"
-	Routerd_ListInterfaces_FullMethodName = "/routerd.v1.Routerd/ListInterfaces"
-	Routerd_GetStatus_FullMethodName      = "/routerd.v1.Routerd/GetStatus"
-	Routerd_Reload_FullMethodName         = "/routerd.v1.Routerd/Reload"
-	Routerd_WatchRoutes_FullMethodName    = "/routerd.v1.Routerd/WatchRoutes"
+	Routerd_ListRoutes_FullMethodName            = "/routerd.v1.Routerd/ListRoutes"
+	Routerd_GetRoute_FullMethodName              = "/routerd.v1.Routerd/GetRoute"
+	Routerd_LookupRoute_FullMethodName           = "/routerd.v1.Routerd/LookupRoute"
+	Routerd_AddRoutes_FullMethodName             = "/routerd.v1.Routerd/AddRoutes"
+	Routerd_DeleteRoutes_FullMethodName          = "/routerd.v1.Routerd/DeleteRoutes"
+	Routerd_ListInterfaces_FullMethodName        = "/routerd.v1.Routerd/ListInterfaces"
+	Routerd_GetStatus_FullMethodName             = "/routerd.v1.Routerd/GetStatus"
+	Routerd_Reload_FullMethodName                = "/routerd.v1.Routerd/Reload"
+	Routerd_WatchRoutes_FullMethodName           = "/routerd.v1.Routerd/WatchRoutes"
+	Routerd_ListBGPNeighbors_FullMethodName      = "/routerd.v1.Routerd/ListBGPNeighbors"
+	Routerd_GetBGPNeighbor_FullMethodName        = "/routerd.v1.Routerd/GetBGPNeighbor"
+	Routerd_ListBGPRoutes_FullMethodName         = "/routerd.v1.Routerd/ListBGPRoutes"
+	Routerd_ListBGPAdjRoutes_FullMethodName      = "/routerd.v1.Routerd/ListBGPAdjRoutes"
+	Routerd_ResetBGPNeighbor_FullMethodName      = "/routerd.v1.Routerd/ResetBGPNeighbor"
+	Routerd_SetBGPNeighborEnabled_FullMethodName = "/routerd.v1.Routerd/SetBGPNeighborEnabled"
 )
 
 // RouterdClient is the client API for Routerd service.
@@ -96,6 +102,33 @@ type RouterdClient interface {
 	// state of each prefix, not every flap. RESOURCE_EXHAUSTED if too many
 	// watchers are open. Read.
 	WatchRoutes(ctx context.Context, in *WatchRoutesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRoutesResponse], error)
+	// ListBGPNeighbors returns the speaker's identity and every neighbour's
+	// session state and counters, ordered by address (show bgp summary).
+	// Read.
+	ListBGPNeighbors(ctx context.Context, in *ListBGPNeighborsRequest, opts ...grpc.CallOption) (*ListBGPNeighborsResponse, error)
+	// GetBGPNeighbor returns one neighbour (show bgp neighbor). Read.
+	GetBGPNeighbor(ctx context.Context, in *GetBGPNeighborRequest, opts ...grpc.CallOption) (*BGPNeighbor, error)
+	// ListBGPRoutes streams the Loc-RIB, one prefix per message with every
+	// path, the best one first, the decision step that made it best and the
+	// neighbours it is advertised to; ordered by address and prefix length.
+	// Read.
+	ListBGPRoutes(ctx context.Context, in *ListBGPRoutesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BGPRoute], error)
+	// ListBGPAdjRoutes streams the routes received from a neighbour (after
+	// import policy: routes it rejected are not kept) or advertised to it
+	// (with the attributes as sent). Read.
+	ListBGPAdjRoutes(ctx context.Context, in *ListBGPAdjRoutesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BGPRoute], error)
+	// ResetBGPNeighbor resets a neighbour's session: a hard reset closes it
+	// with a Cease (Administrative Reset) and lets it come back; a soft one
+	// keeps it and sends every route again (out), asks the neighbour for
+	// its routes again with ROUTE-REFRESH (in), or both. A soft reset of a
+	// session that is not established fails with FAILED_PRECONDITION.
+	// Write.
+	ResetBGPNeighbor(ctx context.Context, in *ResetBGPNeighborRequest, opts ...grpc.CallOption) (*ResetBGPNeighborResponse, error)
+	// SetBGPNeighborEnabled disables a neighbour (its session is closed with
+	// a Cease, Administrative Shutdown, and not started again) or enables it
+	// again. The setting lasts until a reload changes the neighbour's
+	// configuration or the daemon restarts. Write.
+	SetBGPNeighborEnabled(ctx context.Context, in *SetBGPNeighborEnabledRequest, opts ...grpc.CallOption) (*SetBGPNeighborEnabledResponse, error)
 }
 
 type routerdClient struct {
@@ -214,6 +247,84 @@ func (c *routerdClient) WatchRoutes(ctx context.Context, in *WatchRoutesRequest,
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Routerd_WatchRoutesClient = grpc.ServerStreamingClient[WatchRoutesResponse]
 
+func (c *routerdClient) ListBGPNeighbors(ctx context.Context, in *ListBGPNeighborsRequest, opts ...grpc.CallOption) (*ListBGPNeighborsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListBGPNeighborsResponse)
+	err := c.cc.Invoke(ctx, Routerd_ListBGPNeighbors_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *routerdClient) GetBGPNeighbor(ctx context.Context, in *GetBGPNeighborRequest, opts ...grpc.CallOption) (*BGPNeighbor, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BGPNeighbor)
+	err := c.cc.Invoke(ctx, Routerd_GetBGPNeighbor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *routerdClient) ListBGPRoutes(ctx context.Context, in *ListBGPRoutesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BGPRoute], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Routerd_ServiceDesc.Streams[2], Routerd_ListBGPRoutes_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ListBGPRoutesRequest, BGPRoute]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Routerd_ListBGPRoutesClient = grpc.ServerStreamingClient[BGPRoute]
+
+func (c *routerdClient) ListBGPAdjRoutes(ctx context.Context, in *ListBGPAdjRoutesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BGPRoute], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Routerd_ServiceDesc.Streams[3], Routerd_ListBGPAdjRoutes_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ListBGPAdjRoutesRequest, BGPRoute]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Routerd_ListBGPAdjRoutesClient = grpc.ServerStreamingClient[BGPRoute]
+
+func (c *routerdClient) ResetBGPNeighbor(ctx context.Context, in *ResetBGPNeighborRequest, opts ...grpc.CallOption) (*ResetBGPNeighborResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResetBGPNeighborResponse)
+	err := c.cc.Invoke(ctx, Routerd_ResetBGPNeighbor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *routerdClient) SetBGPNeighborEnabled(ctx context.Context, in *SetBGPNeighborEnabledRequest, opts ...grpc.CallOption) (*SetBGPNeighborEnabledResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetBGPNeighborEnabledResponse)
+	err := c.cc.Invoke(ctx, Routerd_SetBGPNeighborEnabled_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RouterdServer is the server API for Routerd service.
 // All implementations must embed UnimplementedRouterdServer
 // for forward compatibility.
@@ -260,6 +371,33 @@ type RouterdServer interface {
 	// state of each prefix, not every flap. RESOURCE_EXHAUSTED if too many
 	// watchers are open. Read.
 	WatchRoutes(*WatchRoutesRequest, grpc.ServerStreamingServer[WatchRoutesResponse]) error
+	// ListBGPNeighbors returns the speaker's identity and every neighbour's
+	// session state and counters, ordered by address (show bgp summary).
+	// Read.
+	ListBGPNeighbors(context.Context, *ListBGPNeighborsRequest) (*ListBGPNeighborsResponse, error)
+	// GetBGPNeighbor returns one neighbour (show bgp neighbor). Read.
+	GetBGPNeighbor(context.Context, *GetBGPNeighborRequest) (*BGPNeighbor, error)
+	// ListBGPRoutes streams the Loc-RIB, one prefix per message with every
+	// path, the best one first, the decision step that made it best and the
+	// neighbours it is advertised to; ordered by address and prefix length.
+	// Read.
+	ListBGPRoutes(*ListBGPRoutesRequest, grpc.ServerStreamingServer[BGPRoute]) error
+	// ListBGPAdjRoutes streams the routes received from a neighbour (after
+	// import policy: routes it rejected are not kept) or advertised to it
+	// (with the attributes as sent). Read.
+	ListBGPAdjRoutes(*ListBGPAdjRoutesRequest, grpc.ServerStreamingServer[BGPRoute]) error
+	// ResetBGPNeighbor resets a neighbour's session: a hard reset closes it
+	// with a Cease (Administrative Reset) and lets it come back; a soft one
+	// keeps it and sends every route again (out), asks the neighbour for
+	// its routes again with ROUTE-REFRESH (in), or both. A soft reset of a
+	// session that is not established fails with FAILED_PRECONDITION.
+	// Write.
+	ResetBGPNeighbor(context.Context, *ResetBGPNeighborRequest) (*ResetBGPNeighborResponse, error)
+	// SetBGPNeighborEnabled disables a neighbour (its session is closed with
+	// a Cease, Administrative Shutdown, and not started again) or enables it
+	// again. The setting lasts until a reload changes the neighbour's
+	// configuration or the daemon restarts. Write.
+	SetBGPNeighborEnabled(context.Context, *SetBGPNeighborEnabledRequest) (*SetBGPNeighborEnabledResponse, error)
 	mustEmbedUnimplementedRouterdServer()
 }
 
@@ -296,6 +434,24 @@ func (UnimplementedRouterdServer) Reload(context.Context, *ReloadRequest) (*Relo
 }
 func (UnimplementedRouterdServer) WatchRoutes(*WatchRoutesRequest, grpc.ServerStreamingServer[WatchRoutesResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchRoutes not implemented")
+}
+func (UnimplementedRouterdServer) ListBGPNeighbors(context.Context, *ListBGPNeighborsRequest) (*ListBGPNeighborsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBGPNeighbors not implemented")
+}
+func (UnimplementedRouterdServer) GetBGPNeighbor(context.Context, *GetBGPNeighborRequest) (*BGPNeighbor, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBGPNeighbor not implemented")
+}
+func (UnimplementedRouterdServer) ListBGPRoutes(*ListBGPRoutesRequest, grpc.ServerStreamingServer[BGPRoute]) error {
+	return status.Error(codes.Unimplemented, "method ListBGPRoutes not implemented")
+}
+func (UnimplementedRouterdServer) ListBGPAdjRoutes(*ListBGPAdjRoutesRequest, grpc.ServerStreamingServer[BGPRoute]) error {
+	return status.Error(codes.Unimplemented, "method ListBGPAdjRoutes not implemented")
+}
+func (UnimplementedRouterdServer) ResetBGPNeighbor(context.Context, *ResetBGPNeighborRequest) (*ResetBGPNeighborResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetBGPNeighbor not implemented")
+}
+func (UnimplementedRouterdServer) SetBGPNeighborEnabled(context.Context, *SetBGPNeighborEnabledRequest) (*SetBGPNeighborEnabledResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetBGPNeighborEnabled not implemented")
 }
 func (UnimplementedRouterdServer) mustEmbedUnimplementedRouterdServer() {}
 func (UnimplementedRouterdServer) testEmbeddedByValue()                 {}
@@ -466,6 +622,100 @@ func _Routerd_WatchRoutes_Handler(srv interface{}, stream grpc.ServerStream) err
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Routerd_WatchRoutesServer = grpc.ServerStreamingServer[WatchRoutesResponse]
 
+func _Routerd_ListBGPNeighbors_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBGPNeighborsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouterdServer).ListBGPNeighbors(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Routerd_ListBGPNeighbors_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouterdServer).ListBGPNeighbors(ctx, req.(*ListBGPNeighborsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Routerd_GetBGPNeighbor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBGPNeighborRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouterdServer).GetBGPNeighbor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Routerd_GetBGPNeighbor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouterdServer).GetBGPNeighbor(ctx, req.(*GetBGPNeighborRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Routerd_ListBGPRoutes_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ListBGPRoutesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RouterdServer).ListBGPRoutes(m, &grpc.GenericServerStream[ListBGPRoutesRequest, BGPRoute]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Routerd_ListBGPRoutesServer = grpc.ServerStreamingServer[BGPRoute]
+
+func _Routerd_ListBGPAdjRoutes_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ListBGPAdjRoutesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RouterdServer).ListBGPAdjRoutes(m, &grpc.GenericServerStream[ListBGPAdjRoutesRequest, BGPRoute]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Routerd_ListBGPAdjRoutesServer = grpc.ServerStreamingServer[BGPRoute]
+
+func _Routerd_ResetBGPNeighbor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResetBGPNeighborRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouterdServer).ResetBGPNeighbor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Routerd_ResetBGPNeighbor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouterdServer).ResetBGPNeighbor(ctx, req.(*ResetBGPNeighborRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Routerd_SetBGPNeighborEnabled_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetBGPNeighborEnabledRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouterdServer).SetBGPNeighborEnabled(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Routerd_SetBGPNeighborEnabled_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouterdServer).SetBGPNeighborEnabled(ctx, req.(*SetBGPNeighborEnabledRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Routerd_ServiceDesc is the grpc.ServiceDesc for Routerd service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -501,6 +751,22 @@ var Routerd_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Reload",
 			Handler:    _Routerd_Reload_Handler,
 		},
+		{
+			MethodName: "ListBGPNeighbors",
+			Handler:    _Routerd_ListBGPNeighbors_Handler,
+		},
+		{
+			MethodName: "GetBGPNeighbor",
+			Handler:    _Routerd_GetBGPNeighbor_Handler,
+		},
+		{
+			MethodName: "ResetBGPNeighbor",
+			Handler:    _Routerd_ResetBGPNeighbor_Handler,
+		},
+		{
+			MethodName: "SetBGPNeighborEnabled",
+			Handler:    _Routerd_SetBGPNeighborEnabled_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -511,6 +777,16 @@ var Routerd_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchRoutes",
 			Handler:       _Routerd_WatchRoutes_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ListBGPRoutes",
+			Handler:       _Routerd_ListBGPRoutes_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ListBGPAdjRoutes",
+			Handler:       _Routerd_ListBGPAdjRoutes_Handler,
 			ServerStreams: true,
 		},
 	},
