@@ -338,3 +338,16 @@ func randBytes(rng *rand.Rand, n int) []byte {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// TestDemoFile publishes the full table at $FIB_DEMO (for trying routerctl
+// fib and data-plane programs by hand) and leaves it there.
+func TestDemoFile(t *testing.T) {
+	path := os.Getenv("FIB_DEMO")
+	if path == "" {
+		t.Skip("set FIB_DEMO=/dev/shm/routerd-fib to publish the full table there")
+	}
+	w := buildFIB(t, path, loadFullTable(t))
+	w.Insert(100, netip.MustParsePrefix("10.0.0.0/8"), Action{Kind: Blackhole})
+	w.Commit()
+	w.Close()
+}
