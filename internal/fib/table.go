@@ -291,7 +291,7 @@ func (w *Writer) ensureNode(p *uint32) (uint32, error) {
 	if !ok {
 		return 0, fmt.Errorf("node pool of %d nodes: %w", w.opts.Nodes, ErrFull)
 	}
-	if err := w.reserveTo(w.lay.nodePool + uint64(n+1)*fr.NodeEntries*4); err != nil {
+	if err := w.reserve(&w.resNodes, w.lay.nodePool+uint64(n+1)*fr.NodeEntries*4, w.lay.recPool); err != nil {
 		w.nodeMem.used--
 		w.nodeMem.put(n)
 		return 0, err

@@ -81,7 +81,8 @@ type Writer struct {
 	groups  map[uint32]uint32 // group id -> slot
 	slotInf []slotInfo
 	quar    []quarItem
-	reserve uint64 // bytes of the file reserved with fallocate
+	// Ends of the parts of each section reserved with fallocate.
+	resFixed, resNodes, resRecs uint64
 
 	prefixes4, prefixes6 uint64
 }
@@ -133,7 +134,8 @@ func Create(path string, opts Options) (*Writer, error) {
 			w.abandon()
 			return nil, fmt.Errorf("fib: cannot size %s to %d bytes: %w", w.tmp, size, err)
 		}
-		if err = w.reserveTo(w.lay.fixedEnd); err != nil {
+		w.resFixed, w.resNodes, w.resRecs = 0, w.lay.nodePool, w.lay.recPool
+		if err = w.reserve(&w.resFixed, w.lay.fixedEnd, w.lay.fixedEnd); err != nil {
 			w.abandon()
 			return nil, err
 		}
@@ -184,19 +186,20 @@ func Create(path string, opts Options) (*Writer, error) {
 	return w, nil
 }
 
-// reserveTo makes sure the file's blocks up to end are allocated, so that
-// a full /dev/shm shows up as an error here rather than as SIGBUS on a
-// later store.
-func (w *Writer) reserveTo(end uint64) error {
-	if w.file == nil || end <= w.reserve {
+// reserve makes sure the file's blocks in [*done, end) are allocated
+// (rounded up to 2 MiB steps), so that a full /dev/shm shows up as an
+// error here rather than as SIGBUS on a later store. Each section keeps its
+// own high-water mark so that the sparse pools stay sparse.
+func (w *Writer) reserve(done *uint64, end, limit uint64) error {
+	if w.file == nil || end <= *done {
 		return nil
 	}
-	end = min(align(end+(4<<20), 2<<20), w.lay.size)
-	err := unix.Fallocate(int(w.file.Fd()), 0, int64(w.reserve), int64(end-w.reserve))
+	end = min(align(end, 2<<20), limit)
+	err := unix.Fallocate(int(w.file.Fd()), 0, int64(*done), int64(end-*done))
 	if err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
-		return fmt.Errorf("fib: cannot reserve %d bytes of shared memory in %s: %w: %w", end, w.file.Name(), ErrFull, err)
+		return fmt.Errorf("fib: cannot reserve %d bytes of shared memory in %s: %w: %w", end-*done, w.file.Name(), ErrFull, err)
 	}
-	w.reserve = end
+	*done = end
 	return nil
 }
 
@@ -392,7 +395,7 @@ func (w *Writer) SetGroup(id uint32, nhs []NextHop) error {
 		return fmt.Errorf("fib: group %d: record pool: %w", id, ErrFull)
 	}
 	off := w.lay.recPool + uint64(rec)*w.lay.recSize
-	if err := w.reserveTo(off + w.lay.recSize); err != nil {
+	if err := w.reserve(&w.resRecs, off+w.lay.recSize, w.lay.size); err != nil {
 		w.recMem.put(rec)
 		w.dropSlotIfUnused(slot)
 		return err
