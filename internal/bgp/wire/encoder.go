@@ -38,7 +38,7 @@ func (e *Encoder) AppendAnnounce(dst []byte, a *Attrs, prefixes []Prefix) ([]byt
 	}
 	fam := prefixes[0].Family()
 	for _, p := range prefixes[1:] {
-		if p.Family() != fam {
+		if p.afi != prefixes[0].afi {
 			return dst, errMixedFamilies
 		}
 	}
