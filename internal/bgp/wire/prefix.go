@@ -149,8 +149,7 @@ func appendNLRI(dst []Prefix, b []byte, v6 bool) ([]Prefix, error) {
 		if v6 {
 			afi = uint8(AFIIPv6)
 		}
-		dst = append(dst, Prefix{bits: uint8(bits), afi: afi})
-		p := &dst[len(dst)-1]
+		p := Prefix{bits: uint8(bits), afi: afi}
 		switch {
 		case !v6 && len(b) >= 5:
 			// Load a whole address and mask it: no per-byte loop, no
@@ -174,6 +173,7 @@ func appendNLRI(dst []Prefix, b []byte, v6 bool) ([]Prefix, error) {
 				p.addr[n-1] &= ^byte(0xff >> r)
 			}
 		}
+		dst = append(dst, p)
 		b = b[1+n:]
 	}
 	return dst, nil
