@@ -18,7 +18,9 @@ import (
 	"github.com/routerd/routerd/internal/rib"
 )
 
-type backend struct{}
+// backend is the test daemon's Backend; bgp nil means BGP is not
+// configured.
+type backend struct{ bgp api.BGPBackend }
 
 func (backend) Interfaces() ([]api.Interface, error) {
 	return []api.Interface{
@@ -29,11 +31,18 @@ func (backend) Interfaces() ([]api.Interface, error) {
 func (backend) Tables() map[string]rib.Table { return map[string]rib.Table{"blue": 100} }
 func (backend) Reload() error                { return nil }
 func (backend) Counters() []api.Counter      { return nil }
+func (b backend) BGP() api.BGPBackend        { return b.bgp }
 
 // startDaemon serves the API on a socket in a temporary directory with a
 // RIB holding a connected network, two statics (one recursive) and a route
 // the kernel refused.
 func startDaemon(t *testing.T) string {
+	t.Helper()
+	return startDaemonWith(t, backend{})
+}
+
+// startDaemonWith is startDaemon with the given backend.
+func startDaemonWith(t *testing.T, be backend) string {
 	t.Helper()
 	r := rib.New()
 	r.SetLinkUp(2, true)
@@ -53,7 +62,7 @@ func startDaemon(t *testing.T) string {
 	}
 	r.SetInstallError(rib.Key{Table: rib.TableMain, Prefix: p("198.51.100.0/24")}, errNetUnreach{})
 	socket := filepath.Join(t.TempDir(), "api.sock")
-	srv := api.NewServer(api.ServerConfig{Socket: socket, RIB: r, Statics: r.NewSource(rib.OriginAPI, "api"), Backend: backend{}, Version: "1.2.3"})
+	srv := api.NewServer(api.ServerConfig{Socket: socket, RIB: r, Statics: r.NewSource(rib.OriginAPI, "api"), Backend: be, Version: "1.2.3"})
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}

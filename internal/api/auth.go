@@ -41,6 +41,13 @@ var methodAccess = map[string]Access{
 	"/routerd.v1.Routerd/AddRoutes":      AccessWrite,
 	"/routerd.v1.Routerd/DeleteRoutes":   AccessWrite,
 	"/routerd.v1.Routerd/Reload":         AccessWrite,
+
+	"/routerd.v1.Routerd/ListBGPNeighbors":      AccessRead,
+	"/routerd.v1.Routerd/GetBGPNeighbor":        AccessRead,
+	"/routerd.v1.Routerd/ListBGPRoutes":         AccessRead,
+	"/routerd.v1.Routerd/ListBGPAdjRoutes":      AccessRead,
+	"/routerd.v1.Routerd/ResetBGPNeighbor":      AccessWrite,
+	"/routerd.v1.Routerd/SetBGPNeighborEnabled": AccessWrite,
 }
 
 // PeerCred is the identity of the process at the other end of a connection,

@@ -1,9 +1,10 @@
 // Package api serves routerd's operator API (api/routerd/v1) over a Unix
 // socket: routes and lookups from the RIB, runtime static routes offered to
-// the RIB through their own source, interfaces, status, reload and a stream
-// of route changes. Callers are authorised by their peer credentials
-// (SO_PEERCRED): read methods for root, the daemon's user and members of a
-// configured group; write methods for root and a configured owner.
+// the RIB through their own source, interfaces, status, reload, a stream
+// of route changes, and the BGP speaker's neighbours, routes and resets.
+// Callers are authorised by their peer credentials (SO_PEERCRED): read
+// methods for root, the daemon's user and members of a configured group;
+// write methods for root and a configured owner.
 //
 // The package is a consumer of the RIB (queries, one subscription per watch
 // stream) and a source (runtime statics); what the RIB cannot answer comes
@@ -65,6 +66,11 @@ type Backend interface {
 	// Counters returns subsystem counters (kernel programming, FIB, ...) for
 	// GetStatus; nil if there are none.
 	Counters() []Counter
+	// BGP returns the BGP speaker, or nil when the configuration has none
+	// (the BGP methods then fail with FAILED_PRECONDITION). The API asks
+	// for it once per call, so a reload that starts or stops the speaker
+	// takes effect at the next call.
+	BGP() BGPBackend
 }
 
 // ServerConfig configures the API server.

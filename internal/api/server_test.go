@@ -29,6 +29,7 @@ type fakeBackend struct {
 	mu        sync.Mutex
 	reloads   int
 	reloadErr error
+	bgp       BGPBackend // nil: BGP is not configured
 }
 
 var testInterfaces = []Interface{
@@ -45,6 +46,7 @@ func (b *fakeBackend) Reload() error {
 	b.reloads++
 	return b.reloadErr
 }
+func (b *fakeBackend) BGP() BGPBackend { return b.bgp }
 func (b *fakeBackend) Counters() []Counter {
 	return []Counter{{Subsystem: "kernel", Name: "routes_installed", Value: 7}}
 }

@@ -3,6 +3,7 @@ package bgp
 import (
 	"cmp"
 	"errors"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"time"
@@ -81,6 +82,50 @@ func (s *Speaker) status(p *Peer) NeighborStatus {
 		st.PrefixesIn = ss.prefixesIn.Load()
 	}
 	return st
+}
+
+// Identity returns the speaker's AS number and BGP identifier.
+func (s *Speaker) Identity() (as uint32, routerID netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.AS, s.id
+}
+
+// PrefixCounts is how many of a neighbour's paths the Loc-RIB holds and to
+// how many prefixes it is advertised.
+type PrefixCounts struct {
+	Accepted   int
+	Advertised int
+}
+
+// PrefixCounts counts every neighbour's paths and advertised prefixes in
+// one walk of the Loc-RIB under the speaker's lock; its cost grows with the
+// table (tens of milliseconds for a full one), so it is for operator
+// requests and metric scrapes, not for every route.
+func (s *Speaker) PrefixCounts() map[netip.Addr]PrefixCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	acc := make([]int, len(s.slots))
+	adv := make([]int, maxAdvertBits)
+	for _, d := range s.loc {
+		for _, pt := range d.paths {
+			if int(pt.slot) < len(acc) {
+				acc[pt.slot]++
+			}
+		}
+		for m := d.adv; m != 0; m &= m - 1 {
+			adv[bits.TrailingZeros64(m)]++
+		}
+	}
+	out := make(map[netip.Addr]PrefixCounts, len(s.peers))
+	for a, p := range s.peers {
+		c := PrefixCounts{Accepted: acc[p.slot]}
+		if p.slot < maxAdvertBits {
+			c.Advertised = adv[p.slot]
+		}
+		out[a] = c
+	}
+	return out
 }
 
 // PathView is one path of a Loc-RIB entry.

@@ -54,3 +54,12 @@ func (b backend) Counters() []api.Counter {
 		{Subsystem: "kernel", Name: "routes_installed", Value: uint64(max(m.Installed.Load(), 0))},
 	}
 }
+
+// BGP returns the speaker's API, or nil (an untyped nil, as the API
+// expects) when BGP is not configured.
+func (b backend) BGP() api.BGPBackend {
+	if s := b.d.bgp.get(); s != nil {
+		return bgpBackend{s}
+	}
+	return nil
+}

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/routerd/routerd/internal/bgp"
 )
 
 type metricsServer struct {
@@ -22,14 +24,16 @@ type metricsServer struct {
 }
 
 // startMetrics serves Prometheus metrics on addr: routes per table and
-// origin, kernel programming counters, and the process's memory (the
-// standard process and Go collectors).
+// origin, kernel programming counters, BGP sessions and prefix counts per
+// neighbour, and the process's memory (the standard process and Go
+// collectors).
 func startMetrics(addr string, d *Daemon) (*metricsServer, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "routerd"}),
 		collectors.NewGoCollector(),
 		&ribCollector{d: d},
+		&bgpCollector{d: d},
 	)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -108,6 +112,69 @@ func (c *ribCollector) Collect(ch chan<- prometheus.Metric) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	ch <- prometheus.MustNewConstMetric(descHeap, prometheus.GaugeValue, float64(ms.HeapAlloc))
+}
+
+var (
+	descBGPNeighbors = prometheus.NewDesc("routerd_bgp_neighbors", "Configured BGP neighbours by session state.",
+		[]string{"state"}, nil)
+	descBGPUp = prometheus.NewDesc("routerd_bgp_session_established", "1 if the session with the neighbour is established, else 0.",
+		[]string{"neighbor"}, nil)
+	descBGPUpdatesIn = prometheus.NewDesc("routerd_bgp_updates_received_total", "UPDATE messages received from the neighbour in the current session.",
+		[]string{"neighbor"}, nil)
+	descBGPUpdatesOut = prometheus.NewDesc("routerd_bgp_updates_sent_total", "UPDATE messages sent to the neighbour in the current session.",
+		[]string{"neighbor"}, nil)
+	descBGPReceived = prometheus.NewDesc("routerd_bgp_prefixes_received", "Prefixes the neighbour announced minus those it withdrew, before import policy.",
+		[]string{"neighbor"}, nil)
+	descBGPAccepted = prometheus.NewDesc("routerd_bgp_prefixes_accepted", "The neighbour's paths in the Loc-RIB, after import policy.",
+		[]string{"neighbor"}, nil)
+	descBGPAdvertised = prometheus.NewDesc("routerd_bgp_prefixes_advertised", "Prefixes advertised to the neighbour.",
+		[]string{"neighbor"}, nil)
+	descBGPFlaps = prometheus.NewDesc("routerd_bgp_session_flaps_total", "Established sessions with the neighbour that went down.",
+		[]string{"neighbor"}, nil)
+)
+
+// bgpStates are the values of routerd_bgp_neighbors' state label, all of
+// them reported (zero included) so that a state's series never vanishes.
+var bgpStates = []bgp.State{bgp.StateIdle, bgp.StateConnect, bgp.StateActive, bgp.StateOpenSent, bgp.StateOpenConfirm, bgp.StateEstablished}
+
+// bgpCollector reads the speaker's neighbours at scrape time; it reports
+// nothing when BGP is not configured.
+type bgpCollector struct{ d *Daemon }
+
+func (c *bgpCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descBGPNeighbors, descBGPUp, descBGPUpdatesIn, descBGPUpdatesOut, descBGPReceived, descBGPAccepted, descBGPAdvertised, descBGPFlaps} {
+		ch <- d
+	}
+}
+
+func (c *bgpCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.d.bgp.get()
+	if s == nil {
+		return
+	}
+	ns := s.Neighbors()
+	counts := s.PrefixCounts()
+	byState := make(map[bgp.State]int, len(bgpStates))
+	for i := range ns {
+		n := &ns[i]
+		byState[n.State]++
+		a := n.Address.String()
+		up := 0.0
+		if n.State == bgp.StateEstablished {
+			up = 1
+		}
+		pc := counts[n.Address]
+		ch <- prometheus.MustNewConstMetric(descBGPUp, prometheus.GaugeValue, up, a)
+		ch <- prometheus.MustNewConstMetric(descBGPUpdatesIn, prometheus.CounterValue, float64(n.UpdatesIn), a)
+		ch <- prometheus.MustNewConstMetric(descBGPUpdatesOut, prometheus.CounterValue, float64(n.UpdatesOut), a)
+		ch <- prometheus.MustNewConstMetric(descBGPReceived, prometheus.GaugeValue, float64(max(n.PrefixesIn, 0)), a)
+		ch <- prometheus.MustNewConstMetric(descBGPAccepted, prometheus.GaugeValue, float64(pc.Accepted), a)
+		ch <- prometheus.MustNewConstMetric(descBGPAdvertised, prometheus.GaugeValue, float64(pc.Advertised), a)
+		ch <- prometheus.MustNewConstMetric(descBGPFlaps, prometheus.CounterValue, float64(n.Flaps), a)
+	}
+	for _, st := range bgpStates {
+		ch <- prometheus.MustNewConstMetric(descBGPNeighbors, prometheus.GaugeValue, float64(byState[st]), st.String())
+	}
 }
 
 // rssBytes reads the resident set size from /proc/self/status.
