@@ -30,6 +30,12 @@ func freePort(t *testing.T) int {
 // hop) checked in GoBGP's RIB, routes announced by GoBGP decoded here, and
 // a shutdown communication at the end.
 func TestInteropGoBGP(t *testing.T) {
+	t.Run("4-octet AS", func(t *testing.T) { interopGoBGP(t, 4200000001) })
+	// Without the 4-octet AS capability: AS_TRANS and AS4_PATH both ways.
+	t.Run("2-octet AS", func(t *testing.T) { interopGoBGP(t, 65001) })
+}
+
+func interopGoBGP(t *testing.T, myAS uint32) {
 	if testing.Short() {
 		t.Skip("short")
 	}
@@ -50,7 +56,7 @@ func TestInteropGoBGP(t *testing.T) {
 [[neighbors]]
   [neighbors.config]
     neighbor-address = "127.0.0.1"
-    peer-as = 4200000001
+    peer-as = %d
   [neighbors.transport.config]
     passive-mode = true
   [[neighbors.afi-safis]]
@@ -59,7 +65,7 @@ func TestInteropGoBGP(t *testing.T) {
   [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv6-unicast"
-`, bgpPort)), 0o644)
+`, bgpPort, myAS)), 0o644)
 	logf, _ := os.Create(filepath.Join(dir, "gobgpd.log"))
 	cmd := exec.Command(gobgpd, "-f", conf, "-p", "--api-hosts", fmt.Sprintf("127.0.0.1:%d", apiPort), "--pprof-disable")
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -97,7 +103,8 @@ func TestInteropGoBGP(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 
-	open := NewOpen(4200000001, 90, netip.MustParseAddr("192.0.2.1"))
+	open := NewOpen(myAS, 90, netip.MustParseAddr("192.0.2.1"))
+	open.Caps.HasAS4 = myAS > 0xffff
 	open.Caps.Multiprotocol = []Family{IPv4Unicast, IPv6Unicast}
 	open.Caps.RouteRefresh = true
 	msg, err := open.AppendMessage(nil)
@@ -116,21 +123,22 @@ func TestInteropGoBGP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if peer.PeerAS() != 65000 || !peer.Caps.HasAS4 || !peer.Caps.hasMP(IPv6Unicast) || peer.ID != netip.MustParseAddr("192.0.2.254") {
+	opts := Negotiate(&open.Caps, &peer.Caps, true)
+	if peer.PeerAS() != 65000 || !peer.Caps.HasAS4 || opts.AS4 != (myAS > 0xffff) || !peer.Caps.hasMP(IPv6Unicast) || peer.ID != netip.MustParseAddr("192.0.2.254") {
 		t.Fatalf("GoBGP's OPEN: %+v", peer)
 	}
-	opts := Negotiate(&open.Caps, &peer.Caps, true)
 	t.Logf("negotiated %+v with GoBGP capabilities %+v", opts, peer.Caps)
 
 	// Our routes.
 	a := Attrs{
-		Present:          AttrMask(0).With(AttrOrigin).With(AttrASPath).With(AttrMED),
-		ASPath:           MakeASPath(ASSegment{ASSequence, []uint32{4200000001, 65010, 4200000002}}),
+		Present:          AttrMask(0).With(AttrOrigin).With(AttrASPath).With(AttrMED).With(AttrAggregator),
+		ASPath:           MakeASPath(ASSegment{ASSequence, []uint32{myAS, 65010, 4200000002}}),
 		MED:              50,
 		NextHop:          netip.MustParseAddr("192.0.2.1"),
 		Communities:      MakeCommunities(65010<<16|7, GracefulShutdown),
 		ExtCommunities:   MakeExtCommunities(ExtCommunity{0x00, 0x02, 0xfd, 0xf2, 0, 0, 0, 9}),
 		LargeCommunities: MakeLargeCommunities(LargeCommunity{4200000001, 1, 2}),
+		Aggregator:       Aggregator{4200000003, netip.MustParseAddr("192.0.2.3")},
 		Unknown:          MakeRawAttrs(RawAttr{FlagOptional | FlagTransitive, 250, "hi"}),
 	}
 	var v4, v6 []Prefix
@@ -158,7 +166,8 @@ func TestInteropGoBGP(t *testing.T) {
 	}
 
 	// GoBGP's routes, then read until both of them arrived.
-	cli("global", "rib", "-a", "ipv4", "add", "198.51.100.0/24", "origin", "egp", "community", "65000:1", "large-community", "65000:3:4", "med", "5")
+	cli("global", "rib", "-a", "ipv4", "add", "198.51.100.0/24", "origin", "egp", "community", "65000:1", "large-community", "65000:3:4", "med", "5",
+		"aspath", "4200000009,65020", "aggregator", "4200000008:192.0.2.8")
 	cli("global", "rib", "-a", "ipv6", "add", "2001:db8:99::/48")
 	dec := NewDecoder(opts)
 	var u Update
@@ -188,7 +197,8 @@ func TestInteropGoBGP(t *testing.T) {
 		}
 	}
 	g4 := got[MustParsePrefix("198.51.100.0/24")]
-	if g4.ASPath.String() != "65000" || g4.Origin != OriginEGP || !g4.Communities.Has(65000<<16|1) ||
+	if g4.ASPath.String() != "65000 4200000009 65020" || g4.Origin != OriginEGP ||
+		g4.Aggregator != (Aggregator{4200000008, netip.MustParseAddr("192.0.2.8")}) || !g4.Communities.Has(65000<<16|1) ||
 		g4.LargeCommunities.Len() != 1 || g4.LargeCommunities.At(0) != (LargeCommunity{65000, 3, 4}) || !g4.NextHop.Is4() {
 		t.Errorf("IPv4 route from GoBGP: %v", g4.String())
 	}
@@ -215,7 +225,7 @@ func TestInteropGoBGP(t *testing.T) {
 		t.Errorf("GoBGP holds %d of our IPv6 routes, want 1000", n)
 	}
 	detail := cli("neighbor", "127.0.0.1", "adj-in", "-a", "ipv4", "10.0.5.0/24")
-	for _, want := range []string{"4200000001 65010 4200000002", "65010:7", "planned-shut", "4200000001:1:2", "{Med: 50}", "PARTIAL|TRANSITIVE|OPTIONAL, Type: BGPAttrType(250)", "192.0.2.1"} {
+	for _, want := range []string{fmt.Sprintf("%d 65010 4200000002", myAS), "4200000003", "65010:7", "planned-shut", "4200000001:1:2", "{Med: 50}", "PARTIAL|TRANSITIVE|OPTIONAL, Type: BGPAttrType(250)", "192.0.2.1"} {
 		if !strings.Contains(detail, want) {
 			t.Errorf("GoBGP's view of 10.0.5.0/24 lacks %q:\n%s", want, detail)
 		}
