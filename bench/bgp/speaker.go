@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/routerd/routerd/internal/bgp/wire"
+	"github.com/routerd/routerd/internal/netns"
+)
+
+// peer is the benchmark's minimal BGP speaker: one session over one
+// address family, enough to open it, keep it up, send pre-encoded UPDATEs
+// (the tester) or count the prefixes that arrive (the monitor). Both roles
+// are the same for every implementation under test.
+type peer struct {
+	conn   *net.TCPConn
+	fam    wire.Family
+	opts   wire.Options
+	wmu    sync.Mutex
+	closed chan struct{}
+	once   sync.Once
+	hold   time.Duration
+}
+
+// dialPeer connects from local to the router (retrying while it starts,
+// until ctx ends) inside ns and performs the OPEN exchange.
+func dialPeer(ctx context.Context, ns *netns.NS, local, remote netip.Addr, as uint32, fam wire.Family) (*peer, error) {
+	var c *net.TCPConn
+	for {
+		err := ns.Do(func() error {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: local.AsSlice()}, Timeout: time.Second}
+			nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(remote.String(), "179"))
+			if err != nil {
+				return err
+			}
+			c = nc.(*net.TCPConn)
+			return nil
+		})
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect %s -> %s: %w", local, remote, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	p := &peer{conn: c, fam: fam, closed: make(chan struct{})}
+	if err := p.open(local, as); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("session %s -> %s: %w", local, remote, err)
+	}
+	go p.keepalives()
+	return p, nil
+}
+
+func (p *peer) open(id netip.Addr, as uint32) error {
+	if !id.Is4() {
+		id = netip.AddrFrom4([4]byte{10, 255, 0, byte(as)})
+	}
+	o := wire.NewOpen(as, 90, id)
+	o.Caps.Multiprotocol = []wire.Family{p.fam}
+	msg, err := o.AppendMessage(nil)
+	if err != nil {
+		return err
+	}
+	_ = p.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	defer p.conn.SetDeadline(time.Time{})
+	if _, err := p.conn.Write(msg); err != nil {
+		return err
+	}
+	buf := make([]byte, wire.MaxMessageLen)
+	h, body, err := wire.ReadMessage(p.conn, buf, wire.MaxMessageLen)
+	if err != nil {
+		return err
+	}
+	if h.Type != wire.TypeOpen {
+		return unexpected(h, body)
+	}
+	ro, err := wire.DecodeOpen(body)
+	if err != nil {
+		return err
+	}
+	p.opts = wire.Negotiate(&o.Caps, &ro.Caps, true)
+	if !p.opts.Families.Has(p.fam) {
+		return fmt.Errorf("%s not negotiated", p.fam)
+	}
+	p.hold = time.Duration(min(90, ro.HoldTime)) * time.Second
+	if _, err := p.conn.Write(wire.AppendKeepalive(nil)); err != nil {
+		return err
+	}
+	h, body, err = wire.ReadMessage(p.conn, buf, wire.MaxMessageLen)
+	if err != nil {
+		return err
+	}
+	if h.Type != wire.TypeKeepalive {
+		return unexpected(h, body)
+	}
+	return nil
+}
+
+func unexpected(h wire.Header, body []byte) error {
+	if h.Type == wire.TypeNotification {
+		n, _ := wire.DecodeNotification(body)
+		return fmt.Errorf("NOTIFICATION: %s", n)
+	}
+	return fmt.Errorf("unexpected %s", h.Type)
+}
+
+func (p *peer) keepalives() {
+	if p.hold == 0 {
+		return
+	}
+	t := time.NewTicker(p.hold / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.closed:
+			return
+		case <-t.C:
+			if p.write(wire.AppendKeepalive(nil)) != nil {
+				return
+			}
+		}
+	}
+}
+
+func (p *peer) write(b []byte) error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	_, err := p.conn.Write(b)
+	return err
+}
+
+func (p *peer) close() {
+	p.once.Do(func() {
+		close(p.closed)
+		p.conn.Close()
+	})
+}
+
+// drain reads and discards what the router sends (the tester gets its own
+// routes' fate or nothing; it must not let the router's writes block).
+func (p *peer) drain() {
+	buf := make([]byte, 1<<16)
+	for {
+		if _, err := p.conn.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// send writes the pre-encoded chunks of UPDATEs; first is called just
+// before the first byte goes out.
+func (p *peer) send(chunks [][]byte, first func()) error {
+	for i, c := range chunks {
+		if i == 0 {
+			first()
+		}
+		if err := p.write(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// counter gathers what the monitor sessions receive: each prefix of the
+// table counted once, and the time the last one arrived.
+type counter struct {
+	t       *table
+	seen    [2][]bool // by family: v4, v6
+	n       atomic.Int64
+	updates atomic.Int64
+	want    int64
+	done    chan struct{}
+	doneAt  atomic.Int64 // unix nanoseconds
+	errs    atomic.Pointer[error]
+	finish  sync.Once
+}
+
+// stop records err (if it is the first) and ends the wait.
+func (c *counter) stop(err error) {
+	if err != nil {
+		c.errs.CompareAndSwap(nil, &err)
+	}
+	c.finish.Do(func() { close(c.done) })
+}
+
+func newCounter(t *table) *counter {
+	return &counter{t: t, seen: [2][]bool{make([]bool, len(t.v4)), make([]bool, len(t.v6))},
+		want: int64(t.len()), done: make(chan struct{})}
+}
+
+// monitor reads UPDATEs from the router and counts the table's prefixes.
+func (p *peer) monitor(c *counter) {
+	max := p.opts.MaxLen()
+	buf := make([]byte, max)
+	dec := wire.NewDecoder(p.opts)
+	var u wire.Update
+	fi := 0
+	if p.fam == wire.IPv6Unicast {
+		fi = 1
+	}
+	seen := c.seen[fi]
+	for {
+		h, body, err := wire.ReadMessage(p.conn, buf, max)
+		if err != nil {
+			select {
+			case <-p.closed:
+			default:
+				c.stop(fmt.Errorf("monitor %s: %w", p.fam, err))
+			}
+			return
+		}
+		switch h.Type {
+		case wire.TypeUpdate:
+		case wire.TypeNotification:
+			n, _ := wire.DecodeNotification(body)
+			c.stop(fmt.Errorf("monitor %s: NOTIFICATION %s", p.fam, n))
+			return
+		default:
+			continue
+		}
+		c.updates.Add(1)
+		if err := dec.DecodeUpdate(body, &u); err != nil {
+			err = fmt.Errorf("monitor %s: %w", p.fam, err)
+			c.errs.CompareAndSwap(nil, &err)
+			continue
+		}
+		added := int64(0)
+		for _, ps := range [][]wire.Prefix{u.NLRI, u.MPNLRI} {
+			for _, x := range ps {
+				if i, ok := c.t.index[x]; ok && x.Is6() == (fi == 1) && !seen[i] {
+					seen[i] = true
+					added++
+				}
+			}
+		}
+		if added > 0 && c.n.Add(added) == c.want {
+			c.doneAt.Store(time.Now().UnixNano())
+			c.stop(nil)
+		}
+	}
+}
+
+func (c *counter) err() error {
+	if e := c.errs.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
