@@ -416,42 +416,39 @@ func BenchmarkUpdate(b *testing.B) {
 		for i, p := range l.ps {
 			grp[i] = uint32(1 + pos[p]%64)
 		}
-		b.Run(l.name+"/fib", func(b *testing.B) {
-			w := e.shm
+		// Timed deletes (re-inserted untimed) or timed inserts (deleted
+		// untimed first), in chunks of the 100k prefixes.
+		run := func(b *testing.B, del func(int), ins func(int), timeDel bool) {
 			n := len(l.ps)
-			for i := 0; i < b.N; i++ {
-				p := l.ps[i%n]
-				if (i/n)%2 == 0 {
-					w.Delete(MainTable, p)
-				} else {
-					w.Insert(MainTable, p, Action{Kind: Forward, Group: grp[i%n]})
-				}
-				if i%1024 == 1023 {
-					w.Commit()
-				}
-			}
 			b.StopTimer()
-			for i, p := range l.ps {
-				w.Insert(MainTable, p, Action{Kind: Forward, Group: grp[i]})
-			}
-			w.Commit()
-		})
-		b.Run(l.name+"/bartFast", func(b *testing.B) {
-			n := len(l.ps)
-			for i := 0; i < b.N; i++ {
-				p := l.ps[i%n]
-				if (i/n)%2 == 0 {
-					e.fast.Delete(p)
-				} else {
-					e.fast.Insert(p, 1)
+			for done := 0; done < b.N; {
+				k := min(n, b.N-done)
+				if timeDel {
+					b.StartTimer()
 				}
+				for i := 0; i < k; i++ {
+					del(i)
+				}
+				if timeDel {
+					b.StopTimer()
+				} else {
+					b.StartTimer()
+				}
+				for i := 0; i < k; i++ {
+					ins(i)
+				}
+				b.StopTimer()
+				done += k
 			}
-			b.StopTimer()
-			for _, p := range l.ps {
-				e.fast.Insert(p, 1)
-			}
-		})
+		}
+		w := e.shm
+		fdel := func(i int) { w.Delete(MainTable, l.ps[i]) }
+		fins := func(i int) { w.Insert(MainTable, l.ps[i], Action{Kind: Forward, Group: grp[i]}) }
+		bdel := func(i int) { e.fast.Delete(l.ps[i]) }
+		bins := func(i int) { e.fast.Insert(l.ps[i], grp[i]) }
+		b.Run(l.name+"/fib-delete", func(b *testing.B) { run(b, fdel, fins, true); w.Commit() })
+		b.Run(l.name+"/fib-insert", func(b *testing.B) { run(b, fdel, fins, false); w.Commit() })
+		b.Run(l.name+"/bartFast-delete", func(b *testing.B) { run(b, bdel, bins, true) })
+		b.Run(l.name+"/bartFast-insert", func(b *testing.B) { run(b, bdel, bins, false) })
 	}
 }
-
-// helperHammer is defined in process_test.go.

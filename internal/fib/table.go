@@ -192,7 +192,7 @@ func (w *Writer) Delete(table uint32, p netip.Prefix) error {
 	if !ok {
 		return fmt.Errorf("delete %v table %d: %w", p, table, ErrNotFound)
 	}
-	if err := w.write(tr, k, l, tr.rules.cover(k, l), true); err != nil {
+	if err := w.write(tr, k, l, w.cover(tr, k, l), true); err != nil {
 		return fmt.Errorf("delete %v table %d: %w", p, table, err)
 	}
 	tr.rules.del(k, l)
@@ -204,6 +204,32 @@ func (w *Writer) Delete(table uint32, p netip.Prefix) error {
 	}
 	w.dropSlotRef(old, 1)
 	return nil
+}
+
+// cover finds the leaf of the longest installed prefix shorter than l that
+// contains k/l (0 if none). The table itself usually answers: the longest
+// match of the sibling of k/l (the other half of its parent /l-1) is
+// exactly that prefix when it is shorter than l, because any prefix
+// covering k/l covers the sibling too. Only when the sibling has
+// more-specifics of its own does the writer search its rule store.
+func (w *Writer) cover(tr *trie, k key, l int) uint32 {
+	if l == 0 {
+		return 0
+	}
+	sib := k
+	if i := uint(l - 1); i < 64 {
+		sib.hi ^= 1 << (63 - i)
+	} else {
+		sib.lo ^= 1 << (127 - i)
+	}
+	e := tr.root[sib.hi>>(64-tr.bits)]
+	for d := tr.bits; e&(1<<31) != 0; d += 8 {
+		e = w.nodes[(e&(1<<31-1))*fr.NodeEntries+sib.byteAt(d)]
+	}
+	if e == 0 || leafBits(e) < l {
+		return e
+	}
+	return tr.rules.cover(k, l)
 }
 
 // write applies an insert (val is the new leaf; entries of prefixes no

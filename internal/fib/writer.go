@@ -120,7 +120,9 @@ func Create(path string, opts Options) (*Writer, error) {
 	size := int(w.lay.size)
 	var err error
 	if path == "" {
-		w.mem, err = unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+		// Private, not shared: shared anonymous memory is shmem, which gets
+		// huge pages only when shmem_enabled allows it.
+		w.mem, err = unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 		if err != nil {
 			return nil, fmt.Errorf("fib: anonymous mapping of %d bytes: %w", size, err)
 		}

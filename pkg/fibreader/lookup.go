@@ -16,6 +16,7 @@ type Table struct {
 	shift4  uint32
 	root6   []uint32
 	bits6   uint32
+	shift6  uint32 // 64 - bits6
 	nodes   []uint32
 	reclaim *uint64
 }
@@ -29,12 +30,24 @@ func (t *Table) Prefixes() (v4, v6 uint32) {
 }
 
 // Lookup4 finds the longest prefix matching the IPv4 address a (host
-// order, as binary.BigEndian.Uint32 of the four bytes).
-//
-// The reclaim sequence read before and after the walk guards against a
-// node the writer freed and reused while this reader was descheduled in
-// the middle of a lookup: the walk is then repeated.
+// order, as binary.BigEndian.Uint32 of the four bytes). It is small enough
+// to be inlined: most IPv4 lookups end at the root, which is never freed,
+// so they need no check of the reclaim sequence.
 func (t *Table) Lookup4(a uint32) Entry {
+	// A plain load: Go never tears a word-sized read, and a root entry
+	// needs no ordering with anything else. (Kept this short so that the
+	// function inlines into the caller's loop.)
+	e := t.root4[a>>t.shift4]
+	if e&entryLink != 0 {
+		return t.lookup4Node(a)
+	}
+	return Entry(e)
+}
+
+// lookup4Node walks below the root. The reclaim sequence read before and
+// after the walk guards against a node the writer freed and reused while
+// this reader was descheduled in the middle of it: the walk is repeated.
+func (t *Table) lookup4Node(a uint32) Entry {
 	for {
 		seq := atomic.LoadUint64(t.reclaim)
 		e := atomic.LoadUint32(&t.root4[a>>t.shift4])
@@ -67,11 +80,19 @@ func (t *Table) walk4(e, a uint32) uint32 {
 // Lookup6 finds the longest prefix matching the IPv6 address whose first
 // and last eight bytes, big-endian, are hi and lo.
 func (t *Table) Lookup6(hi, lo uint64) Entry {
+	e := t.root6[hi>>t.shift6]
+	if e&entryLink != 0 {
+		return t.lookup6Node(hi, lo)
+	}
+	return Entry(e)
+}
+
+func (t *Table) lookup6Node(hi, lo uint64) Entry {
 	for {
 		seq := atomic.LoadUint64(t.reclaim)
 		e := atomic.LoadUint32(&t.root6[hi>>(64-t.bits6)])
 		if e&entryLink != 0 {
-			e = t.walk6(e, hi, lo, t.bits6)
+			e = t.walk6(e, hi, lo)
 		}
 		if atomic.LoadUint64(t.reclaim) == seq {
 			return Entry(e)
@@ -79,24 +100,25 @@ func (t *Table) Lookup6(hi, lo uint64) Entry {
 	}
 }
 
-func (t *Table) walk6(e uint32, hi, lo uint64, d uint32) uint32 {
+func (t *Table) walk6(e uint32, hi, lo uint64) uint32 {
 	nodes := t.nodes
-	for e&entryLink != 0 {
-		var b uint64
-		switch {
-		case d < 64:
-			b = hi >> (56 - d) & 0xff
-		case d < 128:
-			b = lo >> (120 - d) & 0xff
-		default:
-			return 0
-		}
-		d += 8
-		i := uint(e&entryNodeMask)<<8 | uint(b)
+	d := t.bits6
+	for ; e&entryLink != 0 && d < 64; d += 8 {
+		i := uint(e&entryNodeMask)<<8 | uint(hi>>(56-d)&0xff)
 		if i >= uint(len(nodes)) {
 			return 0
 		}
 		e = atomic.LoadUint32(&nodes[i])
+	}
+	for ; e&entryLink != 0 && d < 128; d += 8 {
+		i := uint(e&entryNodeMask)<<8 | uint(lo>>(120-d)&0xff)
+		if i >= uint(len(nodes)) {
+			return 0
+		}
+		e = atomic.LoadUint32(&nodes[i])
+	}
+	if e&entryLink != 0 {
+		return 0 // corrupt: a link below the last stride
 	}
 	return e
 }
@@ -108,11 +130,15 @@ func (t *Table) LookupAddr(addr netip.Addr) Entry {
 		b := addr.As4()
 		return t.Lookup4(binary.BigEndian.Uint32(b[:]))
 	}
-	if addr.Is6() {
-		b := addr.As16()
-		return t.Lookup6(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]))
+	return t.lookupAddr6(addr)
+}
+
+func (t *Table) lookupAddr6(addr netip.Addr) Entry {
+	if !addr.Is6() {
+		return 0
 	}
-	return 0
+	b := addr.As16()
+	return t.Lookup6(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]))
 }
 
 // batch is the number of lookups walked together, level by level, so that
@@ -131,43 +157,18 @@ func (t *Table) Lookup4Batch(addrs []uint32, out []Entry) {
 }
 
 func (t *Table) lookup4Chunk(addrs []uint32, out []Entry) {
-	nodes := t.nodes
-	for {
-		seq := atomic.LoadUint64(t.reclaim)
-		link := uint32(0)
-		for i, a := range addrs {
-			e := atomic.LoadUint32(&t.root4[a>>t.shift4])
-			out[i] = Entry(e)
-			link |= e
-		}
-		s := t.shift4
-		for link&entryLink != 0 {
-			if s < 8 {
-				for i := range out {
-					if out[i]&entryLink != 0 {
-						out[i] = 0
-					}
-				}
-				break
-			}
-			s -= 8
-			link = 0
-			for i, a := range addrs {
-				e := uint32(out[i])
-				if e&entryLink == 0 {
-					continue
-				}
-				j := uint(e&entryNodeMask)<<8 | uint(a>>s&0xff)
-				e = 0
-				if j < uint(len(nodes)) {
-					e = atomic.LoadUint32(&nodes[j])
-				}
-				out[i] = Entry(e)
-				link |= e
-			}
-		}
-		if atomic.LoadUint64(t.reclaim) == seq {
-			return
+	link := uint32(0)
+	for i, a := range addrs {
+		e := atomic.LoadUint32(&t.root4[a>>t.shift4])
+		out[i] = Entry(e)
+		link |= e
+	}
+	if link&entryLink == 0 {
+		return
+	}
+	for i, a := range addrs {
+		if out[i]&entryLink != 0 {
+			out[i] = t.lookup4Node(a)
 		}
 	}
 }

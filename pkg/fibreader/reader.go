@@ -270,12 +270,13 @@ func (r *Reader) openTable(base int, id, flags uint32) (*Table, error) {
 	if err := section("IPv6 root", fs, o6, 4<<b6); err != nil {
 		return nil, err
 	}
-	return &Table{
+	t := &Table{
 		r: r, id: id, base: base,
 		root4: words(r.mem, o4, 1<<b4), shift4: 32 - b4,
-		root6: words(r.mem, o6, 1<<b6), bits6: b6,
+		root6: words(r.mem, o6, 1<<b6), bits6: b6, shift6: 64 - b6,
 		nodes: r.nodes, reclaim: r.reclaim,
-	}, nil
+	}
+	return t, nil
 }
 
 // NextHop is one resolved next hop of a route.
