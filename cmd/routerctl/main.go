@@ -97,12 +97,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func newRootCommand(c *cli) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "routerctl",
-		Short: "Operate routerd: show routes, interfaces and status; add runtime routes; reload; watch",
+		Short: "Operate routerd: show routes, interfaces, BGP and status; add runtime routes; reset BGP sessions; reload; watch",
 		Long: `routerctl talks to a running routerd through its API socket.
 
 Reading (show, watch) needs root, the daemon's user or membership of the
 group named by api.group in routerd's configuration; changing (route add,
-route del, reload) needs root or the user named by api.owner.
+route del, reload, bgp reset, bgp neighbor) needs root or the user named
+by api.owner.
 
 Exit codes: 0 ok, 1 error from the daemon, 2 usage error, 3 daemon
 unreachable, 4 permission denied, 5 not found.`,
@@ -128,7 +129,7 @@ unreachable, 4 permission denied, 5 not found.`,
 	_ = root.RegisterFlagCompletionFunc("output", fixedCompletion("table", "json"))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 
-	root.AddCommand(showCommand(c), routeCommand(c), reloadCommand(c), watchCommand(c))
+	root.AddCommand(showCommand(c), routeCommand(c), reloadCommand(c), watchCommand(c), bgpCommand(c))
 	return root
 }
 

@@ -17,13 +17,13 @@ import (
 func showCommand(c *cli) *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show",
-		Short: "Show routes, interfaces or the daemon's status",
+		Short: "Show routes, interfaces, BGP or the daemon's status",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usagef("show what? route, interfaces or status")
+			return usagef("show what? route, interfaces, bgp or status")
 		},
 	}
-	show.AddCommand(showRouteCommand(c), showInterfacesCommand(c), showStatusCommand(c))
+	show.AddCommand(showRouteCommand(c), showInterfacesCommand(c), showStatusCommand(c), showBGPCommand(c))
 	return show
 }
 
