@@ -14,6 +14,38 @@ type ruleSet struct {
 	n       int
 	present [3]uint64 // bit l set when some prefix of length l is installed
 	byLen   [129]int32
+	// short[l] has one bit per prefix of length l <= shortMax, so that the
+	// search for a covering prefix tests bits in a few MiB instead of
+	// probing the hash table (a cache miss each) for every length.
+	short [shortMax + 1][]uint64
+}
+
+const shortMax = 24
+
+func (rs *ruleSet) setShort(k key, l int, on bool) {
+	if l > shortMax {
+		return
+	}
+	if rs.short[l] == nil {
+		rs.short[l] = make([]uint64, max(1, (1<<l)/64))
+	}
+	i := uint64(0)
+	if l > 0 {
+		i = k.hi >> (64 - l)
+	}
+	if on {
+		rs.short[l][i/64] |= 1 << (i % 64)
+	} else {
+		rs.short[l][i/64] &^= 1 << (i % 64)
+	}
+}
+
+func (rs *ruleSet) hasShort(k key, l int) bool {
+	i := uint64(0)
+	if l > 0 {
+		i = k.hi >> (64 - l)
+	}
+	return rs.short[l][i/64]&(1<<(i%64)) != 0
 }
 
 type rule struct {
@@ -56,6 +88,7 @@ func (rs *ruleSet) put(k key, l int, leaf uint32) (uint32, bool) {
 		if r.leaf == 0 {
 			*r = rule{k.hi, k.lo, leaf}
 			rs.n++
+			rs.setShort(k, l, true)
 			if rs.byLen[l]++; rs.byLen[l] == 1 {
 				rs.present[l/64] |= 1 << (l % 64)
 			}
@@ -99,6 +132,7 @@ func (rs *ruleSet) del(k key, l int) (uint32, bool) {
 	}
 	rs.slots[i] = rule{}
 	rs.n--
+	rs.setShort(k, l, false)
 	if rs.byLen[l]--; rs.byLen[l] == 0 {
 		rs.present[l/64] &^= 1 << (l % 64)
 	}
@@ -139,6 +173,9 @@ func (rs *ruleSet) cover(k key, l int) uint32 {
 			m = rs.present[w]
 		}
 		l = w*64 + bits.Len64(m) - 1
+		if l <= shortMax && !rs.hasShort(k, l) {
+			continue
+		}
 		if e, ok := rs.get(k.mask(l), l); ok {
 			return e
 		}

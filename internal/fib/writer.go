@@ -75,12 +75,16 @@ type Writer struct {
 
 	tables  []*table
 	byID    map[uint32]*table
-	nodeMem *pool             // node pool
-	recMem  *pool             // record pool
-	slots   *pool             // group slots
-	groups  map[uint32]uint32 // group id -> slot
-	slotInf []slotInfo
-	quar    []quarItem
+	nodeMem *pool // node pool
+	// Per node: the address bits its position fixes, and how many of its
+	// entries are its own (see store).
+	nodeDepth []uint8
+	nodeOwn   []int16
+	recMem    *pool             // record pool
+	slots     *pool             // group slots
+	groups    map[uint32]uint32 // group id -> slot
+	slotInf   []slotInfo
+	quar      []quarItem
 	// Ends of the parts of each section reserved with fallocate.
 	resFixed, resNodes, resRecs uint64
 
@@ -152,6 +156,8 @@ func Create(path string, opts Options) (*Writer, error) {
 	w.nodes = w.words[w.lay.nodePool/4 : w.lay.nodePool/4+uint64(opts.Nodes)*fr.NodeEntries]
 	w.gdir = w.words[w.lay.groupDir/4 : w.lay.groupDir/4+uint64(opts.GroupSlots)]
 	w.nodeMem = newPool(opts.Nodes)
+	w.nodeDepth = make([]uint8, opts.Nodes)
+	w.nodeOwn = make([]int16, opts.Nodes)
 	w.recMem = newPool(opts.Records)
 	w.slots = newPool(opts.GroupSlots)
 	w.slotInf = make([]slotInfo, opts.GroupSlots)
@@ -221,7 +227,17 @@ func (w *Writer) hdr64(off int) *uint64 { return (*uint64)(unsafe.Pointer(&w.mem
 
 // store writes an entry readers may be looking at. Before the file is
 // published no reader exists and a plain store is enough.
+//
+// It also keeps, per node, the count of entries that belong to the node
+// itself (links, and leaves of prefixes longer than the node's depth): a
+// node whose count is zero holds one leaf everywhere and can be collapsed
+// without scanning it.
 func (w *Writer) store(p *uint32, v uint32) {
+	if off := uintptr(unsafe.Pointer(p)) - uintptr(unsafe.Pointer(&w.nodes[0])); off < uintptr(len(w.nodes))*4 {
+		n := off / (fr.NodeEntries * 4)
+		d := uint(w.nodeDepth[n])
+		w.nodeOwn[n] += int16(ownEntry(v, d)) - int16(ownEntry(*p, d))
+	}
 	if w.live {
 		atomic.StoreUint32(p, v)
 	} else {
