@@ -145,3 +145,45 @@ func TestKernelRejectsRoute(t *testing.T) {
 	}
 	t.Logf("show route of the rejected route:\n%s", out)
 }
+
+// TestSharedMemoryFIB: with fib.path set, routerd publishes its selected
+// routes in shared memory, and routerctl reads them straight from the file
+// (no daemon round trip), following changes made through the API.
+func TestSharedMemoryFIB(t *testing.T) {
+	path := "/dev/shm/" + strings.ReplaceAll(t.Name(), "/", "_") + fmt.Sprint(os.Getpid())
+	t.Cleanup(func() { os.Remove(path) })
+	l := startLab(t, twoRouters("fib:\n  path: "+path+"\n", ""))
+	waitKernel(t, l.NS("r1"), twoWant)
+	fib := func(args ...string) (string, int) {
+		t.Helper()
+		return ctl(t, l, "r1", nil, append([]string{"fib", "--fib", path}, args...)...)
+	}
+	var out string
+	var code int
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if out, code = fib("lookup", "10.50.3.4", "2001:db8:50::1"); code == 0 &&
+			strings.Contains(out, "10.0.12.2") && strings.Contains(out, "2001:db8:12::2") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code != 0 || !strings.Contains(out, "10.0.12.2") || !strings.Contains(out, "2001:db8:12::2") {
+		t.Fatalf("fib lookup (exit %d):\n%s", code, out)
+	}
+	if out, code = fib("stats"); code != 0 || !strings.Contains(out, "Generation") {
+		t.Fatalf("fib stats (exit %d):\n%s", code, out)
+	}
+	// A runtime blackhole more specific than the static route shows at once.
+	if out, code = ctl(t, l, "r1", nil, "route", "add", "10.50.3.0/24", "blackhole"); code != 0 {
+		t.Fatalf("route add (exit %d): %s", code, out)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if out, code = fib("lookup", "10.50.3.4"); code == 0 && strings.Contains(out, "blackhole") {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("blackhole not in the FIB (exit %d):\n%s", code, out)
+}
