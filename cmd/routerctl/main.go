@@ -129,7 +129,7 @@ unreachable, 4 permission denied, 5 not found.`,
 	_ = root.RegisterFlagCompletionFunc("output", fixedCompletion("table", "json"))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 
-	root.AddCommand(showCommand(c), routeCommand(c), reloadCommand(c), watchCommand(c), bgpCommand(c))
+	root.AddCommand(showCommand(c), routeCommand(c), reloadCommand(c), watchCommand(c), bgpCommand(c), fibCommand())
 	return root
 }
 
