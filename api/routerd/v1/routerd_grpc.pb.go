@@ -64,9 +64,10 @@ const (
 //
 // Method numbers do not exist in gRPC, but every method is classified as
 // read or write in internal/api (auth.go); a method missing from that table
-// is treated as a write. BGP methods (ListNeighbors, GetNeighbor,
-// ResetNeighbor, ListBGPRoutes, ...) are added below the marked line by the
-// BGP work, with their messages after the BGP marker at the end of this file.
+// is treated as a write. The BGP methods (ListBGPNeighbors, GetBGPNeighbor,
+// ListBGPRoutes, ListBGPAdjRoutes, ResetBGPNeighbor, SetBGPNeighborEnabled)
+// follow the marked line, with their messages after the BGP marker at the
+// end of this file.
 type RouterdClient interface {
 	// ListRoutes streams the RIB's entries that match the filters, one Route
 	// per message, ordered by table, family, address and prefix length.
@@ -333,9 +334,10 @@ func (c *routerdClient) SetBGPNeighborEnabled(ctx context.Context, in *SetBGPNei
 //
 // Method numbers do not exist in gRPC, but every method is classified as
 // read or write in internal/api (auth.go); a method missing from that table
-// is treated as a write. BGP methods (ListNeighbors, GetNeighbor,
-// ResetNeighbor, ListBGPRoutes, ...) are added below the marked line by the
-// BGP work, with their messages after the BGP marker at the end of this file.
+// is treated as a write. The BGP methods (ListBGPNeighbors, GetBGPNeighbor,
+// ListBGPRoutes, ListBGPAdjRoutes, ResetBGPNeighbor, SetBGPNeighborEnabled)
+// follow the marked line, with their messages after the BGP marker at the
+// end of this file.
 type RouterdServer interface {
 	// ListRoutes streams the RIB's entries that match the filters, one Route
 	// per message, ordered by table, family, address and prefix length.
