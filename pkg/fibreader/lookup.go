@@ -1,9 +1,9 @@
 package fibreader
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Table is one routing table inside a FIB: the raw lookup path. Its methods
@@ -126,19 +126,21 @@ func (t *Table) walk6(e uint32, hi, lo uint64) uint32 {
 // LookupAddr looks addr up in the table of its family. An IPv4-mapped IPv6
 // address is looked up as IPv6; unmap it first for IPv4 semantics.
 func (t *Table) LookupAddr(addr netip.Addr) Entry {
-	if addr.Is4() {
-		b := addr.As4()
-		return t.Lookup4(binary.BigEndian.Uint32(b[:]))
+	if r := (*addrRep)(unsafe.Pointer(&addr)); r.z == zone4 {
+		return t.Lookup4(uint32(r.lo))
 	}
-	return t.lookupAddr6(addr)
+	return t.lookupAddr(&addr)
 }
 
-func (t *Table) lookupAddr6(addr netip.Addr) Entry {
-	if !addr.Is6() {
-		return 0
+func (t *Table) lookupAddr(addr *netip.Addr) Entry {
+	v4, hi, lo, fam := rawAddr(addr)
+	switch fam {
+	case 4:
+		return t.Lookup4(v4)
+	case 6:
+		return t.Lookup6(hi, lo)
 	}
-	b := addr.As16()
-	return t.Lookup6(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]))
+	return 0
 }
 
 // batch is the number of lookups walked together, level by level, so that
@@ -249,15 +251,14 @@ func (t *Table) LookupAddrs(addrs []netip.Addr, out []Entry) {
 	for start := 0; start < len(addrs); start += batch {
 		chunk := addrs[start:min(start+batch, len(addrs))]
 		n4, n6 := 0, 0
-		for i, a := range chunk {
-			switch {
-			case a.Is4():
-				b := a.As4()
-				a4[n4], i4[n4] = binary.BigEndian.Uint32(b[:]), i
+		for i := range chunk {
+			v4, hi, lo, fam := rawAddr(&chunk[i])
+			switch fam {
+			case 4:
+				a4[n4], i4[n4] = v4, i
 				n4++
-			case a.Is6():
-				b := a.As16()
-				a6[n6], i6[n6] = Addr6{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}, i
+			case 6:
+				a6[n6], i6[n6] = Addr6{hi, lo}, i
 				n6++
 			default:
 				out[start+i] = 0

@@ -245,3 +245,36 @@ func Example() {
 	// forward 198.51.100.0/24 192.0.2.1 2
 	// forward 24 192.0.2.1
 }
+
+func TestRawAddr(t *testing.T) {
+	if !fibreader.AddrFastPath() {
+		t.Log("netip.Addr layout not recognised; using As4/As16")
+	}
+	path := filepath.Join(t.TempDir(), "fib")
+	w := buildSmall(t, path, small)
+	defer w.Close()
+	tab, _ := w.Reader().Table(fib.MainTable)
+	for _, s := range []string{"10.1.2.200", "10.1.2.3", "8.8.8.8", "2001:db8:1::5", "2001:db8:2::5", "fe80::1%eth0", "::ffff:10.1.2.3"} {
+		a := netip.MustParseAddr(s)
+		var want fibreader.Entry
+		if a.Is4() {
+			b := a.As4()
+			want = tab.Lookup4(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+		} else {
+			b := a.As16()
+			var hi, lo uint64
+			for i := 0; i < 8; i++ {
+				hi, lo = hi<<8|uint64(b[i]), lo<<8|uint64(b[8+i])
+			}
+			want = tab.Lookup6(hi, lo)
+		}
+		out := make([]fibreader.Entry, 1)
+		tab.LookupAddrs([]netip.Addr{a}, out)
+		if got := tab.LookupAddr(a); got != want || out[0] != want {
+			t.Errorf("%s: LookupAddr %v/%d, LookupAddrs %v/%d, want %v/%d", s, got.Kind(), got.Bits(), out[0].Kind(), out[0].Bits(), want.Kind(), want.Bits())
+		}
+	}
+	if e := tab.LookupAddr(netip.Addr{}); e != 0 {
+		t.Errorf("zero Addr: %v", e)
+	}
+}
