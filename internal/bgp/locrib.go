@@ -58,14 +58,31 @@ type batch struct {
 	add  [2][]rib.Route // eBGP, iBGP
 	del  [2][]rib.Key
 	logs []wire.Prefix
+	// nhs backs the routes' one-element NextHops slices, so that a batch
+	// allocates nothing per route once it has grown (the RIB copies next
+	// hops into its own groups).
+	nhs []rib.NextHop
 }
 
 func (b *batch) reset() {
 	for i := range b.add {
+		clear(b.add[i]) // drop the NextHops references into nhs
 		b.add[i] = b.add[i][:0]
 		b.del[i] = b.del[i][:0]
 	}
 	b.logs = b.logs[:0]
+	b.nhs = b.nhs[:0]
+}
+
+// nexthops returns a one-element next hop list backed by the batch.
+func (b *batch) nexthops(nh rib.NextHop) []rib.NextHop {
+	if len(b.nhs) == cap(b.nhs) {
+		// A new array: the routes already in the batch keep the old one.
+		b.nhs = make([]rib.NextHop, 0, max(64, 2*cap(b.nhs)))
+	}
+	b.nhs = append(b.nhs, nh)
+	n := len(b.nhs)
+	return b.nhs[n-1 : n : n]
 }
 
 // nexthop is the tracked state of one BGP next hop.
@@ -279,14 +296,14 @@ func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
 	if !si.ebgp {
 		src, dist = 1, s.distIBGP
 	}
-	nh := rib.NextHop{Gateway: a.NextHop}
+	nh := rib.NextHop{Gateway: a.NextHop, Weight: 1} // canonical: the RIB need not copy it
 	if a.NextHop.Is6() && a.NextHop.IsLinkLocalUnicast() && si.peer != nil {
 		nh.Ifindex = si.peer.ifindex.Load()
 	}
 	if wasIn && wasI != src {
 		b.del[wasI] = append(b.del[wasI], key)
 	}
-	b.add[src] = append(b.add[src], rib.Route{Table: key.Table, Prefix: key.Prefix, Distance: dist, NextHops: []rib.NextHop{nh}})
+	b.add[src] = append(b.add[src], rib.Route{Table: key.Table, Prefix: key.Prefix, Distance: dist, NextHops: b.nexthops(nh)})
 	d.flags |= destBestInRIB
 	if src == 1 {
 		d.flags |= destBestIsIBGP
@@ -298,16 +315,42 @@ func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
 // flush applies a batch to the RIB and wakes the writers of established
 // sessions. Called with s.mu held.
 func (s *Speaker) flush(b *batch) {
+	s.appendLog(b)
+	s.ribMu.Lock()
+	s.apply(b)
+	s.ribMu.Unlock()
+}
+
+// flushUnlock is flush for a caller that is done with the Loc-RIB: it
+// releases s.mu before the RIB work, so that the decision for the next
+// UPDATE and the writers' export run while the RIB takes this batch.
+// Batches still reach the RIB in the order they were decided: ribMu is
+// taken before s.mu is released.
+func (s *Speaker) flushUnlock(b *batch) {
+	s.appendLog(b)
+	s.ribMu.Lock()
+	s.mu.Unlock()
+	s.apply(b)
+	s.ribMu.Unlock()
+}
+
+// appendLog appends a batch's prefixes to the change log and wakes the writers.
+// Called with s.mu held.
+func (s *Speaker) appendLog(b *batch) {
+	if len(b.logs) > 0 {
+		s.changes = append(s.changes, b.logs...)
+		s.wakeWriters()
+	}
+}
+
+// apply hands a batch to the RIB and empties it. Called with ribMu held.
+func (s *Speaker) apply(b *batch) {
 	for i, src := range []*rib.Source{s.ebgpSrc, s.ibgpSrc} {
 		if len(b.add[i]) > 0 || len(b.del[i]) > 0 {
 			if err := src.Apply(b.add[i], b.del[i]); err != nil {
 				s.log.Error("bgp: RIB refused a batch", "err", err)
 			}
 		}
-	}
-	if len(b.logs) > 0 {
-		s.changes = append(s.changes, b.logs...)
-		s.wakeWriters()
 	}
 	b.reset()
 }

@@ -226,6 +226,11 @@ type evaluator struct {
 	// post, if set, transforms accepted attributes (the session's own
 	// rules such as eBGP next-hop-self and prepending), inside the cache.
 	post func(a *wire.Attrs, v6 bool)
+	// last memoises the latest result: the prefixes of one UPDATE, or of
+	// one attribute set in an export chunk, come one after the other.
+	last    resultKey
+	lastR   result
+	hasLast bool
 }
 
 const maxEvalCache = 1 << 14
@@ -234,13 +239,14 @@ func newEvaluator(p *policy, e env, post func(*wire.Attrs, bool)) *evaluator {
 	return &evaluator{p: p, e: e, post: post, attrs: map[unique.Handle[wire.Attrs]]uint64{}, results: map[resultKey]result{}}
 }
 
-// eval returns the attributes of pfx after the policy, or ok false.
-func (ev *evaluator) eval(pfx netip.Prefix, h unique.Handle[wire.Attrs]) (unique.Handle[wire.Attrs], bool) {
+// eval returns the attributes of prefix p after the policy, or ok false.
+func (ev *evaluator) eval(p wire.Prefix, h unique.Handle[wire.Attrs]) (unique.Handle[wire.Attrs], bool) {
 	if ev.p == nil {
 		return h, false
 	}
 	var mask uint64
 	if !ev.p.all {
+		pfx := p.Netip()
 		am, ok := ev.attrs[h]
 		if !ok {
 			a := h.Value()
@@ -252,12 +258,16 @@ func (ev *evaluator) eval(pfx netip.Prefix, h unique.Handle[wire.Attrs]) (unique
 		}
 		mask = ev.p.matchMask(pfx, am)
 	}
-	k := resultKey{h, mask, pfx.Addr().Is6()}
+	k := resultKey{h, mask, p.Is6()}
+	if ev.hasLast && k == ev.last {
+		return ev.lastR.out, ev.lastR.ok
+	}
 	if r, ok := ev.results[k]; ok {
+		ev.last, ev.lastR, ev.hasLast = k, r, true
 		return r.out, r.ok
 	}
 	e := ev.e
-	if pfx.Addr().Is6() {
+	if k.v6 {
 		e.self = ev.self6
 	}
 	a, ok := ev.p.apply(mask, h.Value(), e)
@@ -272,5 +282,6 @@ func (ev *evaluator) eval(pfx netip.Prefix, h unique.Handle[wire.Attrs]) (unique
 		clear(ev.results)
 	}
 	ev.results[k] = r
+	ev.last, ev.lastR, ev.hasLast = k, r, true
 	return r.out, r.ok
 }

@@ -45,6 +45,10 @@ type session struct {
 	wantRefresh bool
 	impEval     *evaluator
 	expEval     *evaluator
+	// noMED maps attribute sets to the same without MED, as exported to
+	// eBGP neighbours (interning per prefix would cost a hash of the
+	// whole set each time).
+	noMED map[unique.Handle[wire.Attrs]]unique.Handle[wire.Attrs]
 
 	updatesIn, updatesOut atomic.Uint64
 	prefixesIn            atomic.Int64
@@ -185,8 +189,7 @@ func (ss *session) reader() error {
 			}
 			s.mu.Lock()
 			ss.importUpdate(&u, b)
-			s.flush(b)
-			s.mu.Unlock()
+			s.flushUnlock(b)
 		case wire.TypeNotification:
 			n, _ := wire.DecodeNotification(body)
 			ss.p.noteNotification(n)
@@ -238,7 +241,7 @@ func (ss *session) importUpdate(u *wire.Update, b *batch) {
 			if !ss.opts.Families.Has(p.Family()) {
 				continue
 			}
-			out, ok := ss.impEval.eval(p.Netip(), set.h)
+			out, ok := ss.impEval.eval(p, set.h)
 			if ok {
 				s.setPath(p, slot, out, b)
 			} else {
@@ -302,11 +305,20 @@ func (ss *session) exportRoute(p wire.Prefix, d *dest) (unique.Handle[wire.Attrs
 	if ss.ebgp && !src.local && a.Present.Has(wire.AttrMED) {
 		// A MED learned from a neighbouring AS is not passed on to another
 		// (RFC 4271 §5.1.4); an export policy may set one.
-		a.Present = a.Present.Without(wire.AttrMED)
-		a.MED = 0
-		h = unique.Make(a)
+		if out, ok := ss.noMED[h]; ok {
+			h = out
+		} else {
+			a.Present = a.Present.Without(wire.AttrMED)
+			a.MED = 0
+			out = unique.Make(a)
+			if ss.noMED == nil || len(ss.noMED) >= maxEvalCache {
+				ss.noMED = map[unique.Handle[wire.Attrs]]unique.Handle[wire.Attrs]{}
+			}
+			ss.noMED[h] = out
+			h = out
+		}
 	}
-	out, ok := ss.expEval.eval(p.Netip(), h)
+	out, ok := ss.expEval.eval(p, h)
 	if !ok {
 		return zero, false
 	}

@@ -33,7 +33,10 @@ type Speaker struct {
 
 	// mu guards everything below: configuration, neighbours, the Loc-RIB,
 	// next hops and the change log. Work under it is bounded per route.
-	mu      sync.Mutex
+	mu sync.Mutex
+	// ribMu orders the batches going to the RIB; it is taken with mu held
+	// (never the other way round) and may outlive it (flushUnlock).
+	ribMu   sync.Mutex
 	cfg     *config.BGP
 	pol     *config.Policy
 	id      netip.Addr
@@ -374,16 +377,26 @@ func (s *Speaker) followRIB() {
 			o rib.Origin
 		}
 		var redis []change
+		s.mu.Lock()
 		for _, rc := range u.Routes {
 			o := rc.Best.Origin
-			if o != rib.OriginEBGP && o != rib.OriginIBGP {
+			bgp := o == rib.OriginEBGP || o == rib.OriginIBGP
+			if !bgp {
 				recheck = true
 			}
-			if rc.Table == rib.Table(s.cfg.Table) {
-				redis = append(redis, change{rc.Prefix, o})
+			if rc.Table != rib.Table(s.cfg.Table) {
+				continue
 			}
+			// The speaker's own best paths come back through the feed: a
+			// full table of them. Only a prefix that was redistributed
+			// before has anything to undo.
+			if bgp {
+				if _, ok := s.redistributed[rc.Prefix]; !ok {
+					continue
+				}
+			}
+			redis = append(redis, change{rc.Prefix, o})
 		}
-		s.mu.Lock()
 		b := &s.evBatch
 		for _, c := range redis {
 			s.redistributeOne(c.p, c.o, b)
