@@ -1,0 +1,40 @@
+#!/bin/sh
+# Benchmarks the shared-memory FIB beside bart (Fast and Table) on the full
+# table, in one run, and prints the ratios against bart.Fast.
+#
+#   bench/fib/run.sh [count]     (default 3 runs of each benchmark; the
+#                                 table shows the median)
+#
+# Needs ../shared/data/fulltable-prefixes.txt.gz (see DESIGN.md).
+set -eu
+cd "$(dirname "$0")/../.."
+count=${1:-3}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+go version
+go test ./internal/fib/ -run '^$' -bench 'Lookup|Parallel' -benchtime 3000000x -count "$count" | tee "$out"
+go test ./internal/fib/ -run '^$' -bench 'Update' -benchtime 200000x -count "$count" | tee -a "$out"
+go test ./internal/fib/ -run '^$' -bench 'Build|SecondProcess' -benchtime 1x -count 1 | tee -a "$out"
+
+echo
+echo "== median ns/op and speed-up against bart.Fast (same address set) =="
+grep '^Benchmark' "$out" | awk '
+{
+	name = $1; sub(/-[0-9]+$/, "", name)
+	for (i = 3; i < NF; i++) if ($(i+1) == "ns/op") { v[name] = v[name] " " $i; break }
+}
+END {
+	for (n in v) {
+		k = split(substr(v[n], 2), a, " ")
+		# median
+		for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		med[n] = (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+	}
+	for (n in med) {
+		base = n; sub(/\/[^\/]*$/, "/bartFast", base)
+		if (n ~ /Update/) { base = n; sub(/fib-/, "bartFast-", base) }
+		r = ""
+		if ((base in med) && base != n && med[n] > 0) r = sprintf("%6.1fx", med[base] / med[n])
+		printf "%-52s %10.2f ns/op %s\n", n, med[n], r
+	}
+}' | sort
