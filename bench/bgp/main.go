@@ -34,6 +34,38 @@ import (
 	"github.com/routerd/routerd/internal/netns"
 )
 
+var cpuprofile, memprofile string
+
+// heapProfile writes the heap in use, if asked.
+func heapProfile() {
+	if memprofile == "" {
+		return
+	}
+	f, err := os.Create(memprofile)
+	if err != nil {
+		fatal(err)
+	}
+	runtime.GC()
+	_ = pprof.WriteHeapProfile(f)
+	f.Close()
+}
+
+// profile starts a CPU profile of one convergence, overwriting the last
+// one's; the returned function stops it.
+func profile() func() {
+	if cpuprofile == "" {
+		return func() {}
+	}
+	f, err := os.Create(cpuprofile)
+	if err != nil {
+		fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
 // result is one measurement.
 type result struct {
 	conv      time.Duration
@@ -58,22 +90,12 @@ func main() {
 	sets := flag.Int("attrsets", 5000, "distinct attribute sets (AS path, communities, MED, origin) in the table")
 	timeout := flag.Duration("timeout", 120*time.Second, "convergence timeout (GoBGP gets -gobgp-timeout)")
 	gobgpTimeout := flag.Duration("gobgp-timeout", 300*time.Second, "convergence timeout for GoBGP")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (useful with routerd-inproc)")
+	flag.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the convergence (the last run's; useful with routerd-inproc)")
 	routerdBin := flag.String("routerd", "", "routerd binary to measure (default: go build ./cmd/routerd)")
-	memprofile := flag.String("memprofile", "", "write a heap profile after the last convergence (useful with routerd-inproc)")
+	flag.StringVar(&memprofile, "memprofile", "", "write a heap profile after convergence (the last run's; useful with routerd-inproc)")
 	flag.Parse()
 	if why := netns.Skip(); why != "" {
 		fatal(why)
-	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fatal(err)
-		}
-		defer pprof.StopCPUProfile()
 	}
 	t, err := loadTable(*path, *limit)
 	if err != nil {
@@ -151,7 +173,6 @@ func main() {
 				}
 				r, err := measure(im, t, enc, dir, fib, to)
 				if err != nil {
-					pprof.StopCPUProfile()
 					fatal(fmt.Sprintf("%s (%s): %v", im.name, sc, err))
 				}
 				fmt.Fprintf(os.Stderr, "  %-14s %s run %d: %.2fs, peak %.0f MiB, %.0f B/route, cpu %.1fs, %d UPDATEs to the monitor; load %s\n",
@@ -160,15 +181,6 @@ func main() {
 			}
 		}
 		printTable(sc, order, all, t.len())
-	}
-	if *memprofile != "" {
-		f, err := os.Create(*memprofile)
-		if err != nil {
-			fatal(err)
-		}
-		runtime.GC()
-		_ = pprof.WriteHeapProfile(f)
-		f.Close()
 	}
 	fmt.Printf("\nload average at end %s\n", loadavg())
 }
@@ -319,6 +331,8 @@ func measure(im impl, t *table, enc *encoded, dir string, fib bool, timeout time
 	res.beforeKB = memKB(pid, "VmRSS")
 	cpu0 := cpuTime(pid)
 
+	stopProfile := profile()
+	defer stopProfile()
 	var startOnce sync.Once
 	var start time.Time
 	first := func() { startOnce.Do(func() { start = time.Now() }) }
@@ -371,6 +385,7 @@ func measure(im impl, t *table, enc *encoded, dir string, fib bool, timeout time
 		return fail(fmt.Errorf("monitor has %d of %d prefixes after %s (%d UPDATEs); first error: %v",
 			c.n.Load(), c.want, timeout, c.updates.Load(), c.err()))
 	}
+	stopProfile()
 	close(stopSampling)
 	wg.Wait()
 	if c.n.Load() != c.want {
@@ -382,6 +397,7 @@ func measure(im impl, t *table, enc *encoded, dir string, fib bool, timeout time
 	// The router may still be finishing (End-of-RIB, buffers): let it.
 	time.Sleep(time.Second)
 	res.afterKB = memKB(pid, "VmRSS")
+	heapProfile()
 	res.peakKB = max(memKB(pid, "VmHWM"), peakRSS)
 	if p, ok := rt.(*proc); ok && p.exited() {
 		return fail(fmt.Errorf("%s exited", im.name))
