@@ -486,9 +486,11 @@ func (r *RIB) resolve(g *group) []NextHop {
 }
 
 // longestMatch finds the selected candidate covering a in table tid, also
-// consulting main for numbered tables (connected routes live in main), and
-// skipping routes that resolve through group skip (a route must not resolve
-// through itself).
+// consulting main for numbered tables (connected routes live in main). It
+// skips routes that resolve through group skip (a route must not resolve
+// through itself) and BGP routes: next hops resolve through the routes
+// below BGP (connected, static, kernel), never recursively through BGP,
+// which is also what the BGP speaker assumes when it tracks its next hops.
 func (r *RIB) longestMatch(tid Table, a netip.Addr, skip GroupID) (candidate, bool) {
 	h := hostKey(a)
 	var best candidate
@@ -507,7 +509,7 @@ func (r *RIB) longestMatch(tid Table, a netip.Addr, skip GroupID) (candidate, bo
 				continue
 			}
 			c, ok := e.selected()
-			if !ok || (skip != 0 && c.group == skip) {
+			if !ok || (skip != 0 && c.group == skip) || r.sources[c.src].origin.BGP() {
 				continue
 			}
 			best, bestBits = *c, bits
@@ -519,6 +521,44 @@ func (r *RIB) longestMatch(tid Table, a netip.Addr, skip GroupID) (candidate, bo
 		try(r.tables[TableMain])
 	}
 	return best, bestBits >= 0
+}
+
+// Resolution is how the RIB reaches a gateway.
+type Resolution struct {
+	Origin   Origin    // of the covering route
+	Metric   uint32    // of the covering route: the IGP cost to the gateway
+	NextHops []NextHop // forwarding next hops; shared, read-only
+}
+
+// ResolveNextHop tells how table t reaches gateway a, by the rule the RIB
+// applies to every group: the longest selected non-BGP route covering a
+// (numbered tables fall back to main). It is cheap enough to call per
+// next hop from a protocol's next-hop tracking.
+func (r *RIB) ResolveNextHop(t Table, a netip.Addr) (Resolution, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !a.IsValid() {
+		return Resolution{}, false
+	}
+	c, ok := r.longestMatch(t, a, 0)
+	if !ok {
+		return Resolution{}, false
+	}
+	res := Resolution{Origin: r.sources[c.src].origin, Metric: c.metric}
+	if c.kind != KindUnicast {
+		return res, false
+	}
+	g := r.groups[c.group]
+	if g == nil || len(g.resolved) == 0 {
+		return res, false
+	}
+	for _, v := range g.resolved {
+		if !v.Gateway.IsValid() {
+			v.Gateway = a.Unmap()
+		}
+		res.NextHops = append(res.NextHops, v)
+	}
+	return res, true
 }
 
 // settle brings next-hop resolution up to date after a batch: recursive

@@ -330,3 +330,25 @@ func TestInstallError(t *testing.T) {
 		t.Fatalf("install error not cleared: %q", e.InstallError)
 	}
 }
+
+func TestResolveNextHopSkipsBGP(t *testing.T) {
+	r, _, static, _ := lab(t)
+	bgp := r.NewSource(OriginEBGP, "bgp")
+	must(t, static.Apply([]Route{{Table: TableMain, Prefix: netip.MustParsePrefix("10.20.0.0/16"), Metric: 7, NextHops: []NextHop{{Gateway: gw1}}}}, nil))
+	// A more specific BGP route covers the gateway; resolution goes under it.
+	must(t, bgp.Apply([]Route{{Table: TableMain, Prefix: netip.MustParsePrefix("10.20.5.0/24"), Distance: 20, NextHops: []NextHop{{Gateway: gw2}}}}, nil))
+	res, ok := r.ResolveNextHop(TableMain, far)
+	if !ok || res.Origin != OriginStatic || res.Metric != 7 || len(res.NextHops) != 1 || res.NextHops[0].Gateway != gw1 {
+		t.Fatalf("ResolveNextHop(%s) = %+v, %v; want the static /16 via %s", far, res, ok, gw1)
+	}
+	res, ok = r.ResolveNextHop(TableMain, gw2)
+	if !ok || res.Origin != OriginConnected || res.NextHops[0].Gateway != gw2 || res.NextHops[0].Ifindex != 1 {
+		t.Fatalf("connected gateway: %+v, %v", res, ok)
+	}
+	// A route via a gateway only BGP covers does not resolve.
+	must(t, static.Apply([]Route{{Table: TableMain, Prefix: netip.MustParsePrefix("192.0.2.0/24"), NextHops: []NextHop{{Gateway: netip.MustParseAddr("10.99.0.1")}}}}, nil))
+	must(t, bgp.Apply([]Route{{Table: TableMain, Prefix: netip.MustParsePrefix("10.99.0.0/16"), Distance: 20, NextHops: []NextHop{{Gateway: gw2}}}}, nil))
+	if c, _ := selected(t, r, netip.MustParsePrefix("192.0.2.0/24")); c.Selected {
+		t.Fatal("a static route resolved recursively through BGP")
+	}
+}

@@ -68,6 +68,9 @@ func ParseOrigin(s string) (Origin, bool) {
 	return 0, false
 }
 
+// BGP reports whether routes of this origin come from BGP.
+func (o Origin) BGP() bool { return o == OriginEBGP || o == OriginIBGP }
+
 // Owned reports whether routerd itself programs routes of this origin into
 // the kernel. Connected routes are the kernel's own and foreign kernel routes
 // belong to other programs.
