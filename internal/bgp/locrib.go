@@ -142,18 +142,19 @@ func (s *Speaker) resolveNH(a netip.Addr) (bool, uint32) {
 // setPath adds or replaces slot's path for p and runs the decision.
 func (s *Speaker) setPath(p wire.Prefix, slot uint16, h unique.Handle[wire.Attrs], b *batch) {
 	d := s.loc[p]
+	old, had := d.best()
 	for i := range d.paths {
 		if d.paths[i].slot == slot {
 			if d.paths[i].attrs == h {
 				return
 			}
-			old := d.paths[i].attrs.Value().NextHop
+			oldNH := d.paths[i].attrs.Value().NextHop
 			d.paths[i].attrs = h
-			if nh := h.Value().NextHop; nh != old && slot >= firstPeerSlot {
-				s.trackNH(old, -1)
+			if nh := h.Value().NextHop; nh != oldNH && slot >= firstPeerSlot {
+				s.trackNH(oldNH, -1)
 				s.trackNH(nh, 1)
 			}
-			s.decideDest(p, &d, b)
+			s.decideDest(p, &d, old, had, b)
 			s.loc[p] = d
 			return
 		}
@@ -162,7 +163,7 @@ func (s *Speaker) setPath(p wire.Prefix, slot uint16, h unique.Handle[wire.Attrs
 		s.trackNH(h.Value().NextHop, 1)
 	}
 	d.paths = append(d.paths, path{attrs: h, slot: slot})
-	s.decideDest(p, &d, b)
+	s.decideDest(p, &d, old, had, b)
 	s.loc[p] = d
 }
 
@@ -176,6 +177,7 @@ func (s *Speaker) removePath(p wire.Prefix, slot uint16, b *batch) {
 	if i < 0 {
 		return
 	}
+	old, had := d.best()
 	if slot >= firstPeerSlot {
 		s.trackNH(d.paths[i].attrs.Value().NextHop, -1)
 	}
@@ -183,7 +185,7 @@ func (s *Speaker) removePath(p wire.Prefix, slot uint16, b *batch) {
 	if len(d.paths) == 0 {
 		d.paths = nil
 	}
-	s.decideDest(p, &d, b)
+	s.decideDest(p, &d, old, had, b)
 	s.store(p, d)
 }
 
@@ -230,13 +232,9 @@ func (s *Speaker) candidates(d *dest) []candInfo {
 }
 
 // decideDest selects the best path of d, moves it first, and records the
-// change in the RIB batch and the change log.
-func (s *Speaker) decideDest(p wire.Prefix, d *dest, b *batch) {
-	var oldBest path
-	hadBest := d.flags&destHasBest != 0
-	if hadBest {
-		oldBest = d.paths0()
-	}
+// change in the RIB batch and the change log. oldBest and hadBest are
+// d.best() from before the caller changed d's paths.
+func (s *Speaker) decideDest(p wire.Prefix, d *dest, oldBest path, hadBest bool, b *batch) {
 	best := -1
 	if len(d.paths) == 1 {
 		if s.usable(&d.paths[0]) {
@@ -263,14 +261,13 @@ func (s *Speaker) decideDest(p wire.Prefix, d *dest, b *batch) {
 	}
 }
 
-// paths0 returns the first path; only meaningful with destHasBest, whose
-// presence guarantees a path (removal clears the flag in decideDest before
-// anyone reads it).
-func (d *dest) paths0() path {
-	if len(d.paths) == 0 {
-		return path{}
+// best returns the best path, if d has one. Callers take it before they
+// change d's paths, for decideDest to tell whether the best changed.
+func (d *dest) best() (path, bool) {
+	if d.flags&destHasBest == 0 || len(d.paths) == 0 {
+		return path{}, false
 	}
-	return d.paths[0]
+	return d.paths[0], true
 }
 
 // toRIB offers the best path of d to the RIB, or withdraws it.
@@ -381,7 +378,8 @@ func (s *Speaker) recheckNexthops() {
 			}
 		}
 		if hit {
-			s.decideDest(p, &d, b)
+			old, had := d.best()
+			s.decideDest(p, &d, old, had, b)
 			s.loc[p] = d
 			if len(b.add[0])+len(b.add[1])+len(b.del[0])+len(b.del[1]) > 8192 {
 				s.flush(b)
@@ -400,6 +398,7 @@ func (s *Speaker) dropSlot(slot uint16) {
 		d.adv &^= bit
 		i := slices.IndexFunc(d.paths, func(x path) bool { return x.slot == slot })
 		if i >= 0 {
+			old, had := d.best()
 			if slot >= firstPeerSlot {
 				s.trackNH(d.paths[i].attrs.Value().NextHop, -1)
 			}
@@ -407,7 +406,7 @@ func (s *Speaker) dropSlot(slot uint16) {
 			if len(d.paths) == 0 {
 				d.paths = nil
 			}
-			s.decideDest(p, &d, b)
+			s.decideDest(p, &d, old, had, b)
 		}
 		s.store(p, d)
 		if len(b.add[0])+len(b.add[1])+len(b.del[0])+len(b.del[1]) > 8192 {

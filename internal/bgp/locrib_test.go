@@ -1,0 +1,84 @@
+package bgp
+
+import (
+	"io"
+	"log/slog"
+	"net/netip"
+	"testing"
+	"unique"
+
+	"github.com/routerd/routerd/internal/bgp/wire"
+	"github.com/routerd/routerd/internal/config"
+	"github.com/routerd/routerd/internal/rib"
+)
+
+// testSpeaker is a speaker with two eBGP neighbour slots (2 and 3) on a
+// connected subnet, not started: the Loc-RIB and the RIB only.
+func testSpeaker(t *testing.T) (*Speaker, *rib.RIB) {
+	t.Helper()
+	r := rib.New()
+	r.SetLinkUp(1, true)
+	c := r.NewSource(rib.OriginConnected, "c")
+	if err := c.Apply([]rib.Route{{Table: rib.TableMain, Prefix: netip.MustParsePrefix("10.9.0.0/24"), NextHops: []rib.NextHop{{Ifindex: 1}}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.BGP{AS: 65001, RouterID: netip.MustParseAddr("10.9.0.1"), Table: config.TableMain}
+	s := New(cfg, &config.Policy{}, Options{RIB: r, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Distances: config.DefaultDistances})
+	s.slots = append(s.slots,
+		slotInfo{used: true, ebgp: true, addr: netip.MustParseAddr("10.9.0.2"), routerID: 2},
+		slotInfo{used: true, ebgp: true, addr: netip.MustParseAddr("10.9.0.3"), routerID: 3})
+	s.logging = true
+	return s, r
+}
+
+func nhAttrs(nh string, path ...uint32) unique.Handle[wire.Attrs] {
+	a := wire.Attrs{Origin: wire.OriginIGP, NextHop: netip.MustParseAddr(nh),
+		ASPath: wire.MakeASPath(wire.ASSegment{Type: wire.ASSequence, ASNs: path})}
+	a.Present = a.Present.With(wire.AttrOrigin).With(wire.AttrASPath)
+	return unique.Make(a)
+}
+
+// TestBestPathChanges checks that every change of the best path reaches
+// the RIB and the change log: new attributes on the best path, and the
+// withdrawal of the best path of a prefix that has another.
+func TestBestPathChanges(t *testing.T) {
+	s, r := testSpeaker(t)
+	p := wire.MustParsePrefix("192.0.2.0/24")
+	gw := func() netip.Addr {
+		t.Helper()
+		e, ok := r.Lookup(rib.TableMain, netip.MustParseAddr("192.0.2.1"))
+		if !ok || e.Best.Origin != rib.OriginEBGP {
+			return netip.Addr{}
+		}
+		c, _ := e.Selected()
+		return c.Route.NextHops[0].Gateway
+	}
+	step := func(name string, f func(b *batch), wantGW string, wantLog int) {
+		t.Helper()
+		s.mu.Lock()
+		n := len(s.changes)
+		b := &batch{}
+		f(b)
+		s.flush(b)
+		got := len(s.changes) - n
+		s.mu.Unlock()
+		want := netip.Addr{}
+		if wantGW != "" {
+			want = netip.MustParseAddr(wantGW)
+		}
+		if g := gw(); g != want {
+			t.Errorf("%s: RIB gateway %v, want %v", name, g, want)
+		}
+		if got != wantLog {
+			t.Errorf("%s: %d change log entries, want %d", name, got, wantLog)
+		}
+	}
+	step("first path", func(b *batch) { s.setPath(p, 2, nhAttrs("10.9.0.2", 65002), b) }, "10.9.0.2", 1)
+	step("same again", func(b *batch) { s.setPath(p, 2, nhAttrs("10.9.0.2", 65002), b) }, "10.9.0.2", 0)
+	step("new attributes on the best path", func(b *batch) { s.setPath(p, 2, nhAttrs("10.9.0.5", 65002), b) }, "10.9.0.5", 1)
+	step("longer second path", func(b *batch) { s.setPath(p, 3, nhAttrs("10.9.0.3", 65003, 1, 2), b) }, "10.9.0.5", 0)
+	step("best withdrawn", func(b *batch) { s.removePath(p, 2, b) }, "10.9.0.3", 1)
+	step("shorter path back", func(b *batch) { s.setPath(p, 2, nhAttrs("10.9.0.2", 65002), b) }, "10.9.0.2", 1)
+	step("best neighbour down", func(b *batch) { s.dropSlot(2) }, "10.9.0.3", 1)
+	step("last path withdrawn", func(b *batch) { s.removePath(p, 3, b) }, "", 1)
+}
