@@ -176,18 +176,23 @@ type message struct {
 	Data  []byte // after the header
 }
 
-// parseMessages calls fn for each message in a datagram.
+var errMalformed = errors.New("netlink: malformed message length")
+
+// parseMessages calls fn for each message in a datagram. A message whose
+// length does not fit the datagram ends the walk with an error; trailing
+// bytes shorter than a header are ignored (the last message's padding).
 func parseMessages(b []byte, fn func(m message) error) error {
 	for len(b) >= nlmsgHdrLen {
-		l := int(ne.Uint32(b[0:4]))
-		if l < nlmsgHdrLen || l > len(b) {
-			return errors.New("netlink: malformed message length")
+		l := ne.Uint32(b[0:4])
+		if l < nlmsgHdrLen || uint64(l) > uint64(len(b)) {
+			return errMalformed
 		}
 		m := message{Type: ne.Uint16(b[4:6]), Flags: ne.Uint16(b[6:8]), Seq: ne.Uint32(b[8:12]), Data: b[nlmsgHdrLen:l]}
 		if err := fn(m); err != nil {
 			return err
 		}
-		b = b[align(l):]
+		// The last message may omit its padding.
+		b = b[min(align(int(l)), len(b)):]
 	}
 	return nil
 }
@@ -224,9 +229,15 @@ func parseError(m message) (seq uint32, err error) {
 	if m.Flags&unix.NLM_F_ACK_TLVS != 0 {
 		off := nlmsgerrLen
 		if m.Flags&unix.NLM_F_CAPPED == 0 {
-			off = 4 + int(ne.Uint32(m.Data[4:8]))
+			// The whole request is echoed after the error code, padded
+			// to 4 bytes, before the attributes.
+			l := ne.Uint32(m.Data[4:8])
+			off = -1
+			if l >= nlmsgHdrLen && uint64(l) <= uint64(len(m.Data)) {
+				off = 4 + align(int(l))
+			}
 		}
-		if off <= len(m.Data) {
+		if off >= 0 && off <= len(m.Data) {
 			forAttrs(m.Data[off:], func(typ uint16, v []byte) {
 				if typ == unix.NLMSGERR_ATTR_MSG {
 					oe.Message = cString(v)
@@ -267,25 +278,8 @@ func (c *conn) dumpOnce(typ uint16, req []byte, fn func(m message) error) error 
 		if err != nil {
 			return fmt.Errorf("netlink dump: %w", err)
 		}
-		done := false
-		err = parseMessages(b, func(m message) error {
-			if m.Seq != seq {
-				return nil
-			}
-			if m.Flags&unix.NLM_F_DUMP_INTR != 0 {
-				intr = true
-			}
-			switch m.Type {
-			case unix.NLMSG_DONE:
-				done = true
-				return nil
-			case unix.NLMSG_ERROR:
-				_, e := parseError(m)
-				done = true
-				return e
-			}
-			return fn(m)
-		})
+		done, in, err := dumpReply(b, seq, fn)
+		intr = intr || in
 		if err != nil {
 			return err
 		}
@@ -296,6 +290,34 @@ func (c *conn) dumpOnce(typ uint16, req []byte, fn func(m message) error) error 
 			return nil
 		}
 	}
+}
+
+// dumpReply handles one datagram of a multipart dump answer to seq: fn gets
+// every message of the dump; done reports NLMSG_DONE (or an error ending the
+// dump), intr that the kernel marked the dump inconsistent. Messages of
+// other sequence numbers are skipped.
+func dumpReply(b []byte, seq uint32, fn func(m message) error) (done, intr bool, err error) {
+	err = parseMessages(b, func(m message) error {
+		if m.Seq != seq || done {
+			return nil
+		}
+		if m.Flags&unix.NLM_F_DUMP_INTR != 0 {
+			intr = true
+		}
+		switch m.Type {
+		case unix.NLMSG_DONE:
+			done = true
+			return nil
+		case unix.NLMSG_ERROR:
+			_, e := parseError(m)
+			done = true
+			return e
+		case unix.NLMSG_NOOP, unix.NLMSG_OVERRUN:
+			return nil
+		}
+		return fn(m)
+	})
+	return done, intr, err
 }
 
 // request sends one message with NLM_F_ACK and waits for its answer.

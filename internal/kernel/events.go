@@ -42,6 +42,7 @@ func (p *Programmer) readEvents(ctx context.Context, out chan<- progEvent) {
 			return false
 		}
 	}
+	var evs []progEvent
 	for {
 		b, err := p.ev.recv(true)
 		if ctx.Err() != nil {
@@ -63,26 +64,31 @@ func (p *Programmer) readEvents(ctx context.Context, out chan<- progEvent) {
 			p.log.Error("kernel programmer: event socket", "err", err)
 			return
 		}
-		var evs []progEvent
-		_ = parseMessages(b, func(m message) error {
-			switch m.Type {
-			case unix.RTM_NEWLINK, unix.RTM_DELLINK:
-				if l, ok := parseLink(m.Data); ok {
-					evs = append(evs, progEvent{ifindex: l.Index, up: m.Type == unix.RTM_NEWLINK && l.Flags&unix.IFF_UP != 0})
-				}
-			case unix.RTM_DELNEXTHOP:
-				if o, ok := parseNexthop(m.Data); ok {
-					evs = append(evs, progEvent{nhDel: o.ID})
-				}
-			}
-			return nil
-		})
+		evs = progEvents(b, evs[:0])
 		for _, e := range evs {
 			if !send(e) {
 				return
 			}
 		}
 	}
+}
+
+// progEvents appends the events of one notification datagram to evs.
+func progEvents(b []byte, evs []progEvent) []progEvent {
+	_ = parseMessages(b, func(m message) error {
+		switch m.Type {
+		case unix.RTM_NEWLINK, unix.RTM_DELLINK:
+			if l, ok := parseLink(m.Data); ok {
+				evs = append(evs, progEvent{ifindex: l.Index, up: m.Type == unix.RTM_NEWLINK && l.Flags&unix.IFF_UP != 0})
+			}
+		case unix.RTM_DELNEXTHOP:
+			if o, ok := parseNexthop(m.Data); ok {
+				evs = append(evs, progEvent{nhDel: o.ID})
+			}
+		}
+		return nil
+	})
+	return evs
 }
 
 func (p *Programmer) handleEvent(e progEvent) error {

@@ -93,11 +93,11 @@ func parseAddr(b []byte) (a kaddr, ok bool) {
 	if !addr.IsValid() {
 		addr = address
 	}
-	p, err := addr.Prefix(plen)
-	if err != nil {
+	// The address must be of the message's family and the length fit it
+	// (netip accepts a zero Addr with any length).
+	if !addr.IsValid() || addr.Is4() != (fam == unix.AF_INET) || plen > addr.BitLen() {
 		return a, false
 	}
 	a.Prefix = netip.PrefixFrom(addr, plen)
-	_ = p
 	return a, true
 }

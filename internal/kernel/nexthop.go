@@ -91,8 +91,12 @@ func parseNexthop(b []byte) (o kobject, ok bool) {
 		case unix.NHA_BLACKHOLE:
 			o.Blackhole = true
 		case unix.NHA_GROUP:
+			o.Group = o.Group[:0] // the last attribute counts
 			for len(v) >= 8 {
-				o.Group = append(o.Group, nhGroupMember{ID: ne.Uint32(v[0:4]), Weight: uint16(v[4]) + uint16(v[5])<<8 + 1})
+				// struct nexthop_grp: id, weight-1 (low byte), weight-1
+				// (high byte, 6.12+); 65536 does not fit and is clamped.
+				w := uint32(v[4]) | uint32(v[5])<<8 + 1
+				o.Group = append(o.Group, nhGroupMember{ID: ne.Uint32(v[0:4]), Weight: uint16(min(w, 0xffff))})
 				v = v[8:]
 			}
 		}

@@ -141,6 +141,7 @@ type kroute struct {
 	Priority uint32
 	NHID     uint32
 	NextHops []rib.NextHop // inline next hops; empty with NHID
+	Dead     []rib.NextHop // inline next hops the kernel holds dead (link down)
 }
 
 func addrFrom(b []byte) netip.Addr {
@@ -195,9 +196,7 @@ func parseRoute(b []byte) (r kroute, ok bool) {
 				oif = int32(ne.Uint32(v))
 			}
 		case unix.RTA_MULTIPATH:
-			if r.NHID == 0 {
-				r.NextHops = parseMultipath(v)
-			}
+			r.NextHops, r.Dead = parseMultipath(v)
 		}
 	})
 	if !dst.IsValid() {
@@ -207,6 +206,9 @@ func parseRoute(b []byte) (r kroute, ok bool) {
 			dst = netip.IPv6Unspecified()
 		}
 	}
+	if dst.Is4() != (fam == unix.AF_INET) {
+		return r, false // RTA_DST of the other family
+	}
 	p, err := dst.Prefix(dlen)
 	if err != nil {
 		return r, false
@@ -215,15 +217,19 @@ func parseRoute(b []byte) (r kroute, ok bool) {
 	if r.NHID != 0 {
 		// With a nexthop object the kernel also reports the resolved
 		// gateway and device; the object is the truth.
-		r.NextHops = nil
-	} else if len(r.NextHops) == 0 && (gw.IsValid() || oif != 0) {
+		r.NextHops, r.Dead = nil, nil
+	} else if len(r.NextHops) == 0 && len(r.Dead) == 0 && (gw.IsValid() || oif != 0) {
 		r.NextHops = []rib.NextHop{{Gateway: gw, Ifindex: oif, Weight: 1}}
+	} else if len(r.NextHops) == 1 {
+		r.NextHops[0].Weight = 1 // a lone next hop's weight means nothing
 	}
 	return r, true
 }
 
-func parseMultipath(b []byte) []rib.NextHop {
-	var nhs []rib.NextHop
+// parseMultipath decodes RTA_MULTIPATH: the next hops in use, and those the
+// kernel keeps marked dead (RTNH_F_DEAD: their link is down; the kernel
+// revives them when it comes back up, without a notification).
+func parseMultipath(b []byte) (nhs, dead []rib.NextHop) {
 	for len(b) >= rtnexthopLen {
 		l := int(ne.Uint16(b[0:2]))
 		if l < rtnexthopLen || l > len(b) {
@@ -238,14 +244,22 @@ func parseMultipath(b []byte) []rib.NextHop {
 				nh.Gateway = viaAddr(v)
 			}
 		})
-		nhs = append(nhs, nh)
+		switch {
+		case !nh.Gateway.IsValid() && nh.Ifindex == 0:
+			// Neither gateway nor device: nothing to forward to.
+		case b[2]&unix.RTNH_F_DEAD != 0:
+			dead = append(dead, nh)
+		default:
+			nhs = append(nhs, nh)
+		}
 		if align(l) >= len(b) {
 			break
 		}
 		b = b[align(l):]
 	}
 	sortNextHops(nhs)
-	return nhs
+	sortNextHops(dead)
+	return nhs, dead
 }
 
 // sortNextHops puts next hops in a canonical order for comparisons.
