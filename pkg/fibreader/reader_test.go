@@ -51,7 +51,7 @@ func buildSmall(t testing.TB, path string, opts fib.Options) *fib.Writer {
 
 func TestLookup(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fib")
-	w := buildSmall(t, path, fib.Options{})
+	w := buildSmall(t, path, fib.Options{MainRootBits: 16})
 	defer w.Close()
 	r, err := fibreader.Open(path)
 	if err != nil {
