@@ -82,3 +82,37 @@ func TestBestPathChanges(t *testing.T) {
 	step("best neighbour down", func(b *batch) { s.dropSlot(2) }, "10.9.0.3", 1)
 	step("last path withdrawn", func(b *batch) { s.removePath(p, 3, b) }, "", 1)
 }
+
+// TestLocRIBView checks the operator's view of the Loc-RIB: every prefix
+// of both families in order, paths best first, and the deciding step.
+func TestLocRIBView(t *testing.T) {
+	s, _ := testSpeaker(t)
+	b := &batch{}
+	s.mu.Lock()
+	s.setPath(wire.MustParsePrefix("192.0.2.0/24"), 2, nhAttrs("10.9.0.2", 65002, 1, 2), b)
+	s.setPath(wire.MustParsePrefix("192.0.2.0/24"), 3, nhAttrs("10.9.0.3", 65003), b)
+	s.setPath(wire.MustParsePrefix("10.1.0.0/16"), 2, nhAttrs("10.9.0.2", 65002), b)
+	s.setPath(wire.MustParsePrefix("2001:db8:1::/48"), 3, nhAttrs("10.9.0.3", 65003), b)
+	s.flush(b)
+	s.mu.Unlock()
+	var got []RouteView
+	s.LocRIB(netip.Prefix{}, func(v RouteView) bool { got = append(got, v); return true })
+	want := []string{"10.1.0.0/16", "192.0.2.0/24", "2001:db8:1::/48"}
+	if len(got) != len(want) {
+		t.Fatalf("LocRIB has %d entries, want %d: %+v", len(got), len(want), got)
+	}
+	for i, v := range got {
+		if v.Prefix.String() != want[i] {
+			t.Errorf("entry %d is %s, want %s", i, v.Prefix, want[i])
+		}
+	}
+	v := got[1]
+	if len(v.Paths) != 2 || !v.Paths[0].Best || v.Paths[0].From != netip.MustParseAddr("10.9.0.3") || v.Reason != ReasonASPath {
+		t.Errorf("192.0.2.0/24: %+v", v)
+	}
+	got = got[:0]
+	s.LocRIB(netip.MustParsePrefix("2001:db8::/32"), func(v RouteView) bool { got = append(got, v); return true })
+	if len(got) != 1 || got[0].Prefix.String() != "2001:db8:1::/48" {
+		t.Errorf("LocRIB within 2001:db8::/32: %+v", got)
+	}
+}
