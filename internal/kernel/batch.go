@@ -14,6 +14,10 @@ const (
 	opDelRoute
 	opNexthop
 	opDelNexthop
+	// opReplNexthop replaces an object believed to exist, without
+	// NLM_F_CREATE: ENOENT means the kernel removed it behind our back
+	// (a link went down) and took the routes using it along.
+	opReplNexthop
 )
 
 // pending is one message of the batch in flight, found again by sequence

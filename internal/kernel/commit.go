@@ -21,14 +21,34 @@ func (p *Programmer) commit() error {
 	p.m.Sends.Add(sends)
 	logged, routeErrs := 0, 0
 	var nhErr map[rib.GroupID]error
+	// Objects the kernel removed behind our back (a link went down before
+	// we read about it): recreated below with their routes, so neither the
+	// replace nor the routes that failed with it count as failures.
+	var gone map[rib.GroupID]bool
+	for _, be := range p.b.errs {
+		if pd := &p.b.pend[be.idx]; pd.op == opReplNexthop && isGone(be.err) {
+			if gid, ok := p.ids[pd.id]; ok {
+				if gone == nil {
+					gone = make(map[rib.GroupID]bool)
+				}
+				gone[gid] = true
+			}
+		}
+	}
 	for _, be := range p.b.errs {
 		pd := &p.b.pend[be.idx]
 		pd.failed = true
 		switch pd.op {
 		case opRoute:
+			e, ok := p.routes.get(pd.key)
+			if ok && e.kind == rib.KindUnicast && gone[e.gid] {
+				e.installed = false
+				p.routes.set(pd.key, e)
+				continue
+			}
 			routeErrs++
 			p.m.RouteErrors.Add(1)
-			if e, ok := p.routes.get(pd.key); ok {
+			if ok {
 				e.installed = false
 				p.routes.set(pd.key, e)
 				// The route failed because its next hop did: say why.
@@ -50,7 +70,11 @@ func (p *Programmer) commit() error {
 			if !errors.Is(be.err, unix.ESRCH) && !errors.Is(be.err, unix.ENOENT) {
 				p.log.Warn("kernel refused to delete route", "route", pd.key, "err", be.err)
 			}
-		case opNexthop:
+		case opNexthop, opReplNexthop:
+			if gid, ok := p.ids[pd.id]; ok && gone[gid] {
+				p.log.Info("kernel programmer: nexthop object was removed by the kernel (link down); creating it again with its routes", "id", pd.id, "group", gid)
+				continue
+			}
 			p.m.NexthopErrors.Add(1)
 			p.log.Warn("kernel rejected nexthop object", "id", pd.id, "err", be.err)
 			if gid, ok := p.ids[pd.id]; ok {
@@ -90,7 +114,19 @@ func (p *Programmer) commit() error {
 	if overrun {
 		p.m.Overruns.Add(1)
 		p.log.Warn("kernel programmer: netlink overrun, errors may be lost; comparing with the kernel")
+		p.c.discard()
 		return p.resync()
+	}
+	if len(gone) > 0 {
+		p.m.Recreated.Add(uint64(len(gone)))
+		for gid := range gone {
+			if g := p.groups[gid]; g != nil && g.nhid != 0 && len(g.nhs) > 0 {
+				g.state = groupLost
+				p.rebuildGroup(gid, g, false)
+			}
+		}
+		p.resendDirty()
+		return p.commit()
 	}
 	return nil
 }

@@ -168,6 +168,17 @@ func (c *conn) recv(wait bool) ([]byte, error) {
 	}
 }
 
+// discard empties the receive queue (after an overrun: what is queued is
+// stale, and the kernel reports the next overrun only once it is empty).
+func (c *conn) discard() {
+	for {
+		b, err := c.recv(false)
+		if b == nil && (err == nil || !errors.Is(err, unix.ENOBUFS)) {
+			return
+		}
+	}
+}
+
 // message is one netlink message inside a datagram.
 type message struct {
 	Type  uint16

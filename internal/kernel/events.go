@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/routerd/routerd/internal/rib"
@@ -115,26 +116,43 @@ func (p *Programmer) handleEvent(e progEvent) error {
 	return p.commit()
 }
 
-// objectGone handles one of our objects deleted by someone else.
+// objectGone handles one of our objects deleted by someone else: it is
+// created again at once, and with a top-level object the routes using it.
 func (p *Programmer) objectGone(id uint32) {
-	if gid, ok := p.ids[id]; ok {
-		if g := p.groups[gid]; g != nil && g.present() {
-			g.state = groupLost
-			p.log.Warn("kernel programmer: nexthop object deleted behind our back", "id", id, "group", gid)
-		}
+	gid, top := p.ids[id]
+	k, mem := p.mids[id]
+	if !top && !mem {
 		return
 	}
-	if k, ok := p.mids[id]; ok {
+	if p.objectExists(id) {
+		return // the notification of a delete we followed with a re-create
+	}
+	p.log.Warn("kernel programmer: nexthop object deleted behind our back; creating it again", "id", id)
+	if top {
+		if g := p.groups[gid]; g != nil && g.nhid == id && len(g.nhs) > 0 {
+			g.state = groupLost
+			p.rebuildGroup(gid, g, false)
+		}
+	}
+	if mem {
 		delete(p.members, k)
 		delete(p.mids, id)
-		for _, g := range p.groups {
-			for _, m := range g.members {
-				if m == id && g.state == groupLive {
-					g.state = groupDegraded
-				}
+		for gid, g := range p.groups {
+			if slices.Contains(g.members, id) && g.present() {
+				p.rebuildGroup(gid, g, false)
 			}
 		}
 	}
+	p.resendDirty()
+}
+
+// objectExists asks the kernel whether a nexthop object exists.
+func (p *Programmer) objectExists(id uint32) bool {
+	var mb msgBuf
+	mb.b = append(mb.b, unix.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0)
+	mb.attrU32(unix.NHA_ID, id)
+	err := p.c.request(unix.RTM_GETNEXTHOP, 0, mb.b)
+	return err == nil || !isGone(err)
 }
 
 // linkDown records what the kernel removed with the link: objects (and the
@@ -181,18 +199,14 @@ func (p *Programmer) repair(ifx int32) {
 		if !touches {
 			continue
 		}
-		if p.useNH {
-			old := g.members
-			g.members = nil
-			p.createGroupObjects(gid, g, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
-			for _, id := range old {
-				p.releaseMember(id, false)
+		if !p.useNH {
+			if g.refs > 0 {
+				p.dirty[gid] = true
 			}
+			g.state = groupLive
+			continue
 		}
-		if (g.state == groupLost || !p.useNH) && g.refs > 0 {
-			p.dirty[gid] = true
-		}
-		g.state = groupLive
+		p.rebuildGroup(gid, g, false)
 	}
 	p.resendDirty()
 }

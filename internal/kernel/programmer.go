@@ -69,6 +69,7 @@ type ProgrammerMetrics struct {
 	Batches         atomic.Uint64 // RIB updates applied
 	Overruns        atomic.Uint64 // ENOBUFS on a programmer socket
 	Resyncs         atomic.Uint64 // full comparisons with the kernel after an overrun
+	Recreated       atomic.Uint64 // own objects found removed by the kernel when replacing them (link down not yet read)
 	Installed       atomic.Int64  // routes routerd wants in the kernel
 }
 
@@ -84,6 +85,11 @@ type ProgrammerConfig struct {
 	// MaxChanges is how many route changes Run takes from the feed at a
 	// time; 0 means 16384.
 	MaxChanges int
+	// RcvBuf is the receive buffer of the socket the programmer follows
+	// link and nexthop notifications on; 0 means 32 MiB.
+	RcvBuf int
+
+	reqRcvBuf int // tests: the request socket's receive buffer
 }
 
 // group is the kernel side of one RIB next-hop group.
@@ -168,11 +174,17 @@ func NewProgrammer(cfg ProgrammerConfig) (*Programmer, error) {
 	if cfg.MaxChanges <= 0 {
 		cfg.MaxChanges = 16384
 	}
-	c, err := openConn(nil, defaultRcvBuf, false)
+	if cfg.RcvBuf <= 0 {
+		cfg.RcvBuf = defaultRcvBuf
+	}
+	if cfg.reqRcvBuf <= 0 {
+		cfg.reqRcvBuf = defaultRcvBuf
+	}
+	c, err := openConn(nil, cfg.reqRcvBuf, false)
 	if err != nil {
 		return nil, fmt.Errorf("kernel programmer: %w", err)
 	}
-	ev, err := openConn([]uint32{unix.RTNLGRP_LINK, unix.RTNLGRP_NEXTHOP}, defaultRcvBuf, true)
+	ev, err := openConn([]uint32{unix.RTNLGRP_LINK, unix.RTNLGRP_NEXTHOP}, cfg.RcvBuf, true)
 	if err != nil {
 		c.close()
 		return nil, fmt.Errorf("kernel programmer: %w", err)
@@ -356,15 +368,31 @@ func (p *Programmer) setGroup(gc rib.GroupChange) {
 			p.dirty[gc.ID] = true
 		}
 	default:
-		old := g.members
-		g.members = nil
-		p.createGroupObjects(gc.ID, g, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
-		for _, id := range old {
-			p.releaseMember(id, true)
+		g.state = prev
+		p.rebuildGroup(gc.ID, g, true)
+	}
+	g.state = groupLive
+}
+
+// rebuildGroup sends g's objects again over its existing id (new member
+// objects as needed). An object believed to be in the kernel is replaced
+// without NLM_F_CREATE: if the kernel removed it meanwhile (a link went
+// down and we have not read that yet), the replace fails with ENOENT and
+// commit recreates it and re-sends its routes. An object known to be gone
+// is created, and its routes marked to be re-sent.
+func (p *Programmer) rebuildGroup(gid rib.GroupID, g *group, postRelease bool) {
+	flags := uint16(unix.NLM_F_REPLACE)
+	if !g.present() {
+		flags |= unix.NLM_F_CREATE
+		if g.refs > 0 {
+			p.dirty[gid] = true
 		}
-		if prev == groupLost && g.refs > 0 {
-			p.dirty[gc.ID] = true
-		}
+	}
+	old := g.members
+	g.members = nil
+	p.createGroupObjects(gid, g, flags)
+	for _, id := range old {
+		p.releaseMember(id, postRelease)
 	}
 	g.state = groupLive
 }
@@ -375,8 +403,12 @@ func (p *Programmer) createGroupObjects(gid rib.GroupID, g *group, flags uint16)
 		g.nhid = p.allocID()
 		p.ids[g.nhid] = gid
 	}
+	op := opNexthop
+	if flags&unix.NLM_F_CREATE == 0 {
+		op = opReplNexthop
+	}
 	if len(g.nhs) == 1 {
-		seq := p.b.add(opNexthop, rib.Key{}, g.nhid)
+		seq := p.b.add(op, rib.Key{}, g.nhid)
 		p.b.buf.appendNexthop(seq, flags, g.nhid, p.cfg.Protocol, g.nhs[0])
 		p.m.NexthopsSent.Add(1)
 		return
@@ -388,7 +420,7 @@ func (p *Programmer) createGroupObjects(gid rib.GroupID, g *group, flags uint16)
 		g.members = append(g.members, id)
 		ms[i] = nhGroupMember{ID: id, Weight: max(nh.Weight, 1)}
 	}
-	seq := p.b.add(opNexthop, rib.Key{}, g.nhid)
+	seq := p.b.add(op, rib.Key{}, g.nhid)
 	p.b.buf.appendNexthopGroup(seq, flags, g.nhid, p.cfg.Protocol, ms)
 	p.m.NexthopsSent.Add(1)
 }

@@ -257,6 +257,9 @@ func TestProgrammerAdoptAndFlush(t *testing.T) {
 			_, feed, _ := l2.start(t, ProgrammerConfig{Metric: 20, NexthopObjects: mode})
 			feed.push(t, u())
 			before, objs = l.routes(t, "196"), l.nexthops(t)
+			// One daemon at a time: a running programmer re-creates
+			// objects another one deletes.
+			l2.stop()
 		}()
 		// A restart of the same table (a new programmer, the group IDs of a
 		// new RIB differ) sends nothing for routes.
