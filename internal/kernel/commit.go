@@ -115,7 +115,7 @@ func (p *Programmer) commit() error {
 		p.m.Overruns.Add(1)
 		p.log.Warn("kernel programmer: netlink overrun, errors may be lost; comparing with the kernel")
 		p.c.discard()
-		return p.resync()
+		return p.resyncOrLater()
 	}
 	if len(gone) > 0 {
 		p.m.Recreated.Add(uint64(len(gone)))

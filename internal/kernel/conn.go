@@ -268,6 +268,8 @@ func (c *conn) dump(typ uint16, req []byte, fn func(m message) error) error {
 	for try := 0; ; try++ {
 		err := c.dumpOnce(typ, req, fn)
 		if errors.Is(err, errDumpInterrupted) && try < 10 {
+			// The table changed under the dump: give the change a moment.
+			time.Sleep(time.Duration(try) * time.Millisecond)
 			continue
 		}
 		return err

@@ -97,10 +97,8 @@ func (p *Programmer) handleEvent(e progEvent) error {
 	case e.overrun:
 		p.m.Overruns.Add(1)
 		p.log.Warn("kernel programmer: event socket overrun; comparing with the kernel")
-		if err := p.loadLinks(); err != nil {
-			return err
-		}
-		return p.resync()
+		p.linksDue = true
+		return p.resyncOrLater()
 	case e.nhDel != 0:
 		p.objectGone(e.nhDel)
 	default:

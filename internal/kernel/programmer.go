@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/routerd/routerd/internal/rib"
 	"golang.org/x/sys/unix"
@@ -154,6 +155,9 @@ type Programmer struct {
 	rep     Reporter
 	dirty   map[rib.GroupID]bool // groups whose routes must be re-sent
 	postDel []uint32             // objects to delete after routes moved
+
+	resyncDue bool // a comparison with the kernel failed on an inconsistent dump: Run retries
+	linksDue  bool // link notifications were lost: dump links before comparing
 }
 
 // NewProgrammer opens the programmer's netlink sockets in the calling
@@ -275,10 +279,24 @@ func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
 	if err := drain(); err != nil {
 		return err
 	}
+	var retry <-chan time.Time
+	backoff := 50 * time.Millisecond
 	for {
+		if p.resyncDue && retry == nil {
+			retry = time.After(backoff)
+			backoff = min(2*backoff, 5*time.Second)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-retry:
+			retry = nil
+			if err := p.resyncOrLater(); err != nil {
+				return err
+			}
+			if !p.resyncDue {
+				backoff = 50 * time.Millisecond
+			}
 		case <-feed.C():
 			// Take in what the kernel already said (links gone down) so
 			// the update is applied to the kernel's current state.

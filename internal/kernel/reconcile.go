@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -239,10 +240,30 @@ func (p *Programmer) finishReconcile() {
 		"adopted_routes", p.m.RoutesAdopted.Load(), "adopted_nexthops", p.m.NexthopsAdopted.Load())
 }
 
+// resyncOrLater runs resync. When the kernel's tables change too fast for a
+// consistent dump (every retry interrupted), it leaves the comparison to
+// Run's retry timer instead of failing.
+func (p *Programmer) resyncOrLater() error {
+	err := p.resync()
+	if errors.Is(err, errDumpInterrupted) {
+		p.resyncDue = true
+		p.log.Warn("kernel programmer: the kernel's tables change too fast for a consistent dump; comparing again shortly")
+		return nil
+	}
+	p.resyncDue = false
+	return err
+}
+
 // resync compares the whole wanted state with a fresh dump of the kernel and
 // repairs the differences (after a netlink overrun lost error reports).
 func (p *Programmer) resync() error {
 	p.m.Resyncs.Add(1)
+	if p.linksDue {
+		if err := p.loadLinks(); err != nil {
+			return err
+		}
+		p.linksDue = false
+	}
 	ks, err := p.loadKernel()
 	if err != nil {
 		return err
