@@ -65,6 +65,10 @@ type froute struct {
 	kind  rib.Kind
 	nhid  uint32
 	nhs   []rib.NextHop
+	// dead are inline next hops through links that are down: the kernel
+	// keeps them in the route, marked dead, and revives them without a
+	// word when the link comes back up.
+	dead []rib.NextHop
 }
 
 // Monitor follows the kernel's links, addresses and routes and offers
@@ -302,7 +306,7 @@ func (m *Monitor) foreignRoute(r kroute) (froute, bool) {
 	if r.Key.Prefix.Addr().Is6() && r.Key.Prefix.Addr().IsMulticast() {
 		return froute{}, false
 	}
-	return froute{prio: r.Priority, proto: r.Protocol, kind: kind, nhid: r.NHID, nhs: r.NextHops}, true
+	return froute{prio: r.Priority, proto: r.Protocol, kind: kind, nhid: r.NHID, nhs: r.NextHops, dead: r.Dead}, true
 }
 
 func addFroute(fs []froute, f froute) []froute {
@@ -330,6 +334,12 @@ func (m *Monitor) offer(k rib.Key, fs []froute) (rib.Route, bool) {
 			}
 			if len(r.NextHops) == 0 {
 				continue
+			}
+			if len(r.NextHops) == 1 && r.NextHops[0].Weight != 1 {
+				// A lone next hop (the others dead) forwards all traffic.
+				nh := r.NextHops[0]
+				nh.Weight = 1
+				r.NextHops = []rib.NextHop{nh}
 			}
 		}
 		return r, true
@@ -414,10 +424,14 @@ func (m *Monitor) handle(b []byte) error {
 					m.sinks.Links.SetLinkUp(l.Index, l.Up)
 				}
 			}
-			if (old == nil || old.Flags&unix.IFF_UP != 0) && l.Flags&unix.IFF_UP == 0 {
+			switch {
+			case (old == nil || old.Flags&unix.IFF_UP != 0) && l.Flags&unix.IFF_UP == 0:
 				// The kernel flushes IPv4 routes and nexthop objects through
 				// a link set down without telling route listeners.
 				m.pruneLink(l.Index, touched)
+			case old != nil && old.Flags&unix.IFF_UP == 0 && l.Flags&unix.IFF_UP != 0:
+				// ... and revives the multipath next hops it kept dead.
+				m.reviveLink(l.Index, touched)
 			}
 		case unix.RTM_NEWADDR, unix.RTM_DELADDR:
 			a, ok := parseAddr(msg.Data)
@@ -518,6 +532,31 @@ func (m *Monitor) handle(b []byte) error {
 	return nil
 }
 
+// reviveLink puts back the multipath next hops through a link that came up
+// again, as the kernel does (silently) with the ones it kept dead.
+func (m *Monitor) reviveLink(ifx int32, touched map[rib.Key]bool) {
+	for k, fs := range m.foreign {
+		for i := range fs {
+			f := &fs[i]
+			if !slices.ContainsFunc(f.dead, func(nh rib.NextHop) bool { return nh.Ifindex == ifx }) {
+				continue
+			}
+			var dead []rib.NextHop
+			nhs := slices.Clone(f.nhs)
+			for _, nh := range f.dead {
+				if nh.Ifindex == ifx {
+					nhs = append(nhs, nh)
+				} else {
+					dead = append(dead, nh)
+				}
+			}
+			sortNextHops(nhs)
+			f.nhs, f.dead = nhs, dead
+			touched[k] = true
+		}
+	}
+}
+
 func (m *Monitor) groupHas(gid, id uint32) bool {
 	o, ok := m.nexthops[gid]
 	if !ok {
@@ -550,13 +589,22 @@ func (m *Monitor) pruneLink(ifx int32, touched map[rib.Key]bool) {
 				}
 				touched[k] = true // a group may have lost members
 			} else if f.kind == rib.KindUnicast {
-				n := slices.DeleteFunc(slices.Clone(f.nhs), func(nh rib.NextHop) bool { return nh.Ifindex == ifx })
-				if len(n) != len(f.nhs) {
-					changed = true
-					if len(n) == 0 {
-						continue
+				var live, dead []rib.NextHop
+				for _, nh := range f.nhs {
+					if nh.Ifindex == ifx {
+						dead = append(dead, nh)
+					} else {
+						live = append(live, nh)
 					}
-					f.nhs = n
+				}
+				if len(dead) > 0 {
+					changed = true
+					if len(live) == 0 {
+						continue // every next hop dead: the kernel deletes the route
+					}
+					f.nhs = live
+					f.dead = append(slices.Clone(f.dead), dead...)
+					sortNextHops(f.dead)
 				}
 			}
 			out = append(out, f)

@@ -199,3 +199,41 @@ func TestMonitorOverrun(t *testing.T) {
 	}
 	t.Logf("overruns %d, resyncs %d", m.Metrics().Overruns.Load(), m.Metrics().Resyncs.Load())
 }
+
+// TestMonitorMultipathLinkFlap sets one link of foreign multipath routes
+// down and up again: the kernel keeps the next hop through it marked dead
+// and revives it silently, and the monitor offers the same.
+func TestMonitorMultipathLinkFlap(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	l.ip(t, "-6", "addr", "add", "2001:db8:2::1/64", "dev", "w0", "nodad")
+	l.ip(t, "route", "add", "100.64.0.0/10", "proto", "static", "nexthop", "via", "10.0.0.2", "dev", "v0", "nexthop", "via", "10.1.0.2", "dev", "w0", "weight", "3")
+	l.ip(t, "-6", "route", "add", "2001:db8:99::/48", "proto", "static", "nexthop", "via", "2001:db8::2", "dev", "v0", "nexthop", "via", "2001:db8:2::2", "dev", "w0")
+	_, _, foreign, _ := startMonitor(t, l, MonitorConfig{})
+	k4, k6 := key("100.64.0.0/10"), key("2001:db8:99::/48")
+	offered := func(k rib.Key) []rib.NextHop {
+		r, _ := foreign.get(k)
+		return r.NextHops
+	}
+	both := func() bool { return len(offered(k4)) == 2 && len(offered(k6)) == 2 }
+	eventually(t, "both multipath routes with two next hops", both)
+	full4, full6 := offered(k4), offered(k6)
+
+	l.ip(t, "link", "set", "v0", "down")
+	eventually(t, "next hops through v0 withdrawn", func() bool { return len(offered(k4)) == 1 && len(offered(k6)) == 1 })
+	if nh := offered(k4)[0]; nh.Ifindex != l.w0 || nh.Weight != 1 {
+		t.Errorf("IPv4 route with v0 down: %+v", nh)
+	}
+	if s := l.route(t, "100.64.0.0/10"); !strings.Contains(s, "dead") {
+		t.Errorf("the kernel did not keep the dead next hop: %q", s)
+	}
+
+	l.ip(t, "link", "set", "v0", "up")
+	eventually(t, "next hops through v0 offered again", both)
+	if !sameNextHops(offered(k4), full4) || !sameNextHops(offered(k6), full6) {
+		t.Errorf("after the flap: %+v %+v, before %+v %+v", offered(k4), offered(k6), full4, full6)
+	}
+	if s := l.route(t, "100.64.0.0/10"); strings.Contains(s, "dead") || !strings.Contains(s, "10.0.0.2") {
+		t.Errorf("kernel route after the flap: %q", s)
+	}
+}
