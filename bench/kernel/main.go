@@ -43,7 +43,12 @@ var (
 	gw6a, gw6b = netip.MustParseAddr("2001:db8::2"), netip.MustParseAddr("2001:db8::3")
 )
 
-type phases struct{ install, move, remove time.Duration }
+// phases are the measured steps, in the order they run: install the table,
+// move it to another gateway (one nexthop change), lose its next hop (the
+// nexthop object goes and the kernel drops every route at once), restore
+// it (the next hop resolves again: every route is sent again), remove it
+// (every prefix withdrawn).
+type phases struct{ install, move, loss, restore, remove time.Duration }
 
 func main() {
 	path := flag.String("prefixes", "../shared/data/fulltable-prefixes.txt.gz", "gzipped prefix list, one per line")
@@ -112,8 +117,8 @@ func main() {
 				fmt.Fprintf(os.Stderr, "%s: %v\n", w, err)
 				os.Exit(1)
 			}
-			fmt.Fprintf(os.Stderr, "  %-8s run %d: install %.2fs move %.3fs remove %.2fs\n", w, i+1,
-				ph.install.Seconds(), ph.move.Seconds(), ph.remove.Seconds())
+			fmt.Fprintf(os.Stderr, "  %-10s run %d: install %.2fs move %.3fs loss %.3fs restore %.2fs remove %.2fs\n", w, i+1,
+				ph.install.Seconds(), ph.move.Seconds(), ph.loss.Seconds(), ph.restore.Seconds(), ph.remove.Seconds())
 			all[w] = append(all[w], ph)
 		}
 	}
@@ -122,7 +127,8 @@ func main() {
 		results[w] = median(ph)
 	}
 	floor, hasFloor := results["raw"]
-	fmt.Printf("\n%-9s %10s %12s %8s   %10s %8s   %10s %12s %8s\n", "way", "install s", "routes/s", "vs raw", "move s", "vs raw", "remove s", "routes/s", "vs raw")
+	fmt.Printf("\n%-10s %9s %7s  %8s %7s  %8s %7s  %9s %7s  %9s %7s\n", "way",
+		"install s", "vs raw", "move s", "vs raw", "loss s", "vs raw", "restore s", "vs raw", "remove s", "vs raw")
 	for _, w := range order {
 		r := results[w]
 		ratio := func(d, f time.Duration) string {
@@ -131,10 +137,18 @@ func main() {
 			}
 			return fmt.Sprintf("%.2fx", d.Seconds()/f.Seconds())
 		}
-		fmt.Printf("%-9s %10.2f %12.0f %8s   %10.4f %8s   %10.2f %12.0f %8s\n", w,
-			r.install.Seconds(), float64(len(prefixes))/r.install.Seconds(), ratio(r.install, floor.install),
+		fmt.Printf("%-10s %9.2f %7s  %8.3f %7s  %8.3f %7s  %9.2f %7s  %9.2f %7s\n", w,
+			r.install.Seconds(), ratio(r.install, floor.install),
 			r.move.Seconds(), ratio(r.move, floor.move),
-			r.remove.Seconds(), float64(len(prefixes))/r.remove.Seconds(), ratio(r.remove, floor.remove))
+			r.loss.Seconds(), ratio(r.loss, floor.loss),
+			r.restore.Seconds(), ratio(r.restore, floor.restore),
+			r.remove.Seconds(), ratio(r.remove, floor.remove))
+	}
+	fmt.Printf("\ninstall, restore and remove in routes/s:\n")
+	for _, w := range order {
+		r := results[w]
+		n := float64(len(prefixes))
+		fmt.Printf("%-10s %9.0f %9.0f %9.0f\n", w, n/r.install.Seconds(), n/r.restore.Seconds(), n/r.remove.Seconds())
 	}
 	if mem != "" {
 		fmt.Println("\n" + mem)
@@ -153,6 +167,8 @@ func median(all []phases) phases {
 	return phases{
 		install: pick(func(p phases) time.Duration { return p.install }),
 		move:    pick(func(p phases) time.Duration { return p.move }),
+		loss:    pick(func(p phases) time.Duration { return p.loss }),
+		restore: pick(func(p phases) time.Duration { return p.restore }),
 		remove:  pick(func(p phases) time.Duration { return p.remove }),
 	}
 }
@@ -393,6 +409,23 @@ func benchRouterd(l *lab, prefixes []netip.Prefix) (phases, string, error) {
 	if err := moved(l, prefixes[len(prefixes)/2]); err != nil {
 		return ph, "", err
 	}
+	// Next-hop loss: the routes resolving the table's gateways go, so its
+	// groups go unresolved and the programmer deletes their objects.
+	recKeys := []rib.Key{{Table: rib.TableMain, Prefix: netip.PrefixFrom(rec4, 32)}, {Table: rib.TableMain, Prefix: netip.PrefixFrom(rec6, 128)}}
+	ph.loss, err = feed.wait(func() error { return st.Apply(nil, recKeys) })
+	if err != nil {
+		return ph, "", err
+	}
+	if err := check(l, 0); err != nil {
+		return ph, "", fmt.Errorf("after next-hop loss: %w", err)
+	}
+	ph.restore, err = feed.wait(func() error { return st.Apply(via(gw4b, gw6b), nil) })
+	if err != nil {
+		return ph, "", err
+	}
+	if err := moved(l, prefixes[len(prefixes)/3]); err != nil {
+		return ph, "", fmt.Errorf("after restore: %w", err)
+	}
 	keys := make([]rib.Key, 0, 10000)
 	ph.remove, err = feed.wait(func() error {
 		for i := 0; i < len(prefixes); {
@@ -497,6 +530,25 @@ func benchIP(l *lab, prefixes []netip.Prefix) (phases, error) {
 	if err != nil {
 		return ph, err
 	}
+	loss, err := write("loss", func(w *bufio.Writer) {
+		fmt.Fprintf(w, "nexthop del id 1\nnexthop del id 2\n")
+	})
+	if err != nil {
+		return ph, err
+	}
+	restore, err := write("restore", func(w *bufio.Writer) {
+		fmt.Fprintf(w, "nexthop add id 1 via %s dev v0\nnexthop add id 2 via %s dev v0\n", gw4b, gw6b)
+		for _, p := range prefixes {
+			id := 1
+			if p.Addr().Is6() {
+				id = 2
+			}
+			fmt.Fprintf(w, "route add %s nhid %d metric %d\n", p, id, metric)
+		}
+	})
+	if err != nil {
+		return ph, err
+	}
 	remove, err := write("remove", func(w *bufio.Writer) {
 		for _, p := range prefixes {
 			fmt.Fprintf(w, "route del %s metric %d\n", p, metric)
@@ -508,7 +560,7 @@ func benchIP(l *lab, prefixes []netip.Prefix) (phases, error) {
 	for _, step := range []struct {
 		file string
 		d    *time.Duration
-	}{{install, &ph.install}, {move, &ph.move}, {remove, &ph.remove}} {
+	}{{install, &ph.install}, {move, &ph.move}, {loss, &ph.loss}, {restore, &ph.restore}, {remove, &ph.remove}} {
 		cmd := exec.Command("ip", "-n", l.ns.Name, "-batch", step.file)
 		start := time.Now()
 		if out, err := cmd.CombinedOutput(); err != nil {

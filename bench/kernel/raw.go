@@ -88,6 +88,13 @@ func (c *rawConn) nexthop(flags uint16, id uint32, gw netip.Addr, ifx int32) {
 	c.end(s)
 }
 
+func (c *rawConn) delNexthop(id uint32) {
+	s := c.hdr(unix.RTM_DELNEXTHOP, 0)
+	c.buf = append(c.buf, unix.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0)
+	c.u32(unix.NHA_ID, id)
+	c.end(s)
+}
+
 func (c *rawConn) route(typ uint16, p netip.Prefix, nhid uint32) {
 	flags := uint16(0)
 	scope := byte(unix.RT_SCOPE_NOWHERE)
@@ -200,6 +207,31 @@ func benchRaw(l *lab, prefixes []netip.Prefix) (phases, error) {
 	}
 	if err := moved(l, prefixes[len(prefixes)/2]); err != nil {
 		return ph, err
+	}
+	if err := timed(&ph.loss, func() {
+		c.delNexthop(1)
+		c.delNexthop(2)
+	}); err != nil {
+		return ph, err
+	}
+	if err := check(l, 0); err != nil {
+		return ph, fmt.Errorf("after next-hop loss: %w", err)
+	}
+	if err := timed(&ph.restore, func() {
+		c.nexthop(unix.NLM_F_CREATE, 1, gw4b, l.ifindex)
+		c.nexthop(unix.NLM_F_CREATE, 2, gw6b, l.ifindex)
+		for _, p := range prefixes {
+			id := uint32(1)
+			if p.Addr().Is6() {
+				id = 2
+			}
+			c.route(unix.RTM_NEWROUTE, p, id)
+		}
+	}); err != nil {
+		return ph, err
+	}
+	if err := moved(l, prefixes[len(prefixes)/3]); err != nil {
+		return ph, fmt.Errorf("after restore: %w", err)
 	}
 	if err := timed(&ph.remove, func() {
 		for _, p := range prefixes {
