@@ -43,6 +43,13 @@ func (f *fakeFeed) Next(int) rib.Update {
 	}
 	u := f.q[0]
 	f.q = f.q[1:]
+	if len(f.q) > 0 {
+		// As rib.Subscription does: C is signalled while more remains.
+		select {
+		case f.c <- struct{}{}:
+		default:
+		}
+	}
 	return u
 }
 
@@ -56,7 +63,10 @@ func (f *fakeFeed) push(t *testing.T, us ...rib.Update) {
 	}
 	f.q = append(f.q, us...)
 	f.mu.Unlock()
-	f.c <- struct{}{}
+	select {
+	case f.c <- struct{}{}:
+	default:
+	}
 	select {
 	case <-f.idle:
 	case <-time.After(20 * time.Second):

@@ -15,6 +15,10 @@ import (
 type prefixMap[V any] struct {
 	tables map[rib.Table]*tablePrefixes[V]
 	n      int
+	// The table last used: updates come table by table, so this saves a
+	// map lookup per route.
+	lastID rib.Table
+	last   *tablePrefixes[V]
 }
 
 type key6 struct {
@@ -51,7 +55,13 @@ func unpack6(k key6) netip.Prefix {
 }
 
 func (m *prefixMap[V]) table(t rib.Table, create bool) *tablePrefixes[V] {
+	if m.last != nil && m.lastID == t {
+		return m.last
+	}
 	tp := m.tables[t]
+	if tp != nil {
+		m.lastID, m.last = t, tp
+	}
 	if tp == nil && create {
 		if m.tables == nil {
 			m.tables = make(map[rib.Table]*tablePrefixes[V])
@@ -79,18 +89,15 @@ func (m *prefixMap[V]) get(k rib.Key) (V, bool) {
 
 func (m *prefixMap[V]) set(k rib.Key, v V) {
 	tp := m.table(k.Table, true)
+	// One map operation: the count follows the map's length.
 	if k.Prefix.Addr().Is4() {
-		pk := pack4(k.Prefix)
-		if _, ok := tp.v4[pk]; !ok {
-			m.n++
-		}
-		tp.v4[pk] = v
+		n := len(tp.v4)
+		tp.v4[pack4(k.Prefix)] = v
+		m.n += len(tp.v4) - n
 	} else {
-		pk := pack6(k.Prefix)
-		if _, ok := tp.v6[pk]; !ok {
-			m.n++
-		}
-		tp.v6[pk] = v
+		n := len(tp.v6)
+		tp.v6[pack6(k.Prefix)] = v
+		m.n += len(tp.v6) - n
 	}
 }
 
@@ -100,17 +107,13 @@ func (m *prefixMap[V]) del(k rib.Key) {
 		return
 	}
 	if k.Prefix.Addr().Is4() {
-		pk := pack4(k.Prefix)
-		if _, ok := tp.v4[pk]; ok {
-			delete(tp.v4, pk)
-			m.n--
-		}
+		n := len(tp.v4)
+		delete(tp.v4, pack4(k.Prefix))
+		m.n -= n - len(tp.v4)
 	} else {
-		pk := pack6(k.Prefix)
-		if _, ok := tp.v6[pk]; ok {
-			delete(tp.v6, pk)
-			m.n--
-		}
+		n := len(tp.v6)
+		delete(tp.v6, pack6(k.Prefix))
+		m.n -= n - len(tp.v6)
 	}
 }
 

@@ -138,6 +138,7 @@ type Programmer struct {
 	m     *ProgrammerMetrics
 	c     *conn // requests: blocking
 	ev    *conn // nexthop and link events
+	del   *deleter
 	useNH bool
 
 	routes  prefixMap[entry]
@@ -155,6 +156,7 @@ type Programmer struct {
 	rep     Reporter
 	dirty   map[rib.GroupID]bool // groups whose routes must be re-sent
 	postDel []uint32             // objects to delete after routes moved
+	async   []uint32             // objects of unresolved groups, for the deleter
 
 	resyncDue bool // a comparison with the kernel failed on an inconsistent dump: Run retries
 	linksDue  bool // link notifications were lost: dump links before comparing
@@ -193,8 +195,14 @@ func NewProgrammer(cfg ProgrammerConfig) (*Programmer, error) {
 		c.close()
 		return nil, fmt.Errorf("kernel programmer: %w", err)
 	}
+	dc, err := openConn(nil, defaultRcvBuf, false)
+	if err != nil {
+		c.close()
+		ev.close()
+		return nil, fmt.Errorf("kernel programmer: %w", err)
+	}
 	p := &Programmer{
-		cfg: cfg, log: cfg.Logger, m: cfg.Metrics, c: c, ev: ev,
+		cfg: cfg, log: cfg.Logger, m: cfg.Metrics, c: c, ev: ev, del: newDeleter(dc, cfg.Logger),
 		groups:  make(map[rib.GroupID]*group),
 		members: make(map[memberKey]*member),
 		ids:     make(map[uint32]rib.GroupID),
@@ -229,7 +237,7 @@ func (p *Programmer) Metrics() *ProgrammerMetrics { return p.m }
 
 // Close closes the programmer's sockets. Call it after Run and Flush.
 func (p *Programmer) Close() error {
-	return errors.Join(p.c.close(), p.ev.close())
+	return errors.Join(p.c.close(), p.ev.close(), p.del.c.close())
 }
 
 // Run reconciles the kernel with the feed and then follows it until ctx is
@@ -248,6 +256,10 @@ func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
 	}
 	p.ks = ks
 	p.log.Info("kernel programmer reconciling", "own_routes", ks.routes.len(), "own_nexthops", len(ks.objs), "nexthop_objects", p.useNH)
+	if p.useNH {
+		p.del.start()
+		defer p.del.stop()
+	}
 
 	events := make(chan progEvent, 256)
 	evctx, stop := context.WithCancel(ctx)
@@ -267,8 +279,14 @@ func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
 
 	drain := func() error {
 		for {
+			if p.del.busy() && len(feed.C()) == 0 {
+				// Nothing more announced: finish the deletions in flight
+				// before the feed can hear that everything is applied.
+				p.del.wait()
+			}
 			u := feed.Next(p.cfg.MaxChanges)
 			if u.Empty() {
+				p.del.wait()
 				return nil
 			}
 			if err := p.apply(&u); err != nil {
@@ -327,6 +345,10 @@ func (p *Programmer) apply(u *rib.Update) error {
 	for _, gc := range u.Groups {
 		p.setGroup(gc)
 	}
+	if len(p.async) > 0 {
+		p.del.submit(p.async)
+		p.async = nil
+	}
 	p.resendDirty()
 	for i := range u.Routes {
 		p.setRoute(u.Routes[i].Key, u.Routes[i].Best)
@@ -350,7 +372,11 @@ func (p *Programmer) setGroup(gc rib.GroupChange) {
 	nhs := canonical(gc.NextHops)
 	if len(nhs) == 0 {
 		if g.nhid != 0 {
-			p.dropGroupObjects(gc.ID, g, false)
+			how := delNow
+			if p.del.running() {
+				how = delAsync
+			}
+			p.dropGroupObjects(gc.ID, g, how)
 		} else if !p.useNH && g.present() && g.refs > 0 {
 			p.dirty[gc.ID] = true // delete its routes
 		}
@@ -380,7 +406,7 @@ func (p *Programmer) setGroup(gc rib.GroupChange) {
 	case (len(g.members) == 0) != (len(nhs) == 1):
 		// The kernel cannot turn a next hop into a group or back: build
 		// a new object, move the routes, then delete the old one.
-		p.dropGroupObjects(gc.ID, g, true)
+		p.dropGroupObjects(gc.ID, g, delPost)
 		p.createGroupObjects(gc.ID, g, unix.NLM_F_CREATE|unix.NLM_F_EXCL)
 		if g.refs > 0 {
 			p.dirty[gc.ID] = true
@@ -410,7 +436,7 @@ func (p *Programmer) rebuildGroup(gid rib.GroupID, g *group, postRelease bool) {
 	g.members = nil
 	p.createGroupObjects(gid, g, flags)
 	for _, id := range old {
-		p.releaseMember(id, postRelease)
+		p.releaseMember(id, delWhen(postRelease))
 	}
 	g.state = groupLive
 }
@@ -443,22 +469,45 @@ func (p *Programmer) createGroupObjects(gid rib.GroupID, g *group, flags uint16)
 	p.m.NexthopsSent.Add(1)
 }
 
-// dropGroupObjects deletes g's objects now (later, after routes moved away,
-// when post is set) and forgets its id.
-func (p *Programmer) dropGroupObjects(gid rib.GroupID, g *group, post bool) {
+// delMode says when an object is deleted.
+type delMode uint8
+
+const (
+	delNow   delMode = iota // in this batch
+	delPost                 // at the end of this batch, after routes moved away
+	delAsync                // by the deleter (objects of an unresolved group)
+)
+
+func delWhen(post bool) delMode {
+	if post {
+		return delPost
+	}
+	return delNow
+}
+
+// dropGroupObjects deletes g's objects and forgets its id.
+func (p *Programmer) dropGroupObjects(gid rib.GroupID, g *group, how delMode) {
 	if g.nhid == 0 {
 		return
 	}
 	delete(p.ids, g.nhid)
-	if post {
-		p.postDel = append(p.postDel, g.nhid)
-	} else {
-		p.sendDelNexthop(g.nhid)
-	}
+	p.delObject(g.nhid, how)
 	for _, id := range g.members {
-		p.releaseMember(id, post)
+		p.releaseMember(id, how)
 	}
 	g.nhid, g.members = 0, nil
+}
+
+func (p *Programmer) delObject(id uint32, how delMode) {
+	switch how {
+	case delPost:
+		p.postDel = append(p.postDel, id)
+	case delAsync:
+		p.async = append(p.async, id)
+		p.m.NexthopsDeleted.Add(1)
+	default:
+		p.sendDelNexthop(id)
+	}
 }
 
 func (p *Programmer) sendDelNexthop(id uint32) {
@@ -482,7 +531,7 @@ func (p *Programmer) acquireMember(nh rib.NextHop) uint32 {
 	return m.id
 }
 
-func (p *Programmer) releaseMember(id uint32, post bool) {
+func (p *Programmer) releaseMember(id uint32, how delMode) {
 	k, ok := p.mids[id]
 	if !ok {
 		return
@@ -494,11 +543,7 @@ func (p *Programmer) releaseMember(id uint32, post bool) {
 	}
 	delete(p.members, k)
 	delete(p.mids, id)
-	if post {
-		p.postDel = append(p.postDel, id)
-	} else {
-		p.sendDelNexthop(id)
-	}
+	p.delObject(id, how)
 }
 
 func (p *Programmer) allocID() uint32 {
@@ -537,7 +582,7 @@ func (p *Programmer) removeGroup(gid rib.GroupID) {
 		p.log.Warn("kernel programmer: removed group still has routes", "group", gid, "routes", g.refs)
 		return
 	}
-	p.dropGroupObjects(gid, g, false)
+	p.dropGroupObjects(gid, g, delNow)
 	delete(p.groups, gid)
 	delete(p.dirty, gid)
 }

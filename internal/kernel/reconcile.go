@@ -258,6 +258,7 @@ func (p *Programmer) resyncOrLater() error {
 // repairs the differences (after a netlink overrun lost error reports).
 func (p *Programmer) resync() error {
 	p.m.Resyncs.Add(1)
+	p.del.wait() // objects being deleted would show in the dump
 	if p.linksDue {
 		if err := p.loadLinks(); err != nil {
 			return err
@@ -288,7 +289,7 @@ func (p *Programmer) resync() error {
 			g.members = nil
 			p.createGroupObjects(gid, g, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
 			for _, id := range old {
-				p.releaseMember(id, false)
+				p.releaseMember(id, delNow)
 			}
 			for _, id := range g.members {
 				ks.adopted[id] = true
@@ -353,6 +354,7 @@ func (p *Programmer) objectMatches(g *group) bool {
 // the kernel. Call it after Run has returned (at shutdown, when the
 // configuration says so).
 func (p *Programmer) Flush() error {
+	p.del.wait()
 	ks, err := p.loadKernel()
 	if err != nil {
 		return err
