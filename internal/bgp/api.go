@@ -107,8 +107,8 @@ func (s *Speaker) PrefixCounts() map[netip.Addr]PrefixCounts {
 	defer s.mu.Unlock()
 	acc := make([]int, len(s.slots))
 	adv := make([]int, maxAdvertBits)
-	for _, d := range s.loc {
-		for _, pt := range d.paths {
+	for _, d := range s.all() {
+		for _, pt := range d.paths() {
 			if int(pt.slot) < len(acc) {
 				acc[pt.slot]++
 			}
@@ -153,8 +153,8 @@ type RouteView struct {
 func (s *Speaker) LocRIB(filter netip.Prefix, fn func(RouteView) bool) {
 	s.mu.Lock()
 	var keys []wire.Prefix
-	for p, d := range s.loc {
-		if len(d.paths) == 0 {
+	for p, d := range s.all() {
+		if d.npaths() == 0 {
 			continue
 		}
 		np := p.Netip()
@@ -172,7 +172,7 @@ func (s *Speaker) LocRIB(filter netip.Prefix, fn func(RouteView) bool) {
 	})
 	views := make([]RouteView, 0, len(keys))
 	for _, p := range keys {
-		d := s.loc[p]
+		d, _ := s.get(p)
 		views = append(views, s.view(p, &d))
 	}
 	s.mu.Unlock()
@@ -185,9 +185,8 @@ func (s *Speaker) LocRIB(filter netip.Prefix, fn func(RouteView) bool) {
 
 func (s *Speaker) view(p wire.Prefix, d *dest) RouteView {
 	v := RouteView{Prefix: p.Netip()}
-	for i := range d.paths {
-		pt := &d.paths[i]
-		pv := PathView{Attrs: pt.attrs.Value(), Usable: s.usable(pt), Best: i == 0 && d.flags&destHasBest != 0}
+	for i, pt := range d.paths() {
+		pv := PathView{Attrs: pt.attrs.Value(), Usable: s.usable(&pt), Best: i == 0 && d.flags&destHasBest != 0}
 		switch pt.slot {
 		case slotNetworks:
 			pv.Local = "network"
@@ -198,7 +197,7 @@ func (s *Speaker) view(p wire.Prefix, d *dest) RouteView {
 		}
 		v.Paths = append(v.Paths, pv)
 	}
-	if d.flags&destHasBest != 0 && len(d.paths) > 1 {
+	if d.flags&destHasBest != 0 && d.npaths() > 1 {
 		_, v.Reason = decide(s.candidates(d), s.cfg.AlwaysCompareMED)
 	}
 	for i := firstPeerSlot; i < len(s.slots) && i < maxAdvertBits; i++ {
@@ -230,9 +229,9 @@ func (s *Speaker) adj(addr netip.Addr, in bool) ([]RouteView, error) {
 	}
 	var out []RouteView
 	bit := slotBit(p.slot)
-	for k, d := range s.loc {
+	for k, d := range s.all() {
 		if in {
-			for _, pt := range d.paths {
+			for _, pt := range d.paths() {
 				if pt.slot == p.slot {
 					out = append(out, RouteView{Prefix: k.Netip(), Paths: []PathView{{From: addr, Attrs: pt.attrs.Value(), Usable: s.usable(&pt)}}})
 				}

@@ -39,7 +39,7 @@ func (r Reason) String() string {
 
 // candInfo is what the decision process needs of one usable path.
 type candInfo struct {
-	i        int // index in dest.paths
+	i        int // index of the path in its dest
 	a        *wire.Attrs
 	local    bool
 	ebgp     bool

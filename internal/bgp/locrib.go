@@ -1,8 +1,9 @@
 package bgp
 
 import (
+	"encoding/binary"
+	"iter"
 	"net/netip"
-	"slices"
 	"unique"
 
 	"github.com/routerd/routerd/internal/bgp/wire"
@@ -29,14 +30,151 @@ type path struct {
 	slot  uint16
 }
 
-// dest is the state of one prefix: every path, best first when flags has
-// destHasBest, and the neighbours (by slot bit) it was advertised to. The
-// Loc-RIB holds dests by value in a map keyed by the pointer-free
-// wire.Prefix.
+// dest is the state of one prefix in 32 bytes: its paths, best first when
+// flags has destHasBest, the first inline (most prefixes have one) and
+// the others in a slice, and the neighbours (by slot bit) it was
+// advertised to.
 type dest struct {
-	paths []path
-	adv   uint64 // slot bit set: advertised to that neighbour (slots < 64)
-	flags uint8
+	attrs0 unique.Handle[wire.Attrs] // the first path
+	more   *[]path                   // paths 1..n-1; nil while n <= 1
+	adv    uint64                    // slot bit set: advertised to that neighbour (slots < 64)
+	slot0  uint16
+	n      uint16 // number of paths
+	flags  uint8
+}
+
+// npaths returns the number of paths.
+func (d *dest) npaths() int { return int(d.n) }
+
+// at returns path i.
+func (d *dest) at(i int) path {
+	if i == 0 {
+		return path{attrs: d.attrs0, slot: d.slot0}
+	}
+	return (*d.more)[i-1]
+}
+
+// set replaces path i.
+func (d *dest) set(i int, pt path) {
+	if i == 0 {
+		d.attrs0, d.slot0 = pt.attrs, pt.slot
+		return
+	}
+	(*d.more)[i-1] = pt
+}
+
+// find returns the index of slot's path, or -1.
+func (d *dest) find(slot uint16) int {
+	for i := range d.npaths() {
+		if d.at(i).slot == slot {
+			return i
+		}
+	}
+	return -1
+}
+
+// add appends a path.
+func (d *dest) add(pt path) {
+	if d.n == 0 {
+		d.set(0, pt)
+	} else {
+		if d.more == nil {
+			d.more = new([]path)
+		}
+		*d.more = append(*d.more, pt)
+	}
+	d.n++
+}
+
+// remove deletes path i, moving the last path into its place.
+func (d *dest) remove(i int) {
+	last := d.npaths() - 1
+	if i != last {
+		d.set(i, d.at(last))
+	}
+	if last > 0 {
+		*d.more = (*d.more)[:last-1]
+		if last == 1 {
+			d.more = nil
+		}
+	} else {
+		d.attrs0, d.slot0 = unique.Handle[wire.Attrs]{}, 0
+	}
+	d.n--
+}
+
+// paths returns the paths in order.
+func (d *dest) paths() iter.Seq2[int, path] {
+	return func(yield func(int, path) bool) {
+		for i := range d.npaths() {
+			if !yield(i, d.at(i)) {
+				return
+			}
+		}
+	}
+}
+
+// The Loc-RIB holds dests by value in two maps: IPv4 prefixes keyed by a
+// packed uint64 (address and length: a map slot of 40 bytes, and the
+// runtime's fast 64-bit key path), IPv6 by the pointer-free wire.Prefix.
+
+func key4(p wire.Prefix) uint64 {
+	a := p.Addr().As4()
+	return uint64(binary.BigEndian.Uint32(a[:]))<<8 | uint64(p.Bits())
+}
+
+func unkey4(k uint64) wire.Prefix {
+	var a [4]byte
+	binary.BigEndian.PutUint32(a[:], uint32(k>>8))
+	return wire.PrefixFrom(netip.PrefixFrom(netip.AddrFrom4(a), int(k&0xff)))
+}
+
+// get returns p's dest (the zero dest when p is unknown).
+func (s *Speaker) get(p wire.Prefix) (dest, bool) {
+	if p.Is6() {
+		d, ok := s.loc6[p]
+		return d, ok
+	}
+	d, ok := s.loc4[key4(p)]
+	return d, ok
+}
+
+// put stores p's dest.
+func (s *Speaker) put(p wire.Prefix, d dest) {
+	if p.Is6() {
+		s.loc6[p] = d
+	} else {
+		s.loc4[key4(p)] = d
+	}
+}
+
+// del forgets p.
+func (s *Speaker) del(p wire.Prefix) {
+	if p.Is6() {
+		delete(s.loc6, p)
+	} else {
+		delete(s.loc4, key4(p))
+	}
+}
+
+// locLen returns the number of prefixes in the Loc-RIB.
+func (s *Speaker) locLen() int { return len(s.loc4) + len(s.loc6) }
+
+// all iterates over the Loc-RIB, IPv4 first, in no order; the loop body
+// may put to the prefix it is given or delete it.
+func (s *Speaker) all() iter.Seq2[wire.Prefix, dest] {
+	return func(yield func(wire.Prefix, dest) bool) {
+		for k, d := range s.loc4 {
+			if !yield(unkey4(k), d) {
+				return
+			}
+		}
+		for p, d := range s.loc6 {
+			if !yield(p, d) {
+				return
+			}
+		}
+	}
 }
 
 // slotInfo is what the decision process and export need to know of a
@@ -141,50 +279,46 @@ func (s *Speaker) resolveNH(a netip.Addr) (bool, uint32) {
 
 // setPath adds or replaces slot's path for p and runs the decision.
 func (s *Speaker) setPath(p wire.Prefix, slot uint16, h unique.Handle[wire.Attrs], b *batch) {
-	d := s.loc[p]
+	d, _ := s.get(p)
 	old, had := d.best()
-	for i := range d.paths {
-		if d.paths[i].slot == slot {
-			if d.paths[i].attrs == h {
-				return
-			}
-			oldNH := d.paths[i].attrs.Value().NextHop
-			d.paths[i].attrs = h
-			if nh := h.Value().NextHop; nh != oldNH && slot >= firstPeerSlot {
-				s.trackNH(oldNH, -1)
-				s.trackNH(nh, 1)
-			}
-			s.decideDest(p, &d, old, had, b)
-			s.loc[p] = d
+	if i := d.find(slot); i >= 0 {
+		pt := d.at(i)
+		if pt.attrs == h {
 			return
 		}
+		oldNH := pt.attrs.Value().NextHop
+		d.set(i, path{attrs: h, slot: slot})
+		if nh := h.Value().NextHop; nh != oldNH && slot >= firstPeerSlot {
+			s.trackNH(oldNH, -1)
+			s.trackNH(nh, 1)
+		}
+		s.decideDest(p, &d, old, had, b)
+		s.put(p, d)
+		return
 	}
 	if slot >= firstPeerSlot {
 		s.trackNH(h.Value().NextHop, 1)
 	}
-	d.paths = append(d.paths, path{attrs: h, slot: slot})
+	d.add(path{attrs: h, slot: slot})
 	s.decideDest(p, &d, old, had, b)
-	s.loc[p] = d
+	s.put(p, d)
 }
 
 // removePath withdraws slot's path for p.
 func (s *Speaker) removePath(p wire.Prefix, slot uint16, b *batch) {
-	d, ok := s.loc[p]
+	d, ok := s.get(p)
 	if !ok {
 		return
 	}
-	i := slices.IndexFunc(d.paths, func(x path) bool { return x.slot == slot })
+	i := d.find(slot)
 	if i < 0 {
 		return
 	}
 	old, had := d.best()
 	if slot >= firstPeerSlot {
-		s.trackNH(d.paths[i].attrs.Value().NextHop, -1)
+		s.trackNH(d.at(i).attrs.Value().NextHop, -1)
 	}
-	d.paths = slices.Delete(d.paths, i, i+1)
-	if len(d.paths) == 0 {
-		d.paths = nil
-	}
+	d.remove(i)
 	s.decideDest(p, &d, old, had, b)
 	s.store(p, d)
 }
@@ -192,11 +326,11 @@ func (s *Speaker) removePath(p wire.Prefix, slot uint16, b *batch) {
 // store writes d back, or forgets p once it has no path and was advertised
 // to no one.
 func (s *Speaker) store(p wire.Prefix, d dest) {
-	if len(d.paths) == 0 && d.adv == 0 && d.flags&destBestInRIB == 0 {
-		delete(s.loc, p)
+	if d.n == 0 && d.adv == 0 && d.flags&destBestInRIB == 0 {
+		s.del(p)
 		return
 	}
-	s.loc[p] = d
+	s.put(p, d)
 }
 
 // usable reports whether a path may be selected: its next hop resolves.
@@ -211,9 +345,8 @@ func (s *Speaker) usable(pt *path) bool {
 // candidates fills s.cands with the usable paths of d.
 func (s *Speaker) candidates(d *dest) []candInfo {
 	cs := s.cands[:0]
-	for i := range d.paths {
-		pt := &d.paths[i]
-		if !s.usable(pt) {
+	for i, pt := range d.paths() {
+		if !s.usable(&pt) {
 			continue
 		}
 		si := &s.slots[pt.slot]
@@ -236,15 +369,17 @@ func (s *Speaker) candidates(d *dest) []candInfo {
 // d.best() from before the caller changed d's paths.
 func (s *Speaker) decideDest(p wire.Prefix, d *dest, oldBest path, hadBest bool, b *batch) {
 	best := -1
-	if len(d.paths) == 1 {
-		if s.usable(&d.paths[0]) {
+	if d.n == 1 {
+		if p0 := d.at(0); s.usable(&p0) {
 			best = 0
 		}
-	} else if len(d.paths) > 1 {
+	} else if d.n > 1 {
 		best, _ = decide(s.candidates(d), s.cfg.AlwaysCompareMED)
 	}
 	if best > 0 {
-		d.paths[0], d.paths[best] = d.paths[best], d.paths[0]
+		b0 := d.at(best)
+		d.set(best, d.at(0))
+		d.set(0, b0)
 	}
 	hasBest := best >= 0
 	if hasBest {
@@ -252,7 +387,7 @@ func (s *Speaker) decideDest(p wire.Prefix, d *dest, oldBest path, hadBest bool,
 	} else {
 		d.flags &^= destHasBest
 	}
-	if hadBest == hasBest && (!hasBest || oldBest == d.paths[0]) {
+	if hadBest == hasBest && (!hasBest || oldBest == d.at(0)) {
 		return
 	}
 	s.toRIB(p, d, b)
@@ -264,10 +399,10 @@ func (s *Speaker) decideDest(p wire.Prefix, d *dest, oldBest path, hadBest bool,
 // best returns the best path, if d has one. Callers take it before they
 // change d's paths, for decideDest to tell whether the best changed.
 func (d *dest) best() (path, bool) {
-	if d.flags&destHasBest == 0 || len(d.paths) == 0 {
+	if d.flags&destHasBest == 0 || d.n == 0 {
 		return path{}, false
 	}
-	return d.paths[0], true
+	return d.at(0), true
 }
 
 // toRIB offers the best path of d to the RIB, or withdraws it.
@@ -278,14 +413,14 @@ func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
 	if d.flags&destBestIsIBGP != 0 {
 		wasI = 1
 	}
-	if d.flags&destHasBest == 0 || d.paths[0].slot < firstPeerSlot {
+	if d.flags&destHasBest == 0 || d.slot0 < firstPeerSlot {
 		if wasIn {
 			b.del[wasI] = append(b.del[wasI], key)
 			d.flags &^= destBestInRIB | destBestIsIBGP
 		}
 		return
 	}
-	pt := d.paths[0]
+	pt := d.at(0)
 	si := &s.slots[pt.slot]
 	a := pt.attrs.Value()
 	src := 0
@@ -369,10 +504,10 @@ func (s *Speaker) recheckNexthops() {
 		return
 	}
 	b := &s.evBatch
-	for p, d := range s.loc {
+	for p, d := range s.all() {
 		hit := false
-		for i := range d.paths {
-			if d.paths[i].slot >= firstPeerSlot && changed[d.paths[i].attrs.Value().NextHop] {
+		for _, pt := range d.paths() {
+			if pt.slot >= firstPeerSlot && changed[pt.attrs.Value().NextHop] {
 				hit = true
 				break
 			}
@@ -380,7 +515,7 @@ func (s *Speaker) recheckNexthops() {
 		if hit {
 			old, had := d.best()
 			s.decideDest(p, &d, old, had, b)
-			s.loc[p] = d
+			s.put(p, d)
 			if len(b.add[0])+len(b.add[1])+len(b.del[0])+len(b.del[1]) > 8192 {
 				s.flush(b)
 			}
@@ -394,18 +529,14 @@ func (s *Speaker) recheckNexthops() {
 func (s *Speaker) dropSlot(slot uint16) {
 	b := &s.evBatch
 	bit := slotBit(slot)
-	for p, d := range s.loc {
+	for p, d := range s.all() {
 		d.adv &^= bit
-		i := slices.IndexFunc(d.paths, func(x path) bool { return x.slot == slot })
-		if i >= 0 {
+		if i := d.find(slot); i >= 0 {
 			old, had := d.best()
 			if slot >= firstPeerSlot {
-				s.trackNH(d.paths[i].attrs.Value().NextHop, -1)
+				s.trackNH(d.at(i).attrs.Value().NextHop, -1)
 			}
-			d.paths = slices.Delete(d.paths, i, i+1)
-			if len(d.paths) == 0 {
-				d.paths = nil
-			}
+			d.remove(i)
 			s.decideDest(p, &d, old, had, b)
 		}
 		s.store(p, d)

@@ -96,7 +96,7 @@ func (ss *session) close(n *wire.Notification) {
 func (ss *session) resync() {
 	s := ss.p.s
 	ss.sync = ss.sync[:0]
-	for p := range s.loc {
+	for p := range s.all() {
 		ss.sync = append(ss.sync, p)
 	}
 	ss.cursor = s.base + uint64(len(s.changes))
@@ -280,7 +280,7 @@ func (ss *session) exportRoute(p wire.Prefix, d *dest) (unique.Handle[wire.Attrs
 		return zero, false
 	}
 	s := ss.p.s
-	best := d.paths[0]
+	best := d.at(0)
 	if best.slot == ss.p.slot {
 		return zero, false
 	}
@@ -434,14 +434,14 @@ func (ss *session) collect(groups map[groupKey][]wire.Prefix, withdraw *[]wire.P
 	refresh, ss.wantRefresh = ss.wantRefresh, false
 	bit := slotBit(ss.p.slot)
 	handle := func(p wire.Prefix, initial bool) {
-		d, ok := s.loc[p]
+		d, ok := s.get(p)
 		if ok {
 			if h, ok := ss.exportRoute(p, &d); ok {
 				k := groupKey{h, p.Family()}
 				groups[k] = append(groups[k], p)
 				if d.adv&bit == 0 {
 					d.adv |= bit
-					s.loc[p] = d
+					s.put(p, d)
 				}
 				return
 			}

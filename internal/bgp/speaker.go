@@ -42,7 +42,8 @@ type Speaker struct {
 	id      netip.Addr
 	peers   map[netip.Addr]*Peer
 	slots   []slotInfo
-	loc     map[wire.Prefix]dest
+	loc4    map[uint64]dest
+	loc6    map[wire.Prefix]dest
 	nhs     map[netip.Addr]*nexthop
 	cands   []candInfo
 	evBatch batch
@@ -93,7 +94,8 @@ func New(cfg *config.BGP, pol *config.Policy, o Options) *Speaker {
 		id:            cfg.RouterID,
 		peers:         map[netip.Addr]*Peer{},
 		slots:         []slotInfo{{used: true, local: true}, {used: true, local: true}},
-		loc:           map[wire.Prefix]dest{},
+		loc4:          map[uint64]dest{},
+		loc6:          map[wire.Prefix]dest{},
 		nhs:           map[netip.Addr]*nexthop{},
 		redist:        map[rib.Origin]bool{},
 		redistributed: map[netip.Prefix]rib.Origin{},
