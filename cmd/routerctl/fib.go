@@ -106,7 +106,7 @@ func fibCommand() *cobra.Command {
 				}
 			}
 			fmt.Fprintf(tw, "Tables:\t%s\n", strings.Join(tabs, ", "))
-			fmt.Fprintf(tw, "Sub-tables:\t%d of %d nodes used (%s)\n", st.NodesUsed, st.NodesTotal, fibBytes(st.NodeBytes))
+			fmt.Fprintf(tw, "Sub-tables:\t%d of %d nodes used (%s), IPv6 published compressed in %s\n", st.NodesUsed, st.NodesTotal, fibBytes(st.NodeBytes), fibBytes(st.CompBytes))
 			fmt.Fprintf(tw, "Groups:\t%d of %d slots\n", st.GroupsUsed, st.GroupSlots)
 			fmt.Fprintf(tw, "Memory:\t%.1f bytes per prefix in use\n", st.BytesPerPrefix)
 			if err := tw.Flush(); err != nil {
@@ -231,6 +231,7 @@ func fibWriteStatsJSON(w io.Writer, path string, r *fibreader.Reader, st fibread
 		NodesUsed      uint64    `json:"nodes_used"`
 		NodesTotal     uint64    `json:"nodes_total"`
 		NodeBytes      uint64    `json:"node_bytes"`
+		CompBytes      uint64    `json:"compressed_bytes"`
 		GroupsUsed     uint64    `json:"groups_used"`
 		GroupSlots     uint64    `json:"group_slots"`
 		FileSize       uint64    `json:"file_size"`
@@ -239,7 +240,7 @@ func fibWriteStatsJSON(w io.Writer, path string, r *fibreader.Reader, st fibread
 	}{
 		Path: path, State: st.State.String(), WriterPID: st.WriterPID, WriterAgeMS: st.WriterAge.Milliseconds(),
 		Generation: st.Generation, LastCommit: st.LastCommit, Prefixes4: st.Prefixes4, Prefixes6: st.Prefixes6,
-		Tables: []tab{}, NodesUsed: st.NodesUsed, NodesTotal: st.NodesTotal, NodeBytes: st.NodeBytes,
+		Tables: []tab{}, NodesUsed: st.NodesUsed, NodesTotal: st.NodesTotal, NodeBytes: st.NodeBytes, CompBytes: st.CompBytes,
 		GroupsUsed: st.GroupsUsed, GroupSlots: st.GroupSlots, FileSize: st.FileSize, BytesPerPrefix: st.BytesPerPrefix,
 	}
 	for _, id := range st.Tables {

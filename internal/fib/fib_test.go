@@ -237,9 +237,10 @@ func TestRandomDifferential(t *testing.T) {
 			w.Delete(MainTable, p)
 			ref.remove(p)
 		}
+		w.Commit()
 		probe()
-		if _, _, nodes := w.GroupStats(); nodes != 0 {
-			t.Errorf("main bits %d: %d nodes live after deleting every prefix", mainBits, nodes)
+		if _, _, nodes := w.GroupStats(); nodes != 0 || w.comp.used != 0 {
+			t.Errorf("main bits %d: %d nodes, %d compressed words live after deleting every prefix", mainBits, nodes, w.comp.used)
 		}
 		if a, b := w.Prefixes(); a+b != 0 {
 			t.Errorf("prefix count %d+%d after deleting all", a, b)

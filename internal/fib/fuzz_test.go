@@ -85,9 +85,10 @@ func FuzzUpdates(f *testing.F) {
 			}
 			ref.remove(p)
 		}
+		w.Commit()
 		probe()
-		if _, _, nodes := w.GroupStats(); nodes != 0 {
-			t.Fatalf("%d nodes left after deleting every prefix", nodes)
+		if _, _, nodes := w.GroupStats(); nodes != 0 || w.comp.used != 0 {
+			t.Fatalf("%d nodes, %d compressed words left after deleting every prefix", nodes, w.comp.used)
 		}
 	})
 }

@@ -31,6 +31,10 @@ type Options struct {
 	// TableRootBits is the stride of every other root (IPv4 of numbered
 	// tables and IPv6 of all tables): 16 (default) or 8.
 	TableRootBits int
+	// CompWords is the capacity, in 8-byte words, of the pool of
+	// compressed IPv6 nodes that readers walk. Default 1<<22 (32 MiB of
+	// address space; the full table uses about 3 MiB).
+	CompWords int
 	// Grace is how long freed nodes and records stay untouched before
 	// reuse. Default 1s. Readers stay correct even past it (they retry on
 	// the reclaim sequence); the grace period only makes retries rare.
@@ -50,6 +54,7 @@ func (o *Options) fill() error {
 	def(&o.Records, 2*o.GroupSlots+1024)
 	def(&o.MainRootBits, 24)
 	def(&o.TableRootBits, 16)
+	def(&o.CompWords, 1<<22)
 	if o.Grace == 0 {
 		o.Grace = time.Second
 	}
@@ -68,6 +73,8 @@ func (o *Options) fill() error {
 		return fmt.Errorf("fib: MainRootBits must be 8, 16 or 24")
 	case o.TableRootBits != 8 && o.TableRootBits != 16:
 		return fmt.Errorf("fib: TableRootBits must be 8 or 16")
+	case o.CompWords < 16 || o.CompWords > 1<<31:
+		return fmt.Errorf("fib: CompWords %d out of range", o.CompWords)
 	case o.Grace < 0:
 		return fmt.Errorf("fib: negative grace period")
 	}
@@ -76,13 +83,13 @@ func (o *Options) fill() error {
 
 // layout holds the byte offsets of every section.
 type layout struct {
-	tableDir, groupDir, recPool, nodePool uint64
-	recSize                               uint64
-	root4, root6                          []uint64 // per table slot
-	bits4                                 []int
-	bits6                                 int
-	size                                  uint64
-	fixedEnd                              uint64 // end of what is reserved at creation
+	tableDir, groupDir, recPool, nodePool, compPool uint64
+	recSize                                         uint64
+	root4, root6                                    []uint64 // per table slot
+	bits4                                           []int
+	bits6                                           int
+	size                                            uint64
+	fixedEnd                                        uint64 // end of what is reserved at creation
 }
 
 func align(v, a uint64) uint64 { return (v + a - 1) &^ (a - 1) }
@@ -123,6 +130,8 @@ func computeLayout(o *Options) layout {
 	l.recSize = fr.RecordHeader + uint64(o.MaxPaths)*fr.NextHopSize
 	l.recPool = off
 	off = align(off+uint64(o.Records)*l.recSize, 64)
+	l.compPool = off
+	off = align(off+uint64(o.CompWords)*8, 64)
 	l.size = align(off, 4096)
 	return l
 }

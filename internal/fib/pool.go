@@ -1,5 +1,7 @@
 package fib
 
+import "time"
+
 // pool hands out indexes 1..n-1 of a fixed array (index 0 means "none").
 // Freed indexes come back through the writer's quarantine, never directly.
 type pool struct {
@@ -28,3 +30,5 @@ func (p *pool) get() (uint32, bool) {
 
 // put returns an index whose grace period has passed.
 func (p *pool) put(i uint32) { p.free = append(p.free, i) }
+
+func nowNanos() int64 { return time.Now().UnixNano() }

@@ -21,7 +21,12 @@ type table struct {
 // rules maps hold the installed prefixes by length, which the writer needs
 // only to find the covering prefix when one is deleted.
 type trie struct {
-	root    []uint32
+	root    []uint32 // IPv4: in the file; IPv6: the writer's private root
+	v6      bool
+	slot    int
+	pub     []uint32 // IPv6: the published root in the file
+	dirty   []uint32 // IPv6: root entries changed since the last Commit
+	dmark   []bool
 	bits    uint // root stride
 	maxBits int
 	rules   ruleSet
@@ -97,7 +102,9 @@ func (w *Writer) table(id uint32, create bool) (*table, error) {
 	l := &w.lay
 	t := &table{id: id, dir: l.tableDir + uint64(slot)*fr.TableEntrySize}
 	t.v4 = trie{root: w.words[l.root4[slot]/4 : l.root4[slot]/4+1<<l.bits4[slot]], bits: uint(l.bits4[slot]), maxBits: 32}
-	t.v6 = trie{root: w.words[l.root6[slot]/4 : l.root6[slot]/4+1<<l.bits6], bits: uint(l.bits6), maxBits: 128}
+	t.v6 = trie{root: make([]uint32, 1<<l.bits6), pub: w.words[l.root6[slot]/4 : l.root6[slot]/4+1<<l.bits6],
+		dmark: make([]bool, 1<<l.bits6), v6: true, bits: uint(l.bits6), maxBits: 128}
+	t.v4.slot, t.v6.slot = slot, slot
 	*w.hdr32(int(t.dir)) = id
 	*w.hdr64(int(t.dir) + 8) = l.root4[slot]
 	*w.hdr64(int(t.dir) + 16) = l.root6[slot]
@@ -153,6 +160,7 @@ func (w *Writer) Insert(table uint32, p netip.Prefix, a Action) error {
 	if had && old == leaf {
 		return nil
 	}
+	w.cur = tr
 	if err := w.write(tr, k, l, leaf, false); err != nil {
 		if !had {
 			w.dropSlotRef(leaf, 0)
@@ -201,6 +209,7 @@ func (w *Writer) Delete(table uint32, p netip.Prefix) error {
 	if !ok {
 		return fmt.Errorf("delete %v table %d: %w", p, table, ErrNotFound)
 	}
+	w.cur = tr
 	if err := w.write(tr, k, l, w.cover(tr, k, l), true); err != nil {
 		return fmt.Errorf("delete %v table %d: %w", p, table, err)
 	}
@@ -350,6 +359,7 @@ func (w *Writer) ensureNode(p *uint32, d uint) (uint32, error) {
 		s[i] = e
 	}
 	w.nodeDepth[n], w.nodeOwn[n] = uint8(d), 0
+	w.newNode(p, n)
 	w.store(p, fr.EncodeLink(n))
 	return n, nil
 }
@@ -362,6 +372,7 @@ func (w *Writer) collapse(p *uint32, node uint32, d uint) bool {
 		return false
 	}
 	w.store(p, w.nodes[node*fr.NodeEntries])
+	w.freeNode(node)
 	w.quarantine(qNode, node)
 	return true
 }

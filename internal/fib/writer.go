@@ -86,7 +86,10 @@ type Writer struct {
 	slotInf   []slotInfo
 	quar      []quarItem
 	// Ends of the parts of each section reserved with fallocate.
-	resFixed, resNodes, resRecs uint64
+	resFixed, resNodes, resRecs, resComp uint64
+
+	comp compState // compressed IPv6 publication
+	cur  *trie     // the trie being changed (for root bookkeeping in store)
 
 	prefixes4, prefixes6 uint64
 }
@@ -104,10 +107,12 @@ const (
 	qNode quarKind = iota
 	qRec
 	qSlot
+	qComp
 )
 
 type quarItem struct {
 	kind quarKind
+	size uint8 // qComp: size in words - compMinWords
 	idx  uint32
 	at   int64
 }
@@ -140,7 +145,7 @@ func Create(path string, opts Options) (*Writer, error) {
 			w.abandon()
 			return nil, fmt.Errorf("fib: cannot size %s to %d bytes: %w", w.tmp, size, err)
 		}
-		w.resFixed, w.resNodes, w.resRecs = 0, w.lay.nodePool, w.lay.recPool
+		w.resFixed, w.resNodes, w.resRecs, w.resComp = 0, w.lay.nodePool, w.lay.recPool, w.lay.compPool
 		if err = w.reserve(&w.resFixed, w.lay.fixedEnd, w.lay.fixedEnd); err != nil {
 			w.abandon()
 			return nil, err
@@ -158,6 +163,7 @@ func Create(path string, opts Options) (*Writer, error) {
 	w.nodeMem = newPool(opts.Nodes)
 	w.nodeDepth = make([]uint8, opts.Nodes)
 	w.nodeOwn = make([]int16, opts.Nodes)
+	w.initComp()
 	w.recMem = newPool(opts.Records)
 	w.slots = newPool(opts.GroupSlots)
 	w.slotInf = make([]slotInfo, opts.GroupSlots)
@@ -181,6 +187,8 @@ func Create(path string, opts Options) (*Writer, error) {
 	le.PutUint64(h[fr.OffNodePool:], w.lay.nodePool)
 	le.PutUint64(h[fr.OffGroupDir:], w.lay.groupDir)
 	le.PutUint64(h[fr.OffRecordPool:], w.lay.recPool)
+	le.PutUint64(h[fr.OffCompPool:], w.lay.compPool)
+	le.PutUint64(h[fr.OffCompWords:], uint64(opts.CompWords))
 	w.Heartbeat()
 	if _, err := w.table(MainTable, true); err != nil {
 		w.abandon()
@@ -237,6 +245,13 @@ func (w *Writer) store(p *uint32, v uint32) {
 		n := off / (fr.NodeEntries * 4)
 		d := uint(w.nodeDepth[n])
 		w.nodeOwn[n] += int16(ownEntry(v, d)) - int16(ownEntry(*p, d))
+		if w.comp.v6[n] {
+			w.markNode(uint32(n))
+		}
+	} else if c := w.cur; c != nil && c.v6 {
+		if i := uintptr(unsafe.Pointer(p)) - uintptr(unsafe.Pointer(&c.root[0])); i < uintptr(len(c.root))*4 {
+			c.markRoot(uint32(i / 4))
+		}
 	}
 	if w.live {
 		atomic.StoreUint32(p, v)
@@ -261,6 +276,9 @@ func (w *Writer) Commit() error {
 	if w.closed {
 		return ErrClosed
 	}
+	if err := w.publish6(); err != nil {
+		return err
+	}
 	now := time.Now().UnixNano()
 	w.release(now)
 	atomic.StoreUint64(w.hdr64(fr.OffStats+0), w.prefixes4)
@@ -269,6 +287,7 @@ func (w *Writer) Commit() error {
 	atomic.StoreUint64(w.hdr64(fr.OffStats+24), uint64(len(w.groups)))
 	atomic.StoreUint64(w.hdr64(fr.OffStats+32), uint64(w.recMem.used))
 	atomic.StoreUint64(w.hdr64(fr.OffStats+40), uint64(len(w.tables)))
+	atomic.StoreUint64(w.hdr64(fr.OffStats+48), w.comp.used)
 	for _, t := range w.tables {
 		atomic.StoreUint32(w.hdr32(int(t.dir)+24), uint32(t.v4.count))
 		atomic.StoreUint32(w.hdr32(int(t.dir)+28), uint32(t.v6.count))
@@ -376,6 +395,8 @@ func (w *Writer) release(now int64) {
 			w.recMem.put(q.idx)
 		case qSlot:
 			w.slots.put(q.idx)
+		case qComp:
+			w.comp.free[q.size] = append(w.comp.free[q.size], q.idx)
 		}
 	}
 	w.quar = append(w.quar[:0], w.quar[n:]...)

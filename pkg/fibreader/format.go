@@ -34,6 +34,8 @@ const (
 	OffNodePool    = 72  // uint64 offset of the node pool
 	OffGroupDir    = 80  // uint64 offset of the group directory
 	OffRecordPool  = 88  // uint64 offset of the record pool
+	OffCompPool    = 96  // uint64 offset of the compressed-node pool (IPv6)
+	OffCompWords   = 104 // uint64 size of the compressed-node pool in 8-byte words
 	OffGeneration  = 128 // uint64 generation, atomic, +1 per committed batch
 	OffReclaim     = 192 // uint64 reclaim sequence, atomic, +1 before freed memory is reused
 	OffHeartbeat   = 256 // uint64 writer heartbeat, Unix nanoseconds, atomic
@@ -50,6 +52,7 @@ const (
 	statGroupsUsed = 24
 	statRecsUsed   = 32
 	statTablesUsed = 40
+	statCompUsed   = 48
 )
 
 // State is the lifecycle state of a FIB file, stored at OffState.
@@ -96,6 +99,15 @@ const (
 
 // NodeEntries is the number of uint32 entries in one node (an 8-bit stride).
 const NodeEntries = 256
+
+// IPv6 nodes are published compressed (see docs/fib.md): a node at word
+// offset o of the compressed pool is four uint64 bitmaps (bit i set where
+// entry i starts a run of equal entries), one uint64 of run counts before
+// each quarter (16 bits each, the first 0), then the runs' entries as
+// uint32. An IPv6 link entry holds o.
+const (
+	CompHeaderWords = 5
+)
 
 // Entry encoding (uint32).
 //

@@ -1,6 +1,7 @@
 package fibreader
 
 import (
+	"math/bits"
 	"net/netip"
 	"sync/atomic"
 	"unsafe"
@@ -18,6 +19,8 @@ type Table struct {
 	bits6   uint32
 	shift6  uint32 // 64 - bits6
 	nodes   []uint32
+	comp64  []uint64
+	comp32  []uint32
 	reclaim *uint64
 }
 
@@ -101,26 +104,50 @@ func (t *Table) lookup6Node(hi, lo uint64) Entry {
 }
 
 func (t *Table) walk6(e uint32, hi, lo uint64) uint32 {
-	nodes := t.nodes
 	d := t.bits6
-	for ; e&entryLink != 0 && d < 64; d += 8 {
-		i := uint(e&entryNodeMask)<<8 | uint(hi>>(56-d)&0xff)
-		if i >= uint(len(nodes)) {
+	c64, c32 := t.comp64, t.comp32
+	for e&entryLink != 0 {
+		var b uint64
+		switch {
+		case d < 64:
+			b = hi >> (56 - d) & 0xff
+		case d < 128:
+			b = lo >> (120 - d) & 0xff
+		default:
+			return 0 // corrupt: a link below the last stride
+		}
+		d += 8
+		// step6, written out: the call costs more than the arithmetic.
+		o := uint(e & entryNodeMask)
+		if o+CompHeaderWords > uint(len(c64)) {
 			return 0
 		}
-		e = atomic.LoadUint32(&nodes[i])
-	}
-	for ; e&entryLink != 0 && d < 128; d += 8 {
-		i := uint(e&entryNodeMask)<<8 | uint(lo>>(120-d)&0xff)
-		if i >= uint(len(nodes)) {
+		bm := atomic.LoadUint64(&c64[o+uint(b>>6)])
+		bases := atomic.LoadUint64(&c64[o+4])
+		i := 2*(o+CompHeaderWords) + uint(bases>>(16*(b>>6))&0xffff) + uint(bits.OnesCount64(bm&(2<<(b&63)-1))) - 1
+		if i >= uint(len(c32)) {
 			return 0
 		}
-		e = atomic.LoadUint32(&nodes[i])
-	}
-	if e&entryLink != 0 {
-		return 0 // corrupt: a link below the last stride
+		e = atomic.LoadUint32(&c32[i])
 	}
 	return e
+}
+
+// step6 reads entry b of the compressed node e links to: the rank of b's
+// run is the run count before b's quarter plus the run starts up to b.
+func (t *Table) step6(e uint32, b uint64) uint32 {
+	o := uint(e & entryNodeMask)
+	if o+CompHeaderWords > uint(len(t.comp64)) {
+		return 0
+	}
+	bm := atomic.LoadUint64(&t.comp64[o+uint(b>>6)])
+	bases := atomic.LoadUint64(&t.comp64[o+4])
+	rank := uint(bases>>(16*(b>>6))&0xffff) + uint(bits.OnesCount64(bm&(2<<(b&63)-1))) - 1
+	i := 2*(o+CompHeaderWords) + rank
+	if i >= uint(len(t.comp32)) {
+		return 0
+	}
+	return atomic.LoadUint32(&t.comp32[i])
 }
 
 // LookupAddr looks addr up in the table of its family. An IPv4-mapped IPv6
@@ -191,7 +218,6 @@ func (t *Table) Lookup6Batch(addrs []Addr6, out []Entry) {
 }
 
 func (t *Table) lookup6Chunk(addrs []Addr6, out []Entry) {
-	nodes := t.nodes
 	for {
 		seq := atomic.LoadUint64(t.reclaim)
 		link := uint32(0)
@@ -223,11 +249,7 @@ func (t *Table) lookup6Chunk(addrs []Addr6, out []Entry) {
 				} else {
 					b = a.Lo >> (120 - d) & 0xff
 				}
-				j := uint(e&entryNodeMask)<<8 | uint(b)
-				e = 0
-				if j < uint(len(nodes)) {
-					e = atomic.LoadUint32(&nodes[j])
-				}
+				e = t.step6(e, b)
 				out[i] = Entry(e)
 				link |= e
 			}

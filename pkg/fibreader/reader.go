@@ -57,7 +57,9 @@ type Reader struct {
 	recPool    []uint32 // record pool as words
 	recWords   int      // words per record
 	recCount   int
-	tableDir   int // byte offset
+	comp64     []uint64 // compressed IPv6 nodes
+	comp32     []uint32 // the same memory as uint32 words
+	tableDir   int      // byte offset
 	reclaim    *uint64
 	generation *uint64
 
@@ -167,6 +169,13 @@ func newReader(mem []byte) (*Reader, error) {
 	}
 	offDir, offNodes := le64(mem, OffTableDir), le64(mem, OffNodePool)
 	offGroups, offRecs := le64(mem, OffGroupDir), le64(mem, OffRecordPool)
+	offComp, compWords := le64(mem, OffCompPool), le64(mem, OffCompWords)
+	if compWords > 1<<32 {
+		return nil, fmt.Errorf("%w: compressed pool of %d words", ErrInvalid, compWords)
+	}
+	if err := section("compressed pool", fs, offComp, compWords*8); err != nil {
+		return nil, err
+	}
 	if err := section("table directory", fs, offDir, uint64(maxTables)*TableEntrySize); err != nil {
 		return nil, err
 	}
@@ -186,6 +195,10 @@ func newReader(mem []byte) (*Reader, error) {
 	r.recWords = int(recSize / 4)
 	r.recCount = int(recCount)
 	r.recPool = words(mem, offRecs, recCount*recSize/4)
+	if compWords > 0 {
+		r.comp64 = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[offComp])), compWords)
+		r.comp32 = words(mem, offComp, compWords*2)
+	}
 	r.reclaim = (*uint64)(unsafe.Pointer(&mem[OffReclaim]))
 	r.generation = (*uint64)(unsafe.Pointer(&mem[OffGeneration]))
 	r.tables = make([]atomic.Pointer[Table], maxTables)
@@ -274,7 +287,7 @@ func (r *Reader) openTable(base int, id, flags uint32) (*Table, error) {
 		r: r, id: id, base: base,
 		root4: words(r.mem, o4, 1<<b4), shift4: 32 - b4,
 		root6: words(r.mem, o6, 1<<b6), bits6: b6, shift6: 64 - b6,
-		nodes: r.nodes, reclaim: r.reclaim,
+		nodes: r.nodes, comp64: r.comp64, comp32: r.comp32, reclaim: r.reclaim,
 	}
 	return t, nil
 }
@@ -387,6 +400,7 @@ type Stats struct {
 	GroupSlots     uint64
 	FileSize       uint64
 	NodeBytes      uint64 // bytes held by used nodes
+	CompBytes      uint64 // bytes held by compressed IPv6 nodes
 	ReclaimSeq     uint64
 	BytesPerPrefix float64 // used memory (roots, used nodes, groups) per prefix
 }
@@ -412,6 +426,7 @@ func (r *Reader) Stats() Stats {
 	}
 	s.WriterAge = time.Since(s.Heartbeat)
 	s.NodeBytes = s.NodesUsed * NodeEntries * 4
+	s.CompBytes = r.load64(OffStats+statCompUsed) * 8
 	var roots uint64
 	for _, id := range s.Tables {
 		if t, ok := r.Table(id); ok {
@@ -419,7 +434,7 @@ func (r *Reader) Stats() Stats {
 		}
 	}
 	if n := s.Prefixes4 + s.Prefixes6; n > 0 {
-		used := roots + s.NodeBytes + uint64(len(r.groupDir))*4 + r.load64(OffStats+statRecsUsed)*uint64(r.recWords*4)
+		used := roots + s.NodeBytes + s.CompBytes + uint64(len(r.groupDir))*4 + r.load64(OffStats+statRecsUsed)*uint64(r.recWords*4)
 		s.BytesPerPrefix = float64(used) / float64(n)
 	}
 	return s

@@ -16,7 +16,7 @@ import (
 )
 
 // small is a FIB small enough for fuzzing and corrupting by hand.
-var small = fib.Options{MaxTables: 2, MaxPaths: 2, Nodes: 12, GroupSlots: 8, Records: 16, MainRootBits: 8, TableRootBits: 8}
+var small = fib.Options{MaxTables: 2, MaxPaths: 2, Nodes: 12, GroupSlots: 8, Records: 16, MainRootBits: 8, TableRootBits: 8, CompWords: 64}
 
 func buildSmall(t testing.TB, path string, opts fib.Options) *fib.Writer {
 	t.Helper()
