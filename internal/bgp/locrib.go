@@ -256,25 +256,13 @@ func (s *Speaker) resolveNH(a netip.Addr) (bool, uint32) {
 	if a.Is6() && a.IsLinkLocalUnicast() {
 		return true, 0 // resolved on the session's interface
 	}
-	tables := []rib.Table{rib.Table(s.cfg.Table)}
-	if s.cfg.Table != uint32(rib.TableMain) {
-		tables = append(tables, rib.TableMain)
+	// The RIB's own rule: the longest non-BGP route covering a, numbered
+	// tables falling back to main; its metric is the IGP cost.
+	res, ok := s.rib.ResolveNextHop(rib.Table(s.cfg.Table), a)
+	if !ok {
+		return false, 0
 	}
-	for _, t := range tables {
-		e, ok := s.rib.Lookup(t, a)
-		if !ok {
-			continue
-		}
-		if e.Best.Origin == rib.OriginEBGP || e.Best.Origin == rib.OriginIBGP || e.Best.Kind != rib.KindUnicast {
-			return false, 0
-		}
-		c, ok := e.Selected()
-		if !ok || len(c.Resolved) == 0 {
-			return false, 0
-		}
-		return true, e.Best.Metric
-	}
-	return false, 0
+	return true, res.Metric
 }
 
 // setPath adds or replaces slot's path for p and runs the decision.

@@ -133,7 +133,9 @@ func (s *Speaker) Start(ctx context.Context) error {
 			s.listeners = append(s.listeners, l)
 		}
 	}
-	sub, err := s.rib.Subscribe("bgp")
+	// BGP's own routes need not come back: next hops never resolve through
+	// them, and redistribution takes only other origins.
+	sub, err := s.rib.Subscribe("bgp", rib.OriginEBGP, rib.OriginIBGP)
 	if err != nil {
 		s.closeListeners()
 		return err

@@ -54,6 +54,12 @@ type RIB struct {
 	sources []source
 	subs    [maxSubscribers]*Subscription
 	subMask uint32
+	// excluded[o] holds the subscribers that do not want routes of origin
+	// o; excluded[0] (no route) holds every subscriber with an exclusion.
+	excluded [OriginIBGP + 1]uint32
+	// lastGroup short-cuts interning for runs of routes with the same
+	// single next hop, the shape of a BGP UPDATE's prefixes.
+	lastGroup *group
 	failed  map[Key]string
 	keyBuf  []byte
 }
@@ -352,20 +358,24 @@ func (r *RIB) selectBest(e *entry) int8 {
 // from old, marks it for every subscriber.
 func (r *RIB) reselect(t *table, k pfx, e *entry, old Best, ch *changeSet) {
 	e.best = r.selectBest(e)
-	if r.bestOf(e) == old {
+	now := r.bestOf(e)
+	if now == old {
 		return
 	}
 	ch.tables[t.id] = true
-	r.markRoute(t.id, k, e)
+	// A subscriber that excludes both the old and the new origin (no route
+	// counts as excluded for it) has nothing to learn from this change.
+	r.markRoute(t.id, k, e, r.excluded[old.Origin]&r.excluded[now.Origin])
 }
 
-func (r *RIB) markRoute(tid Table, k pfx, e *entry) {
-	for m := r.subMask &^ e.dirty; m != 0; m &= m - 1 {
+func (r *RIB) markRoute(tid Table, k pfx, e *entry, skip uint32) {
+	mark := r.subMask &^ skip
+	for m := mark &^ e.dirty; m != 0; m &= m - 1 {
 		s := r.subs[bits.TrailingZeros32(m)]
 		s.routes = append(s.routes, dirtyRoute{tid, k})
 		s.notify()
 	}
-	e.dirty |= r.subMask
+	e.dirty |= mark
 }
 
 func (r *RIB) markGroup(g *group) {
@@ -397,22 +407,30 @@ func groupKey(buf []byte, t Table, nhs []NextHop) []byte {
 	return buf
 }
 
-// isCanonical reports whether nhs is already in the form canonical returns,
-// which is the common case of one plain next hop.
-func isCanonical(nhs []NextHop) bool {
-	return len(nhs) == 1 && nhs[0].Weight != 0 && !nhs[0].Gateway.Is4In6()
-}
-
 // internGroup returns the group for nhs in table t, creating and resolving it
 // if new, and takes a reference.
 func (r *RIB) internGroup(t Table, nhs []NextHop) GroupID {
+	var one [1]NextHop
 	def := nhs
-	if !isCanonical(nhs) {
+	if len(nhs) == 1 {
+		// One next hop needs no sorting: normalise it in place of canonical's copy.
+		one[0] = nhs[0]
+		if one[0].Weight == 0 {
+			one[0].Weight = 1
+		}
+		one[0].Gateway = one[0].Gateway.Unmap()
+		def = one[:]
+		if g := r.lastGroup; g != nil && g.refs > 0 && g.table == t && len(g.def) == 1 && g.def[0] == one[0] {
+			g.refs++
+			return g.id
+		}
+	} else {
 		def = canonical(nhs)
 	}
 	r.keyBuf = groupKey(r.keyBuf, t, def)
 	if g := r.byKey[string(r.keyBuf)]; g != nil {
 		g.refs++
+		r.lastGroup = g
 		return g.id
 	}
 	def = slices.Clone(def) // the source's slice is not ours to keep
@@ -430,6 +448,7 @@ func (r *RIB) internGroup(t Table, nhs []NextHop) GroupID {
 	g.resolved = r.resolve(g)
 	r.groups[g.id] = g
 	r.byKey[key] = g
+	r.lastGroup = g
 	r.markGroup(g)
 	return g.id
 }

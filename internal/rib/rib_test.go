@@ -352,3 +352,29 @@ func TestResolveNextHopSkipsBGP(t *testing.T) {
 		t.Fatal("a static route resolved recursively through BGP")
 	}
 }
+
+func TestSubscribeExcludingOrigins(t *testing.T) {
+	r, _, static, _ := lab(t)
+	bgp := r.NewSource(OriginEBGP, "bgp")
+	must(t, bgp.Apply([]Route{{Table: TableMain, Prefix: netip.MustParsePrefix("198.51.100.0/24"), Distance: 20, NextHops: []NextHop{{Gateway: gw1}}}}, nil))
+	sub, err := r.Subscribe("bgp", OriginEBGP, OriginIBGP)
+	must(t, err)
+	defer sub.Close()
+	if u := drain(sub); len(u.Routes) != 2 { // the two connected routes, not the BGP one
+		t.Fatalf("snapshot: %+v", u.Routes)
+	}
+	// BGP-only changes are not reported...
+	must(t, bgp.Apply([]Route{{Table: TableMain, Prefix: p20, Distance: 20, NextHops: []NextHop{{Gateway: gw1}}}}, nil))
+	if u := drain(sub); len(u.Routes) != 0 {
+		t.Fatalf("BGP route reported to a subscriber excluding BGP: %+v", u.Routes)
+	}
+	// ...but a static route taking over from BGP is, and so is BGP taking back.
+	must(t, static.Apply([]Route{{Table: TableMain, Prefix: p20, Distance: 1, NextHops: []NextHop{{Gateway: gw2}}}}, nil))
+	if u := drain(sub); len(u.Routes) != 1 || u.Routes[0].Best.Origin != OriginStatic {
+		t.Fatalf("static over BGP: %+v", u.Routes)
+	}
+	must(t, static.Apply(nil, []Key{{TableMain, p20}}))
+	if u := drain(sub); len(u.Routes) != 1 || u.Routes[0].Best.Origin != OriginEBGP {
+		t.Fatalf("back to BGP: %+v", u.Routes)
+	}
+}

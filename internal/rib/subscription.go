@@ -37,7 +37,13 @@ var ErrTooManySubscribers = errors.New("rib: too many subscribers (32)")
 // Subscribe opens a subscription. Its first updates carry every group and
 // every selected route the RIB holds (the update that completes that
 // snapshot has Synced set); then come changes.
-func (r *RIB) Subscribe(name string) (*Subscription, error) {
+//
+// Routes of the excluded origins are left out: a key whose selected route
+// goes from one excluded origin (or none) to another is not reported, while
+// one that goes from an excluded origin to another origin, or back, is. BGP
+// subscribes excluding its own origins, so a full table it offers does not
+// come back to it.
+func (r *RIB) Subscribe(name string, exclude ...Origin) (*Subscription, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.subMask == ^uint32(0) {
@@ -47,14 +53,22 @@ func (r *RIB) Subscribe(name string) (*Subscription, error) {
 	s := &Subscription{r: r, name: name, bit: 1 << i, c: make(chan struct{}, 1)}
 	r.subs[i] = s
 	r.subMask |= s.bit
+	if len(exclude) > 0 {
+		r.excluded[0] |= s.bit
+		for _, o := range exclude {
+			if int(o) < len(r.excluded) && o != 0 {
+				r.excluded[o] |= s.bit
+			}
+		}
+	}
 	for _, g := range r.groups {
 		s.groups = append(s.groups, g.id)
 		g.dirty |= s.bit
 	}
 	for _, t := range r.tables {
 		for k, e := range t.all() {
-			if e.best < 0 {
-				continue // nothing to tell a newcomer about a key without a route
+			if e.best < 0 || r.excluded[r.bestOf(&e).Origin]&s.bit != 0 {
+				continue // nothing to tell a newcomer about this key
 			}
 			e.dirty |= s.bit
 			t.put(k, e)
@@ -140,5 +154,8 @@ func (s *Subscription) Close() {
 	}
 	s.routes, s.groups, s.removed = nil, nil, nil
 	r.subMask &^= s.bit
+	for i := range r.excluded {
+		r.excluded[i] &^= s.bit
+	}
 	r.subs[bits.TrailingZeros32(s.bit)] = nil
 }
