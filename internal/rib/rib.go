@@ -60,8 +60,8 @@ type RIB struct {
 	// lastGroup short-cuts interning for runs of routes with the same
 	// single next hop, the shape of a BGP UPDATE's prefixes.
 	lastGroup *group
-	failed  map[Key]string
-	keyBuf  []byte
+	failed    map[Key]string
+	keyBuf    []byte
 }
 
 // New returns an empty RIB.
