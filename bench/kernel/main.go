@@ -48,7 +48,34 @@ var (
 // nexthop object goes and the kernel drops every route at once), restore
 // it (the next hop resolves again: every route is sent again), remove it
 // (every prefix withdrawn).
-type phases struct{ install, move, loss, restore, remove time.Duration }
+type phases struct{ install, move, loss, restore, remove span }
+
+// span is one measured step: wall-clock time, and the CPU time the process
+// (and its children, for the ip way) used meanwhile, user and system. The
+// kernel's work on a netlink request runs inside the sender's sendmsg, so
+// it is counted as system time. On a machine shared with other jobs the
+// wall-clock time depends on how often the thread gets a CPU; the CPU time
+// much less.
+type span struct{ wall, cpu time.Duration }
+
+type clock struct {
+	start time.Time
+	cpu   time.Duration
+}
+
+func cpuNow() time.Duration {
+	var d time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(who, &ru)
+		d += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return d
+}
+
+func startClock() clock { return clock{time.Now(), cpuNow()} }
+
+func (c clock) stop() span { return span{time.Since(c.start), cpuNow() - c.cpu} }
 
 func main() {
 	path := flag.String("prefixes", "../shared/data/fulltable-prefixes.txt.gz", "gzipped prefix list, one per line")
@@ -117,8 +144,10 @@ func main() {
 				fmt.Fprintf(os.Stderr, "%s: %v\n", w, err)
 				os.Exit(1)
 			}
-			fmt.Fprintf(os.Stderr, "  %-10s run %d: install %.2fs move %.3fs loss %.3fs restore %.2fs remove %.2fs\n", w, i+1,
-				ph.install.Seconds(), ph.move.Seconds(), ph.loss.Seconds(), ph.restore.Seconds(), ph.remove.Seconds())
+			fmt.Fprintf(os.Stderr, "  %-10s run %d: install %.2fs (cpu %.2fs) move %.3fs (%.3fs) loss %.3fs (%.3fs) restore %.2fs (%.2fs) remove %.2fs (%.2fs)\n", w, i+1,
+				ph.install.wall.Seconds(), ph.install.cpu.Seconds(), ph.move.wall.Seconds(), ph.move.cpu.Seconds(),
+				ph.loss.wall.Seconds(), ph.loss.cpu.Seconds(), ph.restore.wall.Seconds(), ph.restore.cpu.Seconds(),
+				ph.remove.wall.Seconds(), ph.remove.cpu.Seconds())
 			all[w] = append(all[w], ph)
 		}
 	}
@@ -127,49 +156,54 @@ func main() {
 		results[w] = median(ph)
 	}
 	floor, hasFloor := results["raw"]
-	fmt.Printf("\n%-10s %9s %7s  %8s %7s  %8s %7s  %9s %7s  %9s %7s\n", "way",
-		"install s", "vs raw", "move s", "vs raw", "loss s", "vs raw", "restore s", "vs raw", "remove s", "vs raw")
-	for _, w := range order {
-		r := results[w]
-		ratio := func(d, f time.Duration) string {
-			if !hasFloor || f == 0 {
-				return "-"
+	for _, kind := range []string{"wall-clock", "CPU (user+system, the kernel's work included)"} {
+		get := func(s span) time.Duration {
+			if kind == "wall-clock" {
+				return s.wall
 			}
-			return fmt.Sprintf("%.2fx", d.Seconds()/f.Seconds())
+			return s.cpu
 		}
-		fmt.Printf("%-10s %9.2f %7s  %8.3f %7s  %8.3f %7s  %9.2f %7s  %9.2f %7s\n", w,
-			r.install.Seconds(), ratio(r.install, floor.install),
-			r.move.Seconds(), ratio(r.move, floor.move),
-			r.loss.Seconds(), ratio(r.loss, floor.loss),
-			r.restore.Seconds(), ratio(r.restore, floor.restore),
-			r.remove.Seconds(), ratio(r.remove, floor.remove))
-	}
-	fmt.Printf("\ninstall, restore and remove in routes/s:\n")
-	for _, w := range order {
-		r := results[w]
-		n := float64(len(prefixes))
-		fmt.Printf("%-10s %9.0f %9.0f %9.0f\n", w, n/r.install.Seconds(), n/r.restore.Seconds(), n/r.remove.Seconds())
+		fmt.Printf("\n%s seconds, median\n%-10s %9s %7s  %8s %7s  %8s %7s  %9s %7s  %9s %7s\n", kind, "way",
+			"install", "vs raw", "move", "vs raw", "loss", "vs raw", "restore", "vs raw", "remove", "vs raw")
+		for _, w := range order {
+			r := results[w]
+			ratio := func(d, f span) string {
+				if !hasFloor || get(f) == 0 {
+					return "-"
+				}
+				return fmt.Sprintf("%.2fx", get(d).Seconds()/get(f).Seconds())
+			}
+			fmt.Printf("%-10s %9.2f %7s  %8.3f %7s  %8.3f %7s  %9.2f %7s  %9.2f %7s\n", w,
+				get(r.install).Seconds(), ratio(r.install, floor.install),
+				get(r.move).Seconds(), ratio(r.move, floor.move),
+				get(r.loss).Seconds(), ratio(r.loss, floor.loss),
+				get(r.restore).Seconds(), ratio(r.restore, floor.restore),
+				get(r.remove).Seconds(), ratio(r.remove, floor.remove))
+		}
 	}
 	if mem != "" {
 		fmt.Println("\n" + mem)
 	}
 }
 
+// median takes the median of wall-clock and of CPU time separately.
 func median(all []phases) phases {
-	pick := func(f func(phases) time.Duration) time.Duration {
-		ds := make([]time.Duration, len(all))
+	pick := func(f func(phases) span) span {
+		ws := make([]time.Duration, len(all))
+		cs := make([]time.Duration, len(all))
 		for i, p := range all {
-			ds[i] = f(p)
+			ws[i], cs[i] = f(p).wall, f(p).cpu
 		}
-		slices.Sort(ds)
-		return ds[len(ds)/2]
+		slices.Sort(ws)
+		slices.Sort(cs)
+		return span{ws[len(ws)/2], cs[len(cs)/2]}
 	}
 	return phases{
-		install: pick(func(p phases) time.Duration { return p.install }),
-		move:    pick(func(p phases) time.Duration { return p.move }),
-		loss:    pick(func(p phases) time.Duration { return p.loss }),
-		restore: pick(func(p phases) time.Duration { return p.restore }),
-		remove:  pick(func(p phases) time.Duration { return p.remove }),
+		install: pick(func(p phases) span { return p.install }),
+		move:    pick(func(p phases) span { return p.move }),
+		loss:    pick(func(p phases) span { return p.loss }),
+		restore: pick(func(p phases) span { return p.restore }),
+		remove:  pick(func(p phases) span { return p.remove }),
 	}
 }
 
@@ -289,10 +323,10 @@ func (f *idleFeed) Next(max int) rib.Update {
 
 // wait runs fn (which changes the RIB) and waits until the programmer has
 // applied everything that followed.
-func (f *idleFeed) wait(fn func() error) (time.Duration, error) {
-	start := time.Now()
+func (f *idleFeed) wait(fn func() error) (span, error) {
+	start := startClock()
 	if err := fn(); err != nil {
-		return 0, err
+		return span{}, err
 	}
 	f.mu.Lock()
 	f.armed = true
@@ -301,9 +335,9 @@ func (f *idleFeed) wait(fn func() error) (time.Duration, error) {
 	select {
 	case <-f.idle:
 	case <-time.After(5 * time.Minute):
-		return 0, fmt.Errorf("programmer did not finish")
+		return span{}, fmt.Errorf("programmer did not finish")
 	}
-	return time.Since(start), nil
+	return start.stop(), nil
 }
 
 type nopReporter struct{ n int }
@@ -559,14 +593,14 @@ func benchIP(l *lab, prefixes []netip.Prefix) (phases, error) {
 	}
 	for _, step := range []struct {
 		file string
-		d    *time.Duration
+		d    *span
 	}{{install, &ph.install}, {move, &ph.move}, {loss, &ph.loss}, {restore, &ph.restore}, {remove, &ph.remove}} {
 		cmd := exec.Command("ip", "-n", l.ns.Name, "-batch", step.file)
-		start := time.Now()
+		start := startClock()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return ph, fmt.Errorf("ip -batch: %w: %s", err, out)
 		}
-		*step.d = time.Since(start)
+		*step.d = start.stop()
 	}
 	return ph, check(l, 0)
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"time"
 
 	"github.com/routerd/routerd/internal/kernel"
 	"github.com/routerd/routerd/internal/rib"
@@ -48,8 +47,8 @@ func (f *sliceFeed) Next(int) rib.Update {
 	return u
 }
 
-func (f *sliceFeed) run(us []rib.Update) time.Duration {
-	start := time.Now()
+func (f *sliceFeed) run(us []rib.Update) span {
+	start := startClock()
 	f.mu.Lock()
 	select { // a stale signal from before
 	case <-f.idle:
@@ -62,7 +61,7 @@ func (f *sliceFeed) run(us []rib.Update) time.Duration {
 	default:
 	}
 	<-f.idle
-	return time.Since(start)
+	return start.stop()
 }
 
 func benchProgrammer(l *lab, prefixes []netip.Prefix) (phases, error) {

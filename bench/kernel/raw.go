@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -175,11 +174,11 @@ func benchRaw(l *lab, prefixes []netip.Prefix) (phases, error) {
 		return ph, err
 	}
 	defer unix.Close(c.fd)
-	timed := func(d *time.Duration, fn func()) error {
-		start := time.Now()
+	timed := func(d *span, fn func()) error {
+		start := startClock()
 		fn()
 		err := c.flush(true)
-		*d = time.Since(start)
+		*d = start.stop()
 		if err == nil && c.errs > 0 {
 			err = fmt.Errorf("%d messages failed", c.errs)
 		}
