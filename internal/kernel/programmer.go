@@ -279,9 +279,13 @@ func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
 
 	drain := func() error {
 		for {
-			if p.del.busy() && len(feed.C()) == 0 {
-				// Nothing more announced: finish the deletions in flight
-				// before the feed can hear that everything is applied.
+			// C announces more (the feed signals it again while more
+			// remains). Taking the signal here keeps it from going stale;
+			// with nothing announced, finish the deletions in flight before
+			// the feed can see that everything is applied.
+			select {
+			case <-feed.C():
+			default:
 				p.del.wait()
 			}
 			u := feed.Next(p.cfg.MaxChanges)

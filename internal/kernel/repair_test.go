@@ -300,3 +300,51 @@ func TestProgrammerRequestOverrun(t *testing.T) {
 	}
 	wantLines(t, "routes", l.routes(t, "196"), "192.0.2.0/24 nhid 1 via 10.0.0.2 dev v0 metric 20")
 }
+
+// TestProgrammerNexthopLoss loses the next hop of a large group, as the RIB
+// reports it: the group unresolved, then every route withdrawn, in several
+// updates. The deleter drops the object while the withdrawals are read; by
+// the time the feed sees everything applied, the kernel holds none of the
+// routes.
+func TestProgrammerNexthopLoss(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	p, feed, rep := l.start(t, ProgrammerConfig{Metric: 20, NexthopObjects: NexthopOn, MaxChanges: 4096})
+	var add, del []rib.RouteChange
+	for i := range 20000 {
+		k := key(fmt.Sprintf("10.%d.%d.0/24", 100+i/250, i%250))
+		add = append(add, routeChange(k, static(1)))
+		del = append(del, routeChange(k, rib.Best{}))
+	}
+	chunks := func(first rib.Update, rs []rib.RouteChange) []rib.Update {
+		var us []rib.Update
+		for len(rs) > 0 {
+			n := min(len(rs), 4096)
+			us = append(us, rib.Update{Routes: rs[:n]})
+			rs = rs[n:]
+		}
+		us[0].Groups, us[0].Synced = first.Groups, first.Synced
+		return us
+	}
+	gw := []rib.NextHop{{Gateway: addr("10.0.0.2"), Ifindex: l.v0}}
+	feed.push(t, chunks(rib.Update{Groups: []rib.GroupChange{{ID: 1, NextHops: gw}}, Synced: true}, add)...)
+	if n := countRoutes(l.routes(t, "196")); n != 20000 {
+		t.Fatalf("installed %d routes", n)
+	}
+	deleted := p.m.RoutesDeleted.Load()
+	feed.push(t, chunks(rib.Update{Groups: []rib.GroupChange{{ID: 1}}}, del)...)
+	if got := l.routes(t, "196"); len(got) != 0 {
+		t.Fatalf("%d routes left when the feed saw everything applied", len(got))
+	}
+	if len(l.nexthops(t)) != 0 {
+		t.Errorf("objects left: %q", l.nexthops(t))
+	}
+	if n := p.m.RoutesDeleted.Load() - deleted; n != 0 {
+		t.Errorf("sent %d route deletes; the object's deletion takes the routes", n)
+	}
+	// And back: the group resolves again, the routes return.
+	feed.push(t, chunks(rib.Update{Groups: []rib.GroupChange{{ID: 1, NextHops: gw}}}, add)...)
+	if n := countRoutes(l.routes(t, "196")); n != 20000 || len(rep.errs) != 0 {
+		t.Fatalf("restored %d routes, errors %v", n, rep.errs)
+	}
+}
