@@ -14,6 +14,10 @@ const (
 	DefaultBGPPort      = 179
 	DefaultHoldTime     = 90 * time.Second
 	DefaultConnectRetry = 120 * time.Second
+	// DefaultRestartTime is the graceful restart time advertised to
+	// neighbours (RFC 4724 §3), and the longest wait for a restarted
+	// neighbour's End-of-RIB.
+	DefaultRestartTime = 120 * time.Second
 )
 
 // BGP is the bgp section: the speaker's own AS and identity, what it
@@ -29,6 +33,13 @@ type BGP struct {
 	// Table is the kernel table BGP routes go to.
 	Table            uint32         `key:"table"`
 	AlwaysCompareMED bool           `key:"always-compare-med"`
+	// Multipath is the most next hops (equal paths) a BGP route gets in
+	// the RIB; 1 is a single best path.
+	Multipath uint8 `key:"multipath"`
+	// GracefulRestart is the default of the neighbours' graceful-restart
+	// (RFC 4724, helper side); RestartTime is the restart time advertised.
+	GracefulRestart bool          `key:"graceful-restart"`
+	RestartTime     time.Duration `key:"graceful-restart-time"`
 	Networks         []netip.Prefix `key:"networks"`
 	// Redistribute lists the RIB origins announced as BGP routes:
 	// "static", "connected".
@@ -60,6 +71,13 @@ type Neighbor struct {
 	// Families lists "ipv4-unicast" and/or "ipv6-unicast".
 	Families             []string `key:"families"`
 	RouteReflectorClient bool     `key:"route-reflector-client"`
+	// GracefulRestart advertises the graceful restart capability and
+	// keeps the neighbour's routes as stale across its restarts (RFC
+	// 4724 receiving speaker); defaults to bgp.graceful-restart.
+	GracefulRestart bool `key:"graceful-restart"`
+	// SoftReconfigInbound keeps the neighbour's routes before import
+	// policy, so that a policy change is applied without ROUTE-REFRESH.
+	SoftReconfigInbound bool `key:"soft-reconfiguration-inbound"`
 }
 
 // Equal reports whether two neighbour configurations are the same.
@@ -68,7 +86,8 @@ func (n Neighbor) Equal(o Neighbor) bool {
 		n.LocalAddress == o.LocalAddress && n.Port == o.Port && n.Passive == o.Passive && n.Multihop == o.Multihop &&
 		n.TTLSecurity == o.TTLSecurity && n.Password == o.Password && n.HoldTime == o.HoldTime &&
 		n.ConnectRetry == o.ConnectRetry && n.NextHopSelf == o.NextHopSelf && n.Import == o.Import &&
-		n.Export == o.Export && slices.Equal(n.Families, o.Families) && n.RouteReflectorClient == o.RouteReflectorClient
+		n.Export == o.Export && slices.Equal(n.Families, o.Families) && n.RouteReflectorClient == o.RouteReflectorClient &&
+		n.GracefulRestart == o.GracefulRestart && n.SoftReconfigInbound == o.SoftReconfigInbound
 }
 
 // Equal reports whether two bgp sections are the same (nil is no section).
@@ -78,22 +97,24 @@ func (b *BGP) Equal(o *BGP) bool {
 	}
 	return b.AS == o.AS && b.RouterID == o.RouterID && b.Listen == o.Listen && b.ListenPort == o.ListenPort &&
 		slices.Equal(b.ListenAddresses, o.ListenAddresses) && b.Table == o.Table &&
-		b.AlwaysCompareMED == o.AlwaysCompareMED && slices.Equal(b.Networks, o.Networks) &&
+		b.AlwaysCompareMED == o.AlwaysCompareMED && b.Multipath == o.Multipath &&
+		b.GracefulRestart == o.GracefulRestart && b.RestartTime == o.RestartTime && slices.Equal(b.Networks, o.Networks) &&
 		slices.Equal(b.Redistribute, o.Redistribute) && slices.EqualFunc(b.Neighbors, o.Neighbors, Neighbor.Equal)
 }
 
 var bgpKeys = []string{"as", "router-id", "listen", "listen-port", "listen-addresses", "table",
-	"always-compare-med", "networks", "redistribute", "neighbors"}
+	"always-compare-med", "multipath", "graceful-restart", "graceful-restart-time", "networks", "redistribute", "neighbors"}
 
 var neighborKeys = []string{"address", "as", "description", "enabled", "local-address", "port", "passive",
 	"multihop", "ttl-security", "password", "hold-time", "connect-retry", "next-hop-self", "import", "export",
-	"families", "route-reflector-client"}
+	"families", "route-reflector-client", "graceful-restart", "soft-reconfiguration-inbound"}
 
 func decodeBGP(d *decoder, n *yaml.Node, c *Config) {
 	if n == nil {
 		return
 	}
-	b := &BGP{Listen: true, ListenPort: DefaultBGPPort, Table: TableMain, RouterID: c.RouterID}
+	b := &BGP{Listen: true, ListenPort: DefaultBGPPort, Table: TableMain, RouterID: c.RouterID,
+		Multipath: 1, GracefulRestart: true, RestartTime: DefaultRestartTime}
 	m, ok := d.mapping(n, "bgp", bgpKeys)
 	if !ok {
 		return
@@ -138,6 +159,20 @@ func decodeBGP(d *decoder, n *yaml.Node, c *Config) {
 	if v := m.get("always-compare-med"); v != nil {
 		b.AlwaysCompareMED, _ = d.boolean(v, "bgp.always-compare-med")
 	}
+	if v := m.get("multipath"); v != nil {
+		if x, ok := d.uint(v, "bgp.multipath", 1, 64); ok {
+			b.Multipath = uint8(x)
+		}
+	}
+	if v := m.get("graceful-restart"); v != nil {
+		b.GracefulRestart, _ = d.boolean(v, "bgp.graceful-restart")
+	}
+	if v := m.get("graceful-restart-time"); v != nil {
+		// 12 bits in the capability (RFC 4724 §3).
+		if x, ok := d.seconds(v, "bgp.graceful-restart-time", 1, 4095); ok {
+			b.RestartTime = x
+		}
+	}
 	if v := m.get("networks"); v != nil {
 		items, _ := d.sequence(v, "bgp.networks")
 		seen := map[netip.Prefix]bool{}
@@ -171,7 +206,7 @@ func decodeBGP(d *decoder, n *yaml.Node, c *Config) {
 		seen := map[netip.Addr]int{}
 		for i, it := range items {
 			path := index("bgp.neighbors", i)
-			nb, ok := d.neighbor(it, path, c)
+			nb, ok := d.neighbor(it, path, c, b)
 			if !ok {
 				continue
 			}
@@ -192,8 +227,9 @@ func (d *decoder) seconds(n *yaml.Node, path string, lo, hi uint64) (time.Durati
 	return time.Duration(x) * time.Second, ok
 }
 
-func (d *decoder) neighbor(n *yaml.Node, path string, c *Config) (Neighbor, bool) {
-	nb := Neighbor{Enabled: true, Port: DefaultBGPPort, HoldTime: DefaultHoldTime, ConnectRetry: DefaultConnectRetry}
+func (d *decoder) neighbor(n *yaml.Node, path string, c *Config, b *BGP) (Neighbor, bool) {
+	nb := Neighbor{Enabled: true, Port: DefaultBGPPort, HoldTime: DefaultHoldTime, ConnectRetry: DefaultConnectRetry,
+		GracefulRestart: b.GracefulRestart}
 	m, ok := d.mapping(n, path, neighborKeys)
 	if !ok {
 		return nb, false
@@ -299,6 +335,12 @@ func (d *decoder) neighbor(n *yaml.Node, path string, c *Config) (Neighbor, bool
 	if v := m.get("route-reflector-client"); v != nil {
 		nb.RouteReflectorClient, _ = d.boolean(v, join(path, "route-reflector-client"))
 	}
+	if v := m.get("graceful-restart"); v != nil {
+		nb.GracefulRestart, _ = d.boolean(v, join(path, "graceful-restart"))
+	}
+	if v := m.get("soft-reconfiguration-inbound"); v != nil {
+		nb.SoftReconfigInbound, _ = d.boolean(v, join(path, "soft-reconfiguration-inbound"))
+	}
 	return nb, len(d.errs) == before
 }
 
@@ -321,6 +363,9 @@ func marshalBGP(b *BGP) *yaml.Node {
 	}
 	add(m, "table", scalar(strconv.FormatUint(uint64(b.Table), 10)))
 	add(m, "always-compare-med", scalar(strconv.FormatBool(b.AlwaysCompareMED)))
+	add(m, "multipath", scalar(strconv.Itoa(int(b.Multipath))))
+	add(m, "graceful-restart", scalar(strconv.FormatBool(b.GracefulRestart)))
+	add(m, "graceful-restart-time", scalar(strconv.Itoa(int(b.RestartTime/time.Second))))
 	if len(b.Networks) > 0 {
 		seq := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, p := range b.Networks {
@@ -348,6 +393,8 @@ func marshalBGP(b *BGP) *yaml.Node {
 				"connect-retry", scalar(strconv.Itoa(int(nb.ConnectRetry/time.Second))),
 				"next-hop-self", scalar(strconv.FormatBool(nb.NextHopSelf)),
 				"route-reflector-client", scalar(strconv.FormatBool(nb.RouteReflectorClient)),
+				"graceful-restart", scalar(strconv.FormatBool(nb.GracefulRestart)),
+				"soft-reconfiguration-inbound", scalar(strconv.FormatBool(nb.SoftReconfigInbound)),
 			)
 			if nb.Description != "" {
 				add(n, "description", quoted(nb.Description))

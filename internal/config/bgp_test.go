@@ -154,3 +154,49 @@ func TestBGPDiff(t *testing.T) {
 		t.Errorf("diff = %s", ch)
 	}
 }
+
+// TestBGPRestartMultipath checks the graceful restart, multipath and
+// soft-reconfiguration keys: defaults, the neighbour inheriting the
+// global graceful-restart, its own override, ranges, and a round trip.
+func TestBGPRestartMultipath(t *testing.T) {
+	t.Parallel()
+	c, err := Parse("t.yaml", []byte(bgpExample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.BGP
+	if b.Multipath != 1 || !b.GracefulRestart || b.RestartTime != DefaultRestartTime || !b.Neighbors[0].GracefulRestart || b.Neighbors[0].SoftReconfigInbound {
+		t.Errorf("defaults: multipath %d, graceful restart %v %s, neighbor %+v", b.Multipath, b.GracefulRestart, b.RestartTime, b.Neighbors[0])
+	}
+	src := "router-id: 1.1.1.1\nbgp:\n  as: 1\n  multipath: 4\n  graceful-restart: false\n  graceful-restart-time: 30\n" +
+		"  neighbors:\n    - {address: 10.0.0.1, as: 2}\n    - {address: 10.0.0.2, as: 2, graceful-restart: true, soft-reconfiguration-inbound: true}\n"
+	c, err = Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = c.BGP
+	if b.Multipath != 4 || b.GracefulRestart || b.RestartTime != 30*time.Second || b.Neighbors[0].GracefulRestart ||
+		!b.Neighbors[1].GracefulRestart || !b.Neighbors[1].SoftReconfigInbound {
+		t.Errorf("parsed %+v", b)
+	}
+	out, err := Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse("m.yaml", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.BGP.Equal(b) {
+		t.Errorf("round trip changed the section:\n%+v\n%+v", b, again.BGP)
+	}
+	for _, bad := range []struct{ src, want string }{
+		{"router-id: 1.1.1.1\nbgp:\n  as: 1\n  multipath: 0\n", "bgp.multipath: 0 is out of range 1..64"},
+		{"router-id: 1.1.1.1\nbgp:\n  as: 1\n  graceful-restart-time: 4096\n", "bgp.graceful-restart-time: 4096 is out of range 1..4095"},
+		{"router-id: 1.1.1.1\nbgp:\n  as: 1\n  neighbors:\n    - {address: 10.0.0.1, as: 2, soft-reconfiguration-inbound: 3}\n", "soft-reconfiguration-inbound"},
+	} {
+		if _, err := Parse("t.yaml", []byte(bad.src)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: got %v, want %q", bad.src, err, bad.want)
+		}
+	}
+}
