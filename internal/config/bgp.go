@@ -31,16 +31,16 @@ type BGP struct {
 	ListenPort      uint16       `key:"listen-port"`
 	ListenAddresses []netip.Addr `key:"listen-addresses"`
 	// Table is the kernel table BGP routes go to.
-	Table            uint32         `key:"table"`
-	AlwaysCompareMED bool           `key:"always-compare-med"`
+	Table            uint32 `key:"table"`
+	AlwaysCompareMED bool   `key:"always-compare-med"`
 	// Multipath is the most next hops (equal paths) a BGP route gets in
 	// the RIB; 1 is a single best path.
 	Multipath uint8 `key:"multipath"`
 	// GracefulRestart is the default of the neighbours' graceful-restart
 	// (RFC 4724, helper side); RestartTime is the restart time advertised.
-	GracefulRestart bool          `key:"graceful-restart"`
-	RestartTime     time.Duration `key:"graceful-restart-time"`
-	Networks         []netip.Prefix `key:"networks"`
+	GracefulRestart bool           `key:"graceful-restart"`
+	RestartTime     time.Duration  `key:"graceful-restart-time"`
+	Networks        []netip.Prefix `key:"networks"`
 	// Redistribute lists the RIB origins announced as BGP routes:
 	// "static", "connected".
 	Redistribute []string   `key:"redistribute"`
