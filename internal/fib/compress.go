@@ -3,7 +3,6 @@ package fib
 import (
 	"fmt"
 	"math/bits"
-	"slices"
 	"sync/atomic"
 	"unsafe"
 
@@ -34,10 +33,10 @@ type compState struct {
 	off    []uint32 // published copy (word offset), 0 if none
 	words  []uint8  // its size - compMinWords
 	dmark  []bool
-	dirty  []uint32 // nodes changed since the last Commit
-	freed  []uint32 // nodes freed since the last Commit with a published copy
-	pool   []uint64 // the compressed pool in the file
-	next   uint32   // first never-used word
+	dirty  [17][]uint32 // nodes changed since the last Commit, by depth/8
+	freed  []uint32     // nodes freed since the last Commit with a published copy
+	pool   []uint64     // the compressed pool in the file
+	next   uint32       // first never-used word
 	free   [compMaxWords - compMinWords + 1][]uint32
 	used   uint64 // words in live copies
 }
@@ -54,7 +53,8 @@ func (w *Writer) initComp() {
 func (w *Writer) markNode(n uint32) {
 	if !w.comp.dmark[n] {
 		w.comp.dmark[n] = true
-		w.comp.dirty = append(w.comp.dirty, n)
+		d := w.nodeDepth[n] / 8
+		w.comp.dirty[d] = append(w.comp.dirty[d], n)
 	}
 }
 
@@ -181,9 +181,33 @@ func (w *Writer) pool32() []uint32 {
 // last Commit, children before parents.
 func (w *Writer) publish6() error {
 	c := &w.comp
-	slices.SortFunc(c.dirty, func(a, b uint32) int { return int(w.nodeDepth[b]) - int(w.nodeDepth[a]) })
 	p32 := w.pool32()
-	for _, n := range c.dirty {
+	for d := len(c.dirty) - 1; d >= 0; d-- {
+		if err := w.publishDepth(c.dirty[d], p32); err != nil {
+			return err
+		}
+		c.dirty[d] = c.dirty[d][:0]
+	}
+	for _, t := range w.tables {
+		v := &t.v6
+		for _, i := range v.dirty {
+			v.dmark[i] = false
+			atomic.StoreUint32(&v.pub[i], w.publishEntry(v.root[i]))
+		}
+		v.dirty = v.dirty[:0]
+	}
+	for _, n := range c.freed {
+		w.compRelease(c.off[n], c.words[n])
+		c.off[n] = 0
+	}
+	c.freed = c.freed[:0]
+	return nil
+}
+
+// publishDepth republishes the changed nodes of one depth.
+func (w *Writer) publishDepth(dirty []uint32, p32 []uint32) error {
+	c := &w.comp
+	for _, n := range dirty {
 		c.dmark[n] = false
 		if !c.v6[n] {
 			continue // freed in this batch
@@ -206,19 +230,5 @@ func (w *Writer) publish6() error {
 			w.compRelease(old, oldWords)
 		}
 	}
-	c.dirty = c.dirty[:0]
-	for _, t := range w.tables {
-		v := &t.v6
-		for _, i := range v.dirty {
-			v.dmark[i] = false
-			atomic.StoreUint32(&v.pub[i], w.publishEntry(v.root[i]))
-		}
-		v.dirty = v.dirty[:0]
-	}
-	for _, n := range c.freed {
-		w.compRelease(c.off[n], c.words[n])
-		c.off[n] = 0
-	}
-	c.freed = c.freed[:0]
 	return nil
 }
