@@ -79,8 +79,8 @@ func (s *Speaker) status(p *Peer) NeighborStatus {
 			}
 		}
 		st.UpdatesIn, st.UpdatesOut = ss.updatesIn.Load(), ss.updatesOut.Load()
-		st.PrefixesIn = ss.prefixesIn.Load()
 	}
+	st.PrefixesIn = int64(p.received())
 	return st
 }
 
@@ -98,34 +98,36 @@ type PrefixCounts struct {
 	Advertised int
 }
 
-// PrefixCounts counts every neighbour's paths and advertised prefixes in
-// one walk of the Loc-RIB under the speaker's lock; its cost grows with the
-// table (tens of milliseconds for a full one), so it is for operator
-// requests and metric scrapes, not for every route.
+// PrefixCounts returns every neighbour's counts, kept exact as routes
+// change (no walk of the Loc-RIB). Advertised counts are kept for the
+// first 62 neighbours' slots only (the advertised bits), 0 beyond.
 func (s *Speaker) PrefixCounts() map[netip.Addr]PrefixCounts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	acc := make([]int, len(s.slots))
-	adv := make([]int, maxAdvertBits)
-	for _, d := range s.all() {
-		for _, pt := range d.paths() {
-			if int(pt.slot) < len(acc) {
-				acc[pt.slot]++
-			}
-		}
-		for m := d.adv; m != 0; m &= m - 1 {
-			adv[bits.TrailingZeros64(m)]++
-		}
-	}
 	out := make(map[netip.Addr]PrefixCounts, len(s.peers))
 	for a, p := range s.peers {
-		c := PrefixCounts{Accepted: acc[p.slot]}
-		if p.slot < maxAdvertBits {
-			c.Advertised = adv[p.slot]
-		}
-		out[a] = c
+		si := &s.slots[p.slot]
+		out[a] = PrefixCounts{Accepted: si.accepted, Advertised: si.advertised}
 	}
 	return out
+}
+
+// countPrefixes counts every slot's paths and advertised prefixes in one
+// walk of the Loc-RIB, as the kept counters should have them; for tests.
+func (s *Speaker) countPrefixes() (acc, adv []int) {
+	acc = make([]int, len(s.slots))
+	adv = make([]int, len(s.slots))
+	for _, d := range s.all() {
+		for _, pt := range d.paths() {
+			acc[pt.slot]++
+		}
+		for m := d.adv; m != 0; m &= m - 1 {
+			if i := bits.TrailingZeros64(m); i < len(adv) {
+				adv[i]++
+			}
+		}
+	}
+	return acc, adv
 }
 
 // PathView is one path of a Loc-RIB entry.
@@ -208,8 +210,9 @@ func (s *Speaker) view(p wire.Prefix, d *dest) RouteView {
 	return v
 }
 
-// AdjIn returns the routes accepted from a neighbour (after import
-// policy; pre-policy routes are not kept).
+// AdjIn returns the routes received from a neighbour: before import
+// policy with soft-reconfiguration inbound (Best marks those accepted),
+// else the routes accepted, after import policy.
 func (s *Speaker) AdjIn(addr netip.Addr) ([]RouteView, error) {
 	return s.adj(addr, true)
 }
@@ -228,6 +231,16 @@ func (s *Speaker) adj(addr netip.Addr, in bool) ([]RouteView, error) {
 		return nil, ErrNoNeighbor
 	}
 	var out []RouteView
+	if in && p.adjIn != nil {
+		for k, e := range p.adjIn {
+			pt := path{attrs: e.attrs, slot: p.slot}
+			d, _ := s.get(k)
+			out = append(out, RouteView{Prefix: k.Netip(), Paths: []PathView{{From: addr, Attrs: e.attrs.Value(),
+				Usable: s.usable(&pt), Best: d.find(p.slot) >= 0}}})
+		}
+		sortViews(out)
+		return out, nil
+	}
 	bit := slotBit(p.slot)
 	for k, d := range s.all() {
 		if in {
@@ -246,13 +259,17 @@ func (s *Speaker) adj(addr netip.Addr, in bool) ([]RouteView, error) {
 			out = append(out, RouteView{Prefix: k.Netip(), Paths: []PathView{{Attrs: h.Value(), Usable: true, Best: true}}})
 		}
 	}
+	sortViews(out)
+	return out, nil
+}
+
+func sortViews(out []RouteView) {
 	slices.SortFunc(out, func(a, b RouteView) int {
 		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits())
 	})
-	return out, nil
 }
 
 // Soft selects a soft reset's direction; SoftNone is a hard reset.
@@ -285,8 +302,7 @@ func (s *Speaker) Reset(addr netip.Addr, soft Soft) error {
 			ss.resync()
 		}
 		if soft == SoftIn || soft == SoftBoth {
-			ss.wantRefresh = true
-			ss.kick()
+			p.softIn()
 		}
 		return nil
 	}

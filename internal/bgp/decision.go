@@ -98,6 +98,14 @@ func decide(cs []candInfo, alwaysMED bool) (int, Reason) {
 	if len(cs) == 1 {
 		return cs[0].i, ReasonOnly
 	}
+	cs, r := eliminate(cs, alwaysMED, ReasonPeerAddress)
+	return cs[0].i, r
+}
+
+// eliminate applies the decision steps up to and including last (or until
+// one candidate is left) to cs, in place, and returns the candidates left
+// and the last step applied.
+func eliminate(cs []candInfo, alwaysMED bool, last Reason) ([]candInfo, Reason) {
 	steps := []struct {
 		r Reason
 		f func([]candInfo) []candInfo
@@ -163,12 +171,15 @@ func decide(cs []candInfo, alwaysMED bool) (int, Reason) {
 		}},
 	}
 	for _, s := range steps {
+		if s.r > last {
+			return cs, last
+		}
 		cs = s.f(cs)
 		if len(cs) == 1 {
-			return cs[0].i, s.r
+			return cs, s.r
 		}
 	}
-	return cs[0].i, ReasonPeerAddress
+	return cs, last
 }
 
 func b2u(b bool) uint64 {

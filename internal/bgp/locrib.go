@@ -1,9 +1,11 @@
 package bgp
 
 import (
+	"cmp"
 	"encoding/binary"
 	"iter"
 	"net/netip"
+	"slices"
 	"unique"
 
 	"github.com/routerd/routerd/internal/bgp/wire"
@@ -20,15 +22,31 @@ const (
 	destHasBest     = 1 << 0
 	destBestInRIB   = 1 << 1 // the best path is offered to the RIB
 	destBestIsIBGP  = 1 << 2 // ... through the iBGP source
+	destMultipath   = 1 << 3 // ... with more than one next hop
 	defaultLocalPre = 100
 )
 
 // path is one neighbour's (post-import-policy) route for a prefix: 16
 // bytes, the attributes shared with every route that has the same ones.
+// flags lives in what would be padding.
 type path struct {
 	attrs unique.Handle[wire.Attrs]
 	slot  uint16
+	flags uint8
 }
+
+// Path flags.
+const (
+	// pathStale: kept from a session that went down gracefully (RFC 4724)
+	// or from before a route refresh (RFC 7313 BoRR), to be removed unless
+	// the neighbour sends it again before its End-of-RIB (EoRR).
+	pathStale = 1 << 0
+)
+
+func (pt path) stale() bool { return pt.flags&pathStale != 0 }
+
+// same reports whether two paths are the same route (flags aside).
+func (pt path) same(o path) bool { return pt.attrs == o.attrs && pt.slot == o.slot }
 
 // dest is the state of one prefix in 32 bytes: its paths, best first when
 // flags has destHasBest, the first inline (most prefixes have one) and
@@ -41,6 +59,7 @@ type dest struct {
 	slot0  uint16
 	n      uint16 // number of paths
 	flags  uint8
+	flags0 uint8 // the first path's flags (padding otherwise)
 }
 
 // npaths returns the number of paths.
@@ -49,7 +68,7 @@ func (d *dest) npaths() int { return int(d.n) }
 // at returns path i.
 func (d *dest) at(i int) path {
 	if i == 0 {
-		return path{attrs: d.attrs0, slot: d.slot0}
+		return path{attrs: d.attrs0, slot: d.slot0, flags: d.flags0}
 	}
 	return (*d.more)[i-1]
 }
@@ -57,7 +76,7 @@ func (d *dest) at(i int) path {
 // set replaces path i.
 func (d *dest) set(i int, pt path) {
 	if i == 0 {
-		d.attrs0, d.slot0 = pt.attrs, pt.slot
+		d.attrs0, d.slot0, d.flags0 = pt.attrs, pt.slot, pt.flags
 		return
 	}
 	(*d.more)[i-1] = pt
@@ -98,7 +117,7 @@ func (d *dest) remove(i int) {
 			d.more = nil
 		}
 	} else {
-		d.attrs0, d.slot0 = unique.Handle[wire.Attrs]{}, 0
+		d.attrs0, d.slot0, d.flags0 = unique.Handle[wire.Attrs]{}, 0, 0
 	}
 	d.n--
 }
@@ -180,14 +199,18 @@ func (s *Speaker) all() iter.Seq2[wire.Prefix, dest] {
 // slotInfo is what the decision process and export need to know of a
 // slot's neighbour; kept under the speaker's lock.
 type slotInfo struct {
-	used     bool
-	local    bool
-	ebgp     bool
-	rrClient bool
-	addr     netip.Addr
-	routerID uint32
-	as       uint32
-	peer     *Peer
+	// accepted counts the slot's paths in the Loc-RIB, advertised the
+	// prefixes whose adv bit is set for the slot.
+	accepted   int
+	advertised int
+	used       bool
+	local      bool
+	ebgp       bool
+	rrClient   bool
+	addr       netip.Addr
+	routerID   uint32
+	as         uint32
+	peer       *Peer
 }
 
 // batch gathers one UPDATE's (or one event's) effect on the RIB and the
@@ -201,6 +224,8 @@ type batch struct {
 	// hops into its own groups).
 	nhs []rib.NextHop
 }
+
+func (b *batch) size() int { return len(b.add[0]) + len(b.add[1]) + len(b.del[0]) + len(b.del[1]) }
 
 func (b *batch) reset() {
 	for i := range b.add {
@@ -272,6 +297,11 @@ func (s *Speaker) setPath(p wire.Prefix, slot uint16, h unique.Handle[wire.Attrs
 	if i := d.find(slot); i >= 0 {
 		pt := d.at(i)
 		if pt.attrs == h {
+			if pt.stale() {
+				pt.flags &^= pathStale
+				d.set(i, pt)
+				s.put(p, d)
+			}
 			return
 		}
 		oldNH := pt.attrs.Value().NextHop
@@ -287,6 +317,7 @@ func (s *Speaker) setPath(p wire.Prefix, slot uint16, h unique.Handle[wire.Attrs
 	if slot >= firstPeerSlot {
 		s.trackNH(h.Value().NextHop, 1)
 	}
+	s.slots[slot].accepted++
 	d.add(path{attrs: h, slot: slot})
 	s.decideDest(p, &d, old, had, b)
 	s.put(p, d)
@@ -306,6 +337,7 @@ func (s *Speaker) removePath(p wire.Prefix, slot uint16, b *batch) {
 	if slot >= firstPeerSlot {
 		s.trackNH(d.at(i).attrs.Value().NextHop, -1)
 	}
+	s.slots[slot].accepted--
 	d.remove(i)
 	s.decideDest(p, &d, old, had, b)
 	s.store(p, d)
@@ -375,11 +407,14 @@ func (s *Speaker) decideDest(p wire.Prefix, d *dest, oldBest path, hadBest bool,
 	} else {
 		d.flags &^= destHasBest
 	}
-	if hadBest == hasBest && (!hasBest || oldBest == d.at(0)) {
+	changed := hadBest != hasBest || hasBest && !oldBest.same(d.at(0))
+	// With multipath, a change of any path may change the next hops.
+	multi := d.flags&destMultipath != 0 || s.cfg.Multipath > 1 && d.n > 1
+	if !changed && !multi {
 		return
 	}
 	s.toRIB(p, d, b)
-	if s.logging {
+	if changed && s.logging {
 		b.logs = append(b.logs, p)
 	}
 }
@@ -410,26 +445,91 @@ func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
 	}
 	pt := d.at(0)
 	si := &s.slots[pt.slot]
-	a := pt.attrs.Value()
 	src := 0
 	dist := s.distEBGP
 	if !si.ebgp {
 		src, dist = 1, s.distIBGP
 	}
-	nh := rib.NextHop{Gateway: a.NextHop, Weight: 1} // canonical: the RIB need not copy it
-	if a.NextHop.Is6() && a.NextHop.IsLinkLocalUnicast() && si.peer != nil {
-		nh.Ifindex = si.peer.ifindex.Load()
+	var nhs []rib.NextHop
+	d.flags &^= destMultipath
+	if s.cfg.Multipath > 1 && d.n > 1 {
+		if nhs = s.multipathHops(d, int(s.cfg.Multipath)); nhs != nil {
+			d.flags |= destMultipath
+		}
+	}
+	if nhs == nil {
+		nhs = b.nexthops(s.hop(pt))
 	}
 	if wasIn && wasI != src {
 		b.del[wasI] = append(b.del[wasI], key)
 	}
-	b.add[src] = append(b.add[src], rib.Route{Table: key.Table, Prefix: key.Prefix, Distance: dist, NextHops: b.nexthops(nh)})
+	b.add[src] = append(b.add[src], rib.Route{Table: key.Table, Prefix: key.Prefix, Distance: dist, NextHops: nhs})
 	d.flags |= destBestInRIB
 	if src == 1 {
 		d.flags |= destBestIsIBGP
 	} else {
 		d.flags &^= destBestIsIBGP
 	}
+}
+
+// hop is the RIB next hop of a neighbour's path.
+func (s *Speaker) hop(pt path) rib.NextHop {
+	a := pt.attrs.Value()
+	nh := rib.NextHop{Gateway: a.NextHop, Weight: 1} // canonical: the RIB need not copy it
+	if si := &s.slots[pt.slot]; a.NextHop.Is6() && a.NextHop.IsLinkLocalUnicast() && si.peer != nil {
+		nh.Ifindex = si.peer.ifindex.Load()
+	}
+	return nh
+}
+
+// multipathHops returns the next hops of up to max paths of d equal to
+// its best one (path 0), in address order, or nil when there is only one
+// such next hop. Equal means the decision process does not tell them
+// apart before the router ID step (LOCAL_PREF, AS_PATH length, ORIGIN,
+// MED, eBGP/iBGP, IGP cost) and, for eBGP paths, they come from the same
+// neighbouring AS. Paths with the same next hop count once.
+func (s *Speaker) multipathHops(d *dest, max int) []rib.NextHop {
+	cs := s.candidates(d)
+	if len(cs) < 2 {
+		return nil
+	}
+	best := -1
+	for j := range cs {
+		if cs[j].i == 0 {
+			best = j
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	b := cs[best]
+	eq, _ := eliminate(cs, s.cfg.AlwaysCompareMED, ReasonIGPCost)
+	hops := make([]rib.NextHop, 0, min(len(eq), max))
+	hops = append(hops, s.hop(d.at(0)))
+	for _, c := range eq {
+		if len(hops) == max {
+			break
+		}
+		if c.i == 0 || c.ebgp != b.ebgp || b.ebgp && c.neighAS != b.neighAS {
+			continue
+		}
+		h := s.hop(d.at(c.i))
+		if !slices.Contains(hops, h) {
+			hops = append(hops, h)
+		}
+	}
+	if len(hops) < 2 {
+		return nil
+	}
+	// In address order, so that the RIB sees the same group whichever
+	// path is best.
+	slices.SortFunc(hops, func(x, y rib.NextHop) int {
+		if c := x.Gateway.Compare(y.Gateway); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Ifindex, y.Ifindex)
+	})
+	return hops
 }
 
 // flush applies a batch to the RIB and wakes the writers of established
@@ -513,23 +613,97 @@ func (s *Speaker) recheckNexthops() {
 }
 
 // dropSlot removes every path of slot (a session that went down) and its
-// advertised bits.
-func (s *Speaker) dropSlot(slot uint16) {
+// advertised bits; paths of the families in keep stay, marked stale
+// (graceful restart).
+func (s *Speaker) dropSlot(slot uint16, keep wire.Families) {
 	b := &s.evBatch
 	bit := slotBit(slot)
 	for p, d := range s.all() {
 		d.adv &^= bit
 		if i := d.find(slot); i >= 0 {
-			old, had := d.best()
-			if slot >= firstPeerSlot {
-				s.trackNH(d.at(i).attrs.Value().NextHop, -1)
+			if keep.Has(p.Family()) {
+				pt := d.at(i)
+				pt.flags |= pathStale
+				d.set(i, pt)
+			} else {
+				s.removeAt(p, &d, i, b)
 			}
-			d.remove(i)
-			s.decideDest(p, &d, old, had, b)
 		}
 		s.store(p, d)
-		if len(b.add[0])+len(b.add[1])+len(b.del[0])+len(b.del[1]) > 8192 {
+		if b.size() > 8192 {
 			s.flush(b)
+		}
+	}
+	s.slots[slot].advertised = 0
+	s.flush(b)
+}
+
+// removeAt removes path i of d (p's dest) and runs the decision; the
+// caller stores d.
+func (s *Speaker) removeAt(p wire.Prefix, d *dest, i int, b *batch) {
+	old, had := d.best()
+	slot := d.at(i).slot
+	if slot >= firstPeerSlot {
+		s.trackNH(d.at(i).attrs.Value().NextHop, -1)
+	}
+	s.slots[slot].accepted--
+	d.remove(i)
+	s.decideDest(p, d, old, had, b)
+}
+
+// markStale marks slot's paths of the families in fams stale (a route
+// refresh begins, RFC 7313).
+func (s *Speaker) markStale(slot uint16, fams wire.Families) {
+	for p, d := range s.all() {
+		if !fams.Has(p.Family()) {
+			continue
+		}
+		if i := d.find(slot); i >= 0 {
+			pt := d.at(i)
+			if !pt.stale() {
+				pt.flags |= pathStale
+				d.set(i, pt)
+				s.put(p, d)
+			}
+		}
+	}
+}
+
+// sweepStale removes slot's stale paths of the families in fams and
+// returns how many went.
+func (s *Speaker) sweepStale(slot uint16, fams wire.Families) int {
+	b := &s.evBatch
+	n := 0
+	for p, d := range s.all() {
+		if !fams.Has(p.Family()) {
+			continue
+		}
+		if i := d.find(slot); i >= 0 && d.at(i).stale() {
+			s.removeAt(p, &d, i, b)
+			s.store(p, d)
+			n++
+			if b.size() > 8192 {
+				s.flush(b)
+			}
+		}
+	}
+	s.flush(b)
+	return n
+}
+
+// redecideAll runs the decision again for every prefix with several
+// paths (multipath setting changed).
+func (s *Speaker) redecideAll() {
+	b := &s.evBatch
+	for p, d := range s.all() {
+		if d.n > 1 || d.flags&destMultipath != 0 {
+			if d.flags&destHasBest != 0 {
+				s.toRIB(p, &d, b)
+				s.put(p, d)
+			}
+			if b.size() > 8192 {
+				s.flush(b)
+			}
 		}
 	}
 	s.flush(b)

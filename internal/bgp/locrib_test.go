@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"unique"
 
@@ -79,7 +80,7 @@ func TestBestPathChanges(t *testing.T) {
 	step("longer second path", func(b *batch) { s.setPath(p, 3, nhAttrs("10.9.0.3", 65003, 1, 2), b) }, "10.9.0.5", 0)
 	step("best withdrawn", func(b *batch) { s.removePath(p, 2, b) }, "10.9.0.3", 1)
 	step("shorter path back", func(b *batch) { s.setPath(p, 2, nhAttrs("10.9.0.2", 65002), b) }, "10.9.0.2", 1)
-	step("best neighbour down", func(b *batch) { s.dropSlot(2) }, "10.9.0.3", 1)
+	step("best neighbour down", func(b *batch) { s.dropSlot(2, 0) }, "10.9.0.3", 1)
 	step("last path withdrawn", func(b *batch) { s.removePath(p, 3, b) }, "", 1)
 }
 
@@ -115,4 +116,43 @@ func TestLocRIBView(t *testing.T) {
 	if len(got) != 1 || got[0].Prefix.String() != "2001:db8:1::/48" {
 		t.Errorf("LocRIB within 2001:db8::/32: %+v", got)
 	}
+}
+
+// TestMultipath checks the next hops offered with multipath 2: equal
+// paths from one neighbouring AS give two, a path from another AS or a
+// longer one gives one, and a third equal path does not exceed the limit.
+func TestMultipath(t *testing.T) {
+	s, r := testSpeaker(t)
+	s.cfg.Multipath = 2
+	s.slots = append(s.slots, slotInfo{used: true, ebgp: true, addr: netip.MustParseAddr("10.9.0.4"), routerID: 4})
+	p := wire.MustParsePrefix("192.0.2.0/24")
+	hops := func() string {
+		var out []string
+		for _, h := range ribHops(r, "192.0.2.0/24") {
+			out = append(out, h.Gateway.String())
+		}
+		return strings.Join(out, ",")
+	}
+	step := func(name string, f func(b *batch), want string) {
+		t.Helper()
+		s.mu.Lock()
+		b := &batch{}
+		f(b)
+		s.flush(b)
+		s.mu.Unlock()
+		if got := hops(); got != want {
+			t.Errorf("%s: next hops %q, want %q", name, got, want)
+		}
+	}
+	step("one path", func(b *batch) { s.setPath(p, 2, nhAttrs("10.9.0.2", 65002), b) }, "10.9.0.2")
+	step("other AS", func(b *batch) { s.setPath(p, 3, nhAttrs("10.9.0.3", 65003), b) }, "10.9.0.2")
+	step("same AS", func(b *batch) { s.setPath(p, 3, nhAttrs("10.9.0.3", 65002), b) }, "10.9.0.2,10.9.0.3")
+	step("third equal, limit 2", func(b *batch) { s.setPath(p, 4, nhAttrs("10.9.0.4", 65002), b) }, "10.9.0.2,10.9.0.3")
+	step("longer path", func(b *batch) { s.setPath(p, 3, nhAttrs("10.9.0.3", 65002, 1), b) }, "10.9.0.2,10.9.0.4")
+	step("best withdrawn", func(b *batch) { s.removePath(p, 2, b) }, "10.9.0.4")
+	step("best back", func(b *batch) { s.setPath(p, 2, nhAttrs("10.9.0.2", 65002), b) }, "10.9.0.2,10.9.0.4")
+	step("multipath off", func(b *batch) {
+		s.cfg.Multipath = 1
+		s.redecideAll()
+	}, "10.9.0.2")
 }

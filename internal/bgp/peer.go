@@ -68,6 +68,18 @@ type Peer struct {
 	imp, exp *policy
 	enabled  bool
 	stats    peerStats
+	// stale holds the families with stale paths (graceful restart or
+	// route refresh); the timer sweeps them, staleGen invalidates a
+	// timer that fired while being stopped.
+	stale      wire.Families
+	staleTimer *time.Timer
+	staleGen   uint64
+	// adjIn is the pre-policy Adj-RIB-In (soft-reconfiguration inbound
+	// only); rejected holds, without it, the prefixes the neighbour sent
+	// that import policy or loop detection rejected (value: stale), so
+	// that the count of received prefixes is exact.
+	adjIn    map[wire.Prefix]adjEntry
+	rejected map[wire.Prefix]bool
 }
 
 type peerStats struct {
@@ -98,7 +110,13 @@ type evReset struct{ hard bool }
 type evEnable struct{ on bool }
 
 func newPeer(s *Speaker, n config.Neighbor) *Peer {
-	return &Peer{s: s, cfg: n, events: make(chan event, 16), done: make(chan struct{}), quit: make(chan struct{}), enabled: n.Enabled}
+	p := &Peer{s: s, cfg: n, events: make(chan event, 16), done: make(chan struct{}), quit: make(chan struct{}), enabled: n.Enabled}
+	if n.SoftReconfigInbound {
+		p.adjIn = map[wire.Prefix]adjEntry{}
+	} else {
+		p.rejected = map[wire.Prefix]bool{}
+	}
+	return p
 }
 
 func (p *Peer) ebgp() bool { return p.cfg.AS != p.s.cfg.AS }
@@ -120,11 +138,25 @@ func (p *Peer) setPolicies(s *Speaker) {
 	}
 }
 
-// requestSoftReset re-announces everything to the neighbour and asks it
-// (ROUTE-REFRESH) to send its routes again. Called with s.mu held.
+// requestSoftReset re-announces everything to the neighbour and applies
+// import policy again to its routes: from the pre-policy Adj-RIB-In with
+// soft-reconfiguration inbound, else by asking the neighbour
+// (ROUTE-REFRESH) to send them again. Called with s.mu held.
 func (p *Peer) requestSoftReset(s *Speaker) {
 	if ss := p.sess; ss != nil && ss.established {
 		ss.resync()
+		p.softIn()
+	}
+}
+
+// softIn applies import policy again to the neighbour's routes. Called
+// with s.mu held and an established session.
+func (p *Peer) softIn() {
+	if p.adjIn != nil {
+		p.reimport()
+		return
+	}
+	if ss := p.sess; ss != nil {
 		ss.wantRefresh = true
 		ss.kick()
 	}
@@ -205,7 +237,7 @@ func (p *Peer) run() {
 			c.Close()
 		}
 	}
-	sessionDown := func(ss *session, err error) {
+	sessionDown := func(ss *session, err error, stopping bool) {
 		s.mu.Lock()
 		ss.established = false
 		if p.sess == ss {
@@ -214,7 +246,12 @@ func (p *Peer) run() {
 		p.stats.lastError = errString(err)
 		p.stats.lastDown = time.Now()
 		p.stats.flaps++
-		s.dropSlot(p.slot)
+		var keep wire.Families
+		var restart time.Duration
+		if !stopping {
+			keep, restart = p.gracefulFamilies(ss)
+		}
+		p.sessionLost(keep, restart)
 		s.slots[p.slot].routerID = 0
 		s.trimLog()
 		s.mu.Unlock()
@@ -234,10 +271,12 @@ func (p *Peer) run() {
 			n := p.stopN
 			closeAll(&n)
 			if established != nil {
-				sessionDown(established, errors.New("neighbor stopped"))
+				sessionDown(established, errors.New("neighbor stopped"), true)
 			}
 			p.wg.Wait()
 			s.mu.Lock()
+			p.stopStaleTimer()
+			p.stale = 0
 			s.releaseSlot(p.slot)
 			s.mu.Unlock()
 			p.setState(StateIdle)
@@ -278,6 +317,15 @@ func (p *Peer) run() {
 				p.setState(StateOpenSent)
 				startConn(e.c, true)
 			case evIncoming:
+				if established != nil && enabled && established.restartable() {
+					// RFC 4724 §4.2: a new connection from a neighbour able
+					// to restart gracefully means it restarted; the old
+					// session ends, its routes stay stale.
+					p.log("new connection while established: the neighbor restarted")
+					established.close(nil)
+					sessionDown(established, errors.New("neighbor restarted (new connection)"), false)
+					established = nil
+				}
 				if established != nil {
 					// RFC 4271 §6.8: a connection colliding with an established
 					// session is closed.
@@ -338,6 +386,7 @@ func (p *Peer) run() {
 				s.slots[p.slot].routerID = addr4(e.ss.remoteID)
 				e.ss.newEvaluators()
 				e.ss.established = true
+				p.sessionBack(e.ss)
 				e.ss.resync()
 				s.trimLog()
 				s.mu.Unlock()
@@ -360,7 +409,7 @@ func (p *Peer) run() {
 				}
 				if e.ss == established || (established != nil && e.ss.conn == established.conn) {
 					established.close(nil)
-					sessionDown(established, e.err)
+					sessionDown(established, e.err, false)
 					established = nil
 					if enabled {
 						retry.Reset(idleHold)
@@ -454,7 +503,12 @@ func writeNotification(c net.Conn, n wire.Notification) {
 
 // localCaps is what the speaker advertises to a neighbour.
 func (p *Peer) localCaps(cfg config.Neighbor) wire.Capabilities {
-	c := wire.Capabilities{RouteRefresh: true, HasAS4: true, AS4: p.s.cfg.AS}
+	c := wire.Capabilities{RouteRefresh: true, EnhancedRouteRefresh: true, HasAS4: true, AS4: p.s.cfg.AS}
+	if cfg.GracefulRestart {
+		// Receiving speaker only (RFC 4724 §3): no families, as routerd
+		// does not defer its own route selection after it restarts.
+		c.GracefulRestart = &wire.GracefulRestart{RestartTime: uint16(p.s.cfg.RestartTime / time.Second)}
+	}
 	for _, f := range cfg.Families {
 		switch f {
 		case "ipv4-unicast":

@@ -36,22 +36,31 @@ type session struct {
 	kickc    chan struct{}
 	closed   chan struct{}
 	closeMu  sync.Once
+	// enhanced: enhanced route refresh (RFC 7313) negotiated.
+	enhanced bool
+	// noGR is set once a NOTIFICATION other than hold timer expiry was
+	// sent or received: the session's end is no graceful restart.
+	noGR atomic.Bool
 
 	// Guarded by s.mu.
 	established bool
 	cursor      uint64
 	sync        []wire.Prefix // prefixes still to send since establishment or a refresh
 	syncing     bool          // End-of-RIB to send once sync is drained
+	borr        wire.Families // Beginning-of-Route-Refresh to send before the sync
+	eorr        wire.Families // End-of-Route-Refresh to send once sync is drained
 	wantRefresh bool
-	impEval     *evaluator
-	expEval     *evaluator
+	// disabled holds the families ignored after an RFC 7606 AFI/SAFI
+	// disable; the reader's own, read under s.mu by others.
+	disabled wire.Families
+	impEval  *evaluator
+	expEval  *evaluator
 	// noMED maps attribute sets to the same without MED, as exported to
 	// eBGP neighbours (interning per prefix would cost a hash of the
 	// whole set each time).
 	noMED map[unique.Handle[wire.Attrs]]unique.Handle[wire.Attrs]
 
 	updatesIn, updatesOut atomic.Uint64
-	prefixesIn            atomic.Int64
 }
 
 func newSession(p *Peer, c *net.TCPConn, opts wire.Options, hold time.Duration, o *wire.Open, cfg config.Neighbor) *session {
@@ -59,6 +68,7 @@ func newSession(p *Peer, c *net.TCPConn, opts wire.Options, hold time.Duration, 
 	ss := &session{
 		p: p, conn: c, opts: opts, hold: hold, remoteID: o.ID, remoteAS: o.PeerAS(), caps: o.Caps,
 		ebgp: cfg.AS != p.s.cfg.AS, local: la, kickc: make(chan struct{}, 1), closed: make(chan struct{}),
+		enhanced: o.Caps.EnhancedRouteRefresh,
 	}
 	var v4, v6 netip.Addr
 	var ifx int
@@ -80,6 +90,9 @@ func (ss *session) kick() {
 
 // close sends n (if not nil) and closes the connection.
 func (ss *session) close(n *wire.Notification) {
+	if n != nil && n.Code != wire.CodeHoldTimer {
+		ss.noGR.Store(true)
+	}
 	ss.closeMu.Do(func() {
 		if n != nil {
 			ss.wmu.Lock()
@@ -91,8 +104,8 @@ func (ss *session) close(n *wire.Notification) {
 	})
 }
 
-// resync schedules every Loc-RIB prefix for export (a new session or a
-// refresh). Called with s.mu held.
+// resync schedules every Loc-RIB prefix for export, then End-of-RIB (a
+// new session or a soft reset out). Called with s.mu held.
 func (ss *session) resync() {
 	s := ss.p.s
 	ss.sync = ss.sync[:0]
@@ -102,6 +115,33 @@ func (ss *session) resync() {
 	ss.cursor = s.base + uint64(len(s.changes))
 	ss.syncing = true
 	ss.kick()
+}
+
+// refresh answers a ROUTE-REFRESH for the families in fams: their
+// prefixes are sent again, between BoRR and EoRR when enhanced route
+// refresh is negotiated. Called with s.mu held.
+func (ss *session) refresh(fams wire.Families) {
+	s := ss.p.s
+	for p := range s.all() {
+		if fams.Has(p.Family()) {
+			ss.sync = append(ss.sync, p)
+		}
+	}
+	if ss.enhanced {
+		ss.borr |= fams
+		ss.eorr |= fams
+	}
+	ss.kick()
+}
+
+// restartable reports whether the neighbour can restart gracefully on
+// this session. Called from the peer's goroutine.
+func (ss *session) restartable() bool {
+	s := ss.p.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keep, _ := ss.p.gracefulFamilies(ss)
+	return keep != 0
 }
 
 // newEvaluators builds the session's policy evaluators. Called with s.mu
@@ -172,11 +212,14 @@ func (ss *session) reader() error {
 			for _, w := range u.Warnings {
 				ss.p.log("malformed attribute discarded (RFC 7606)", "err", w.Error())
 			}
+			var disable wire.Family
 			if err != nil {
 				we, _ := wire.AsError(err)
 				switch {
-				case we == nil || we.Action == wire.SessionReset || we.Action == wire.AFISAFIDisable:
-					// AFI/SAFI disable is not implemented: reset (RFC 7606 §2 allows it).
+				case we != nil && we.Action == wire.AFISAFIDisable && wire.FamilyBit(we.Family) != 0:
+					ss.p.log("malformed UPDATE: family disabled for the rest of the session (RFC 7606)", "family", we.Family, "err", err.Error())
+					disable = we.Family
+				case we == nil || we.Action <= wire.AFISAFIDisable:
 					n := wire.Notification{Code: wire.CodeUpdate, Subcode: wire.SubMalformedAttrList}
 					if we != nil {
 						n = we.Notification()
@@ -188,21 +231,49 @@ func (ss *session) reader() error {
 				}
 			}
 			s.mu.Lock()
+			if disable != (wire.Family{}) {
+				ss.p.disableFamily(ss, disable)
+			}
 			ss.importUpdate(&u, b)
+			if f := u.EndOfRIB; f != (wire.Family{}) {
+				s.flush(b)
+				ss.p.sweep(wire.FamilyBit(f), "End-of-RIB")
+			}
 			s.flushUnlock(b)
 		case wire.TypeNotification:
 			n, _ := wire.DecodeNotification(body)
 			ss.p.noteNotification(n)
+			ss.noGR.Store(true)
 			ss.close(nil)
 			return fmt.Errorf("NOTIFICATION received: %s", n)
 		case wire.TypeRouteRefresh:
-			rr, err := wire.DecodeRouteRefresh(body, nil)
+			rr, err := wire.DecodeRouteRefresh(body, buf[:wire.HeaderLen+len(body)])
 			if err != nil {
+				// RFC 7313 §5: ROUTE-REFRESH Message Error, Invalid Message Length.
+				we, _ := wire.AsError(err)
+				n := we.Notification()
+				ss.close(&n)
+				return fmt.Errorf("bad ROUTE-REFRESH: %w", err)
+			}
+			fam := wire.FamilyBit(rr.Family)
+			if !rr.Known() || fam == 0 || !ss.opts.Families.Has(rr.Family) {
+				// Unknown subtypes and families not negotiated are ignored
+				// (RFC 7313 §5, RFC 2918 §4).
 				continue
 			}
-			_ = rr
 			s.mu.Lock()
-			ss.resync()
+			switch rr.Subtype {
+			case wire.RefreshNormal:
+				ss.refresh(fam)
+			case wire.RefreshBoRR:
+				if ss.enhanced && ss.disabled&fam == 0 {
+					ss.p.beginRefresh(fam)
+				}
+			case wire.RefreshEoRR:
+				if ss.enhanced {
+					ss.p.sweep(fam, "End-of-Route-Refresh")
+				}
+			}
 			s.mu.Unlock()
 		default:
 			ss.close(&wire.Notification{Code: wire.CodeFSM, Subcode: 3})
@@ -214,13 +285,13 @@ func (ss *session) reader() error {
 // importUpdate applies a decoded UPDATE to the Loc-RIB. Called with s.mu
 // held.
 func (ss *session) importUpdate(u *wire.Update, b *batch) {
-	s := ss.p.s
-	slot := ss.p.slot
-	n := int64(0)
+	p := ss.p
+	fams := ss.opts.Families &^ ss.disabled
 	for _, w := range u.Withdrawn {
-		s.removePath(w, slot, b)
+		if fams.Has(w.Family()) {
+			p.withdraw(w, b)
+		}
 	}
-	n -= int64(len(u.Withdrawn))
 	for _, set := range []struct {
 		nlri []wire.Prefix
 		h    unique.Handle[wire.Attrs]
@@ -228,48 +299,100 @@ func (ss *session) importUpdate(u *wire.Update, b *batch) {
 		if len(set.nlri) == 0 {
 			continue
 		}
-		n += int64(len(set.nlri))
-		if why := ss.loopCheck(set.h); why != "" {
-			// RFC 4271 §9.1.2: a route with our own AS in its path is not
-			// considered; withdraw any earlier one.
-			for _, p := range set.nlri {
-				s.removePath(p, slot, b)
-			}
-			continue
-		}
-		for _, p := range set.nlri {
-			if !ss.opts.Families.Has(p.Family()) {
-				continue
-			}
-			out, ok := ss.impEval.eval(p, set.h)
-			if ok {
-				s.setPath(p, slot, out, b)
-			} else {
-				s.removePath(p, slot, b)
+		// RFC 4271 §9.1.2: a route with our own AS in its path is not
+		// considered; it withdraws any earlier one.
+		loopFree := p.loopCheck(set.h) == ""
+		for _, pfx := range set.nlri {
+			if fams.Has(pfx.Family()) {
+				p.announce(ss.impEval, pfx, set.h, loopFree, b)
 			}
 		}
 	}
-	ss.prefixesIn.Add(n)
+}
+
+// withdraw removes the neighbour's route for pfx. Called with s.mu held.
+func (p *Peer) withdraw(pfx wire.Prefix, b *batch) {
+	p.s.removePath(pfx, p.slot, b)
+	if p.adjIn != nil {
+		delete(p.adjIn, pfx)
+	} else if len(p.rejected) > 0 {
+		delete(p.rejected, pfx)
+	}
+}
+
+// announce applies the neighbour's route for pfx with attributes h
+// through import policy ev. Called with s.mu held.
+func (p *Peer) announce(ev *evaluator, pfx wire.Prefix, h unique.Handle[wire.Attrs], loopFree bool, b *batch) {
+	if p.adjIn != nil {
+		p.adjIn[pfx] = adjEntry{attrs: h}
+	}
+	if loopFree {
+		if out, ok := ev.eval(pfx, h); ok {
+			p.s.setPath(pfx, p.slot, out, b)
+			if len(p.rejected) > 0 {
+				delete(p.rejected, pfx)
+			}
+			return
+		}
+	}
+	p.s.removePath(pfx, p.slot, b)
+	if p.rejected != nil {
+		p.rejected[pfx] = false
+	}
 }
 
 // loopCheck returns why routes with attributes h are not accepted, or "".
-func (ss *session) loopCheck(h unique.Handle[wire.Attrs]) string {
-	s := ss.p.s
+func (p *Peer) loopCheck(h unique.Handle[wire.Attrs]) string {
+	s := p.s
 	a := h.Value()
 	if a.ASPath.Contains(s.cfg.AS) {
 		return "own AS in AS_PATH"
 	}
-	if !ss.ebgp {
+	if !p.ebgp() {
 		if a.Present.Has(wire.AttrOriginatorID) && a.OriginatorID == s.id {
 			return "own ORIGINATOR_ID"
 		}
 		if a.ClusterList.Contains(addr4(s.id)) {
 			return "own cluster ID in CLUSTER_LIST"
 		}
-	} else if first, ok := a.ASPath.First(); !ok || first != ss.remoteAS {
+	} else if first, ok := a.ASPath.First(); !ok || first != p.cfg.AS {
 		return "AS_PATH does not start with the neighbor's AS"
 	}
 	return ""
+}
+
+// received returns how many prefixes the neighbour announces now (stale
+// ones included), before import policy. Called with s.mu held.
+func (p *Peer) received() int {
+	if p.adjIn != nil {
+		return len(p.adjIn)
+	}
+	return p.s.slots[p.slot].accepted + len(p.rejected)
+}
+
+// reimport applies the import policy again to the pre-policy routes of a
+// neighbour with soft-reconfiguration inbound; stale routes wait for the
+// neighbour's refresh. Called with s.mu held.
+func (p *Peer) reimport() {
+	s := p.s
+	ev := newEvaluator(p.imp, env{localAS: s.cfg.AS}, nil)
+	b := &s.evBatch
+	loop := map[unique.Handle[wire.Attrs]]bool{}
+	for pfx, e := range p.adjIn {
+		if e.stale {
+			continue
+		}
+		free, ok := loop[e.attrs]
+		if !ok {
+			free = p.loopCheck(e.attrs) == ""
+			loop[e.attrs] = free
+		}
+		p.announce(ev, pfx, e.attrs, free, b)
+		if b.size() > 8192 {
+			s.flush(b)
+		}
+	}
+	s.flush(b)
 }
 
 // exportRoute returns the attributes of d's best path as announced on the
@@ -362,9 +485,14 @@ func (ss *session) writer() {
 		case <-ss.kickc:
 		}
 		for {
-			more, eor, refresh := ss.collect(groups, &withdraw)
+			w := ss.collect(groups, &withdraw)
 			out = out[:0]
-			if refresh {
+			for _, f := range []wire.Family{wire.IPv4Unicast, wire.IPv6Unicast} {
+				if w.borr.Has(f) {
+					out = wire.RouteRefresh{Family: f, Subtype: wire.RefreshBoRR}.AppendMessage(out)
+				}
+			}
+			if w.refresh {
 				for _, f := range []wire.Family{wire.IPv4Unicast, wire.IPv6Unicast} {
 					if ss.opts.Families.Has(f) && ss.caps.RouteRefresh {
 						out = wire.RouteRefresh{Family: f}.AppendMessage(out)
@@ -382,11 +510,12 @@ func (ss *session) writer() {
 				delete(groups, k)
 			}
 			withdraw = withdraw[:0]
-			if eor {
-				for _, f := range []wire.Family{wire.IPv4Unicast, wire.IPv6Unicast} {
-					if ss.opts.Families.Has(f) {
-						out = wire.AppendEndOfRIB(out, f)
-					}
+			for _, f := range []wire.Family{wire.IPv4Unicast, wire.IPv6Unicast} {
+				if w.eor && ss.opts.Families.Has(f) {
+					out = wire.AppendEndOfRIB(out, f)
+				}
+				if w.eorr.Has(f) {
+					out = wire.RouteRefresh{Family: f, Subtype: wire.RefreshEoRR}.AppendMessage(out)
 				}
 			}
 			if len(out) > 0 {
@@ -395,7 +524,7 @@ func (ss *session) writer() {
 				}
 				ss.updatesOut.Add(1)
 			}
-			if !more {
+			if !w.more {
 				break
 			}
 		}
@@ -420,27 +549,37 @@ func (ss *session) write(b []byte) error {
 	return err
 }
 
+// work is what collect hands the writer besides the prefixes.
+type work struct {
+	more    bool          // more remains: call collect again
+	eor     bool          // End-of-RIB is due
+	refresh bool          // a ROUTE-REFRESH is to be sent
+	borr    wire.Families // BoRR to send before the prefixes
+	eorr    wire.Families // EoRR to send after them
+}
+
 // collect takes a chunk of work for the writer: prefixes from the initial
-// sync or the change log, exported and grouped by attributes. It reports
-// whether more remains, whether End-of-RIB is due, and whether a
-// ROUTE-REFRESH is to be sent.
-func (ss *session) collect(groups map[groupKey][]wire.Prefix, withdraw *[]wire.Prefix) (more, eor, refresh bool) {
+// sync or the change log, exported and grouped by attributes.
+func (ss *session) collect(groups map[groupKey][]wire.Prefix, withdraw *[]wire.Prefix) (w work) {
 	s := ss.p.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !ss.established {
-		return false, false, false
+		return w
 	}
-	refresh, ss.wantRefresh = ss.wantRefresh, false
-	bit := slotBit(ss.p.slot)
+	w.refresh, ss.wantRefresh = ss.wantRefresh, false
+	w.borr, ss.borr = ss.borr, 0
+	slot := ss.p.slot
+	bit := slotBit(slot)
 	handle := func(p wire.Prefix, initial bool) {
 		d, ok := s.get(p)
 		if ok {
 			if h, ok := ss.exportRoute(p, &d); ok {
 				k := groupKey{h, p.Family()}
 				groups[k] = append(groups[k], p)
-				if d.adv&bit == 0 {
+				if bit != 0 && d.adv&bit == 0 {
 					d.adv |= bit
+					s.slots[slot].advertised++
 					s.put(p, d)
 				}
 				return
@@ -448,6 +587,7 @@ func (ss *session) collect(groups map[groupKey][]wire.Prefix, withdraw *[]wire.P
 		}
 		if ok && d.adv&bit != 0 {
 			d.adv &^= bit
+			s.slots[slot].advertised--
 			s.store(p, d)
 			*withdraw = append(*withdraw, p)
 		} else if bit == 0 && !initial {
@@ -463,19 +603,21 @@ func (ss *session) collect(groups map[groupKey][]wire.Prefix, withdraw *[]wire.P
 		if len(ss.sync) == 0 {
 			ss.sync = nil
 		}
-		return true, false, refresh
+		w.more = true
+		return w
 	}
 	if ss.syncing {
 		ss.syncing = false
-		eor = true
+		w.eor = true
 	}
+	w.eorr, ss.eorr = ss.eorr, 0
 	start := int(ss.cursor - s.base)
 	end := min(len(s.changes), start+exportChunk)
 	for _, p := range s.changes[start:end] {
 		handle(p, false)
 	}
 	ss.cursor = s.base + uint64(end)
-	more = end < len(s.changes)
+	w.more = end < len(s.changes)
 	s.trimLog()
-	return more, eor, refresh
+	return w
 }

@@ -216,6 +216,9 @@ func (s *Speaker) Reconfigure(cfg *config.BGP, pol *config.Policy) error {
 	}
 	polChanged := !pol.Equal(s.pol)
 	s.cfg, s.pol = cfg, pol
+	if cfg.Multipath != old.Multipath {
+		s.redecideAll()
+	}
 	s.originateNetworks(old.Networks)
 	s.redist = map[rib.Origin]bool{}
 	for _, r := range cfg.Redistribute {
@@ -315,7 +318,7 @@ func (s *Speaker) addPeer(n config.Neighbor) {
 
 // releaseSlot frees a stopped neighbour's slot after dropping its paths.
 func (s *Speaker) releaseSlot(slot uint16) {
-	s.dropSlot(slot)
+	s.dropSlot(slot, 0)
 	s.slots[slot] = slotInfo{}
 }
 
