@@ -68,23 +68,44 @@ func startProc(t *testing.T, ns *netns.NS, logPath string, name string, args ...
 // bird is a BIRD 2 instance in a namespace.
 type bird struct {
 	ns   *netns.NS
+	dir  string
 	sock string
+	d    *daemon
+	runs int
 }
 
 func startBird(t *testing.T, ns *netns.NS, config string) *bird {
 	t.Helper()
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "bird.conf")
+	b := &bird{ns: ns, dir: dir, sock: filepath.Join(dir, "bird.ctl")}
+	b.start(t, config)
+	return b
+}
+
+// start runs BIRD with config and waits for its control socket; extra
+// arguments go on its command line (-R: graceful restart recovery).
+func (b *bird) start(t *testing.T, config string, extra ...string) {
+	t.Helper()
+	conf := filepath.Join(b.dir, "bird.conf")
 	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := &bird{ns: ns, sock: filepath.Join(dir, "bird.ctl")}
-	startProc(t, ns, filepath.Join(dir, "bird.log"), "bird", "-f", "-c", conf, "-s", b.sock, "-P", filepath.Join(dir, "bird.pid"))
+	b.runs++
+	args := append([]string{"-f", "-c", conf, "-s", b.sock, "-P", filepath.Join(b.dir, "bird.pid")}, extra...)
+	b.d = startProc(t, b.ns, filepath.Join(b.dir, fmt.Sprintf("bird%d.log", b.runs)), "bird", args...)
 	waitFor(t, 10*time.Second, "bird control socket", func() (bool, string) {
 		out, err := b.cmd("show status")
 		return err == nil && strings.Contains(out, "Daemon is up"), out
 	})
-	return b
+}
+
+// kill ends BIRD with SIGKILL (by its PID): no NOTIFICATION, no withdrawal.
+func (b *bird) kill(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(b.d.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.d.cmd.Wait()
 }
 
 func (b *bird) cmd(args string) (string, error) {
