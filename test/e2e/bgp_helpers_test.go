@@ -122,6 +122,21 @@ func (b *bird) protoUp(t *testing.T, name string, within time.Duration) {
 	})
 }
 
+// established waits until BIRD shows protocol name Established and
+// returns its `show protocols` output.
+func (b *bird) established(t *testing.T, name string) string {
+	t.Helper()
+	var out string
+	waitFor(t, 10*time.Second, "BIRD protocol "+name+" line", func() (bool, string) {
+		o, err := b.cmd("show protocols " + name)
+		lines := strings.Split(strings.TrimSpace(o), "\n")
+		last := strings.Fields(lines[len(lines)-1])
+		out = o
+		return err == nil && len(last) >= 6 && last[0] == name && last[5] == "Established", o
+	})
+	return out
+}
+
 // route returns BIRD's `show route PREFIX all` output ("" when absent).
 func (b *bird) route(prefix string) string {
 	out, _ := b.cmd("show route " + prefix + " all")
