@@ -37,6 +37,13 @@ type batchErr struct {
 // batch packs messages into one buffer, sends it when it reaches max bytes
 // (no NLM_F_ACK: the kernel answers only failures) and, on commit, marks the
 // last message with NLM_F_ACK as a sync point.
+//
+// With a sender goroutine (startSender), full buffers are handed to it: it
+// sends them and reads the kernel's answers while the programmer encodes
+// the next buffer, so the programmer's own work runs beside the kernel's
+// (which happens inside sendmsg). commit waits for the sender, so between
+// commits the socket is the caller's again (dumps, requests). Without the
+// goroutine the same steps run inline.
 type batch struct {
 	c       *conn
 	max     int
@@ -44,9 +51,35 @@ type batch struct {
 	last    int
 	pend    []pending
 	base    uint32
+	bufFrom int // index in pend of the first message in buf
 	errs    []batchErr
 	overrun bool
 	sends   *uint64
+
+	// The sender's side; acc is touched by the sender goroutine only while
+	// it runs, and read by commit after the sender answered.
+	jobs chan sendJob
+	done chan struct{}
+	free chan []byte
+	acc  sendResult
+}
+
+// sendJob is one buffer to send: the messages pend[from:to] of the batch
+// whose first sequence number is base. sync asks for the answer to the
+// last message (seq last) to be awaited.
+type sendJob struct {
+	buf        []byte
+	base       uint32
+	from, to   int
+	sync       bool
+	last       uint32
+	recycleBuf bool
+}
+
+type sendResult struct {
+	errs    []batchErr
+	overrun bool
+	sends   uint64
 }
 
 var errOverrun = errors.New("netlink: receive buffer overrun (ENOBUFS)")
@@ -54,6 +87,36 @@ var errOverrun = errors.New("netlink: receive buffer overrun (ENOBUFS)")
 func (b *batch) init(c *conn, max int) {
 	b.c, b.max = c, max
 	b.buf.b = make([]byte, 0, max+4096)
+}
+
+// startSender runs the sender goroutine until stopSender.
+func (b *batch) startSender() {
+	jobs, done, free := make(chan sendJob, 2), make(chan struct{}), make(chan []byte, 3)
+	for range 2 {
+		free <- make([]byte, 0, b.max+4096)
+	}
+	b.jobs, b.done, b.free = jobs, done, free
+	go func() {
+		for j := range jobs {
+			b.process(j)
+			if j.recycleBuf {
+				free <- j.buf[:0]
+			}
+			if j.sync {
+				done <- struct{}{}
+			}
+		}
+	}()
+}
+
+// stopSender ends the goroutine; the batch then works inline. Call it
+// between commits.
+func (b *batch) stopSender() {
+	if b.jobs == nil {
+		return
+	}
+	close(b.jobs)
+	b.jobs = nil
 }
 
 // add registers the next message and returns its sequence number; the
@@ -71,39 +134,55 @@ func (b *batch) add(op opKind, k rib.Key, id uint32) uint32 {
 	return seq
 }
 
+// send hands the full buffer over (or sends it inline).
 func (b *batch) send() {
 	if len(b.buf.b) == 0 {
 		return
 	}
-	if err := b.c.send(b.buf.b); err != nil {
-		// A failed sendmsg loses the whole buffer: count every message
-		// in it as failed.
-		for i := len(b.pend) - b.inBuf(); i < len(b.pend); i++ {
-			b.errs = append(b.errs, batchErr{i, err})
-		}
+	j := sendJob{buf: b.buf.b, base: b.base, from: b.bufFrom, to: len(b.pend)}
+	b.bufFrom = len(b.pend)
+	if b.jobs != nil {
+		j.recycleBuf = true
+		b.jobs <- j
+		b.buf.b = <-b.free
+		return
 	}
-	if b.sends != nil {
-		*b.sends++
-	}
+	b.process(j)
 	b.buf.b = b.buf.b[:0]
-	b.drain(false, 0)
 }
 
-// inBuf counts the messages in the unsent buffer.
-func (b *batch) inBuf() int {
-	n := 0
-	_ = parseMessages(b.buf.b, func(message) error { n++; return nil })
-	return n
+// process sends one buffer and reads the kernel's answers (with sync, up to
+// the answer to the last message). It runs on the sender goroutine when
+// there is one.
+func (b *batch) process(j sendJob) {
+	if len(j.buf) == 0 {
+		return // a commit with nothing left: everything was answered already
+	}
+	if err := b.c.send(j.buf); err != nil {
+		// A failed sendmsg loses the whole buffer: count every message
+		// in it as failed.
+		for i := j.from; i < j.to; i++ {
+			b.acc.errs = append(b.acc.errs, batchErr{i, err})
+		}
+		if !j.sync {
+			return
+		}
+		// Nothing of this buffer reached the kernel: its marker will not
+		// be answered, but earlier buffers' answers may still be queued.
+		j.sync = false
+	}
+	b.acc.sends++
+	b.drain(j, j.sync)
 }
 
 // drain reads the kernel's answers; with wait it blocks until the answer to
-// seq arrives.
-func (b *batch) drain(wait bool, seq uint32) {
+// j.last arrives.
+func (b *batch) drain(j sendJob, wait bool) {
 	for {
 		d, err := b.c.recv(wait)
 		if err != nil {
 			if errors.Is(err, unix.ENOBUFS) {
-				b.overrun = true
+				b.acc.overrun = true
 				if wait {
 					// Our marker's answer may be lost too: the kernel has
 					// processed everything sent (rtnetlink is synchronous),
@@ -123,12 +202,10 @@ func (b *batch) drain(wait bool, seq uint32) {
 				return nil
 			}
 			s, e := parseError(m)
-			idx := int(s - b.base)
-			if s-b.base < uint32(len(b.pend)) && e != nil {
-				b.pend[idx].failed = true
-				b.errs = append(b.errs, batchErr{idx, e})
+			if idx := s - j.base; idx < uint32(j.to) && e != nil {
+				b.acc.errs = append(b.acc.errs, batchErr{int(idx), e})
 			}
-			if wait && s == seq {
+			if wait && s == j.last {
 				done = true
 			}
 			return nil
@@ -139,33 +216,47 @@ func (b *batch) drain(wait bool, seq uint32) {
 	}
 }
 
-// commit sends what is left, waits for the sync marker and returns the
+// commit sends what is left, waits for the sync marker and collects the
 // errors; the caller resets with reset.
 func (b *batch) commit() {
 	if len(b.pend) == 0 {
 		return
 	}
+	j := sendJob{sync: true, base: b.base, from: b.bufFrom, to: len(b.pend), last: b.base + uint32(len(b.pend)) - 1}
 	if len(b.buf.b) > 0 {
 		flags := ne.Uint16(b.buf.b[b.last+6:])
 		ne.PutUint16(b.buf.b[b.last+6:], flags|unix.NLM_F_ACK)
-		last := b.base + uint32(len(b.pend)) - 1
-		if err := b.c.send(b.buf.b); err != nil {
-			for i := len(b.pend) - b.inBuf(); i < len(b.pend); i++ {
-				b.errs = append(b.errs, batchErr{i, err})
-			}
-			b.buf.b = b.buf.b[:0]
-			return
-		}
-		if b.sends != nil {
-			*b.sends++
-		}
-		b.buf.b = b.buf.b[:0]
-		b.drain(true, last)
+		j.buf = b.buf.b
 	}
+	b.bufFrom = len(b.pend)
+	switch {
+	case b.jobs != nil && len(j.buf) > 0:
+		j.recycleBuf = true
+		b.jobs <- j
+		b.buf.b = <-b.free
+		<-b.done
+	case b.jobs != nil:
+		// Nothing left to send: wait for the buffers handed over.
+		b.jobs <- j
+		<-b.done
+	case len(j.buf) > 0:
+		b.process(j)
+		b.buf.b = b.buf.b[:0]
+	}
+	for _, e := range b.acc.errs {
+		b.pend[e.idx].failed = true
+	}
+	b.errs = append(b.errs, b.acc.errs...)
+	b.overrun = b.overrun || b.acc.overrun
+	if b.sends != nil {
+		*b.sends += b.acc.sends
+	}
+	b.acc.errs, b.acc.overrun, b.acc.sends = b.acc.errs[:0], false, 0
 }
 
 func (b *batch) reset() {
 	b.pend = b.pend[:0]
 	b.errs = b.errs[:0]
+	b.bufFrom = 0
 	b.overrun = false
 }

@@ -260,6 +260,8 @@ func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
 		p.del.start()
 		defer p.del.stop()
 	}
+	p.b.startSender()
+	defer p.b.stopSender()
 
 	events := make(chan progEvent, 256)
 	evctx, stop := context.WithCancel(ctx)
