@@ -356,3 +356,23 @@ func TestDemoFile(t *testing.T) {
 	w.Commit()
 	w.Close()
 }
+
+func TestCreateErrors(t *testing.T) {
+	for _, c := range []struct {
+		name, path string
+		opts       Options
+	}{
+		{"missing directory", "/nonexistent-routerd-dir/fib", Options{}},
+		{"not a directory", "/dev/null/fib", Options{}},
+		{"bad options", "", Options{MainRootBits: 12}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, err := Create(c.path, c.opts)
+			if err == nil {
+				w.Close()
+				t.Fatal("Create succeeded")
+			}
+			t.Log(err)
+		})
+	}
+}
