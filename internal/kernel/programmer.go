@@ -41,8 +41,11 @@ func ParseNexthopMode(s string) (NexthopMode, error) {
 }
 
 // Feed is the consumer side of a RIB subscription: C signals that updates
-// are waiting, Next returns at most max route changes (an empty Update when
-// nothing is waiting).
+// are waiting (and is signalled again after a Next that left more, as
+// rib.Subscription does), Next returns at most max route changes (an empty
+// Update when nothing is waiting). The programmer finishes all its kernel
+// work before it calls Next without C signalled, so an empty Update tells
+// the feed that everything it handed out is in the kernel.
 type Feed interface {
 	C() <-chan struct{}
 	Next(max int) rib.Update
