@@ -216,9 +216,11 @@ type slotInfo struct {
 // batch gathers one UPDATE's (or one event's) effect on the RIB and the
 // change log, to be applied as one batch.
 type batch struct {
-	add  [2][]rib.Route // eBGP, iBGP
-	del  [2][]rib.Key
-	logs []wire.Prefix
+	add [2][]rib.Route // eBGP, iBGP
+	del [2][]rib.Key
+	// exported says update groups got entries: their writers are woken
+	// at the flush.
+	exported bool
 	// nhs backs the routes' one-element NextHops slices, so that a batch
 	// allocates nothing per route once it has grown (the RIB copies next
 	// hops into its own groups).
@@ -233,7 +235,7 @@ func (b *batch) reset() {
 		b.add[i] = b.add[i][:0]
 		b.del[i] = b.del[i][:0]
 	}
-	b.logs = b.logs[:0]
+	b.exported = false
 	b.nhs = b.nhs[:0]
 }
 
@@ -414,8 +416,11 @@ func (s *Speaker) decideDest(p wire.Prefix, d *dest, oldBest path, hadBest bool,
 		return
 	}
 	s.toRIB(p, d, b)
-	if changed && s.logging {
-		b.logs = append(b.logs, p)
+	if changed {
+		s.bestChanges++
+		if len(s.groups) > 0 {
+			s.exportChange(p, d, b)
+		}
 	}
 }
 
@@ -554,12 +559,11 @@ func (s *Speaker) flushUnlock(b *batch) {
 	s.ribMu.Unlock()
 }
 
-// appendLog appends a batch's prefixes to the change log and wakes the writers.
+// appendLog wakes the writers of the update groups that got entries.
 // Called with s.mu held.
 func (s *Speaker) appendLog(b *batch) {
-	if len(b.logs) > 0 {
-		s.changes = append(s.changes, b.logs...)
-		s.wakeWriters()
+	if b.exported {
+		s.kickGroups()
 	}
 }
 

@@ -28,7 +28,6 @@ func testSpeaker(t *testing.T) (*Speaker, *rib.RIB) {
 	s.slots = append(s.slots,
 		slotInfo{used: true, ebgp: true, addr: netip.MustParseAddr("10.9.0.2"), routerID: 2},
 		slotInfo{used: true, ebgp: true, addr: netip.MustParseAddr("10.9.0.3"), routerID: 3})
-	s.logging = true
 	return s, r
 }
 
@@ -57,11 +56,11 @@ func TestBestPathChanges(t *testing.T) {
 	step := func(name string, f func(b *batch), wantGW string, wantLog int) {
 		t.Helper()
 		s.mu.Lock()
-		n := len(s.changes)
+		n := s.bestChanges
 		b := &batch{}
 		f(b)
 		s.flush(b)
-		got := len(s.changes) - n
+		got := int(s.bestChanges - n)
 		s.mu.Unlock()
 		want := netip.Addr{}
 		if wantGW != "" {

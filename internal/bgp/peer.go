@@ -66,6 +66,7 @@ type Peer struct {
 	// Guarded by s.mu.
 	sess     *session
 	imp, exp *policy
+	expPol   *config.Policy // the section exp was compiled from
 	enabled  bool
 	stats    peerStats
 	// stale holds the families with stale paths (graceful restart or
@@ -133,6 +134,7 @@ func (p *Peer) setPolicies(s *Speaker) {
 		return compilePolicy(name, s.pol)
 	}
 	p.imp, p.exp = get(p.cfg.Import), get(p.cfg.Export)
+	p.expPol = s.pol
 	if ss := p.sess; ss != nil {
 		ss.newEvaluators()
 	}
@@ -156,9 +158,8 @@ func (p *Peer) softIn() {
 		p.reimport()
 		return
 	}
-	if ss := p.sess; ss != nil {
-		ss.wantRefresh = true
-		ss.kick()
+	if ss := p.sess; ss != nil && ss.caps.RouteRefresh {
+		ss.mark(entRefresh, ss.opts.Families)
 	}
 }
 
@@ -240,6 +241,7 @@ func (p *Peer) run() {
 	sessionDown := func(ss *session, err error, stopping bool) {
 		s.mu.Lock()
 		ss.established = false
+		s.leaveGroup(ss)
 		if p.sess == ss {
 			p.sess = nil
 		}
@@ -253,7 +255,6 @@ func (p *Peer) run() {
 		}
 		p.sessionLost(keep, restart)
 		s.slots[p.slot].routerID = 0
-		s.trimLog()
 		s.mu.Unlock()
 		p.log("session down", "err", errString(err))
 	}
@@ -386,9 +387,9 @@ func (p *Peer) run() {
 				s.slots[p.slot].routerID = addr4(e.ss.remoteID)
 				e.ss.newEvaluators()
 				e.ss.established = true
+				s.joinGroup(e.ss)
 				p.sessionBack(e.ss)
 				e.ss.resync()
-				s.trimLog()
 				s.mu.Unlock()
 				p.setState(StateEstablished)
 				p.log("session established", "remote_as", e.ss.remoteAS, "remote_id", e.ss.remoteID,

@@ -44,21 +44,21 @@ type session struct {
 
 	// Guarded by s.mu.
 	established bool
-	cursor      uint64
-	sync        []wire.Prefix // prefixes still to send since establishment or a refresh
-	syncing     bool          // End-of-RIB to send once sync is drained
-	borr        wire.Families // Beginning-of-Route-Refresh to send before the sync
-	eorr        wire.Families // End-of-Route-Refresh to send once sync is drained
-	wantRefresh bool
+	// g is the session's update group, bit its member bit there, pos its
+	// read position in the group's output. regroup asks the writer to move
+	// the session to the group of its changed key once it has read what
+	// its group encoded.
+	g       *updGroup
+	bit     uint8
+	pos     uint64
+	regroup bool
+	sync    []wire.Prefix // prefixes still to send since establishment or a refresh
+	syncing bool          // End-of-RIB to send once sync is drained
+	eorr    wire.Families // End-of-Route-Refresh to send once sync is drained
 	// disabled holds the families ignored after an RFC 7606 AFI/SAFI
 	// disable; the reader's own, read under s.mu by others.
 	disabled wire.Families
 	impEval  *evaluator
-	expEval  *evaluator
-	// noMED maps attribute sets to the same without MED, as exported to
-	// eBGP neighbours (interning per prefix would cost a hash of the
-	// whole set each time).
-	noMED map[unique.Handle[wire.Attrs]]unique.Handle[wire.Attrs]
 
 	updatesIn, updatesOut atomic.Uint64
 }
@@ -112,7 +112,6 @@ func (ss *session) resync() {
 	for p := range s.all() {
 		ss.sync = append(ss.sync, p)
 	}
-	ss.cursor = s.base + uint64(len(s.changes))
 	ss.syncing = true
 	ss.kick()
 }
@@ -128,10 +127,19 @@ func (ss *session) refresh(fams wire.Families) {
 		}
 	}
 	if ss.enhanced {
-		ss.borr |= fams
+		ss.mark(entBoRR, fams)
 		ss.eorr |= fams
 	}
 	ss.kick()
+}
+
+// mark queues a message of kind for the families in fams behind what is
+// pending for the session. Called with s.mu held.
+func (ss *session) mark(kind uint8, fams wire.Families) {
+	if g := ss.g; g != nil && fams != 0 {
+		g.pending = append(g.pending, outEntry{kind: kind, mask: 1 << ss.bit, fams: fams})
+		ss.kick()
+	}
 }
 
 // restartable reports whether the neighbour can restart gracefully on
@@ -144,31 +152,16 @@ func (ss *session) restartable() bool {
 	return keep != 0
 }
 
-// newEvaluators builds the session's policy evaluators. Called with s.mu
-// held.
+// newEvaluators builds the session's import policy evaluator; a changed
+// export policy moves the session to another update group. Called with
+// s.mu held.
 func (ss *session) newEvaluators() {
 	p, s := ss.p, ss.p.s
 	ss.impEval = newEvaluator(p.imp, env{localAS: s.cfg.AS}, nil)
-	self := func(v6 bool) netip.Addr {
-		if v6 {
-			return ss.self6
-		}
-		return ss.self4
+	if ss.g != nil && ss.g.key != ss.groupKey() {
+		ss.regroup = true
+		ss.kick()
 	}
-	ebgp, nhSelf := ss.ebgp, p.cfg.NextHopSelf
-	ss.expEval = newEvaluator(p.exp, env{localAS: s.cfg.AS, self: ss.self4}, func(a *wire.Attrs, v6 bool) {
-		if ebgp {
-			a.ASPath = a.ASPath.Prepend(s.cfg.AS, 1)
-			a.Present = a.Present.With(wire.AttrASPath)
-		} else if !a.Present.Has(wire.AttrLocalPref) {
-			a.LocalPref = defaultLocalPre
-			a.Present = a.Present.With(wire.AttrLocalPref)
-		}
-		if !a.NextHop.IsValid() || ebgp || nhSelf {
-			a.NextHop, a.LinkLocal = self(v6), netip.Addr{}
-		}
-	})
-	ss.expEval.self6 = ss.self6
 }
 
 // reader reads messages until the session ends.
@@ -399,68 +392,18 @@ func (p *Peer) reimport() {
 // session, or ok false when it is not announced. Called with s.mu held.
 func (ss *session) exportRoute(p wire.Prefix, d *dest) (unique.Handle[wire.Attrs], bool) {
 	var zero unique.Handle[wire.Attrs]
-	if d.flags&destHasBest == 0 || !ss.opts.Families.Has(p.Family()) {
+	if ss.g == nil || d.flags&destHasBest == 0 || d.slot0 == ss.p.slot {
 		return zero, false
 	}
-	s := ss.p.s
-	best := d.at(0)
-	if best.slot == ss.p.slot {
-		return zero, false
-	}
-	src := &s.slots[best.slot]
-	h := best.attrs
-	a := h.Value()
-	if a.Communities.Has(wire.NoAdvertise) || (ss.ebgp && (a.Communities.Has(wire.NoExport) || a.Communities.Has(wire.NoExportSubconfed))) {
-		return zero, false
-	}
-	if !src.local && !src.ebgp && !ss.ebgp {
-		// iBGP to iBGP: only as a route reflector (RFC 4456 §6).
-		if !src.rrClient && !ss.p.cfg.RouteReflectorClient {
-			return zero, false
-		}
-		if !a.Present.Has(wire.AttrOriginatorID) {
-			a.OriginatorID = netip.AddrFrom4(u32bytes(src.routerID))
-			a.Present = a.Present.With(wire.AttrOriginatorID)
-		}
-		a.ClusterList = a.ClusterList.Prepend(addr4(s.id))
-		h = unique.Make(a)
-	}
-	if ss.ebgp && !src.local && a.Present.Has(wire.AttrMED) {
-		// A MED learned from a neighbouring AS is not passed on to another
-		// (RFC 4271 §5.1.4); an export policy may set one.
-		if out, ok := ss.noMED[h]; ok {
-			h = out
-		} else {
-			a.Present = a.Present.Without(wire.AttrMED)
-			a.MED = 0
-			out = unique.Make(a)
-			if ss.noMED == nil || len(ss.noMED) >= maxEvalCache {
-				ss.noMED = map[unique.Handle[wire.Attrs]]unique.Handle[wire.Attrs]{}
-			}
-			ss.noMED[h] = out
-			h = out
-		}
-	}
-	out, ok := ss.expEval.eval(p, h)
-	if !ok {
-		return zero, false
-	}
-	if !out.Value().NextHop.IsValid() {
-		return zero, false
-	}
-	return out, true
+	return ss.g.export(ss.p.s, p, d)
 }
 
 func u32bytes(x uint32) [4]byte {
 	return [4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)}
 }
 
-type groupKey struct {
-	h   unique.Handle[wire.Attrs]
-	fam wire.Family
-}
-
-// writer sends KEEPALIVEs and the session's share of the change log.
+// writer sends KEEPALIVEs and the session's share of its update group's
+// output.
 func (ss *session) writer() {
 	keep := ss.hold / 3
 	var tick <-chan time.Time
@@ -469,72 +412,39 @@ func (ss *session) writer() {
 		defer t.Stop()
 		tick = t.C
 	}
-	enc := wire.NewEncoder(ss.opts)
-	groups := map[groupKey][]wire.Prefix{}
-	var withdraw []wire.Prefix
-	var out []byte
+	var bufs [][]byte
 	for {
 		select {
 		case <-ss.closed:
 			return
 		case <-tick:
-			if err := ss.write(wire.AppendKeepalive(out[:0])); err != nil {
+			if err := ss.write([][]byte{wire.AppendKeepalive(nil)}); err != nil {
 				return
 			}
 			continue
 		case <-ss.kickc:
 		}
 		for {
-			w := ss.collect(groups, &withdraw)
-			out = out[:0]
-			for _, f := range []wire.Family{wire.IPv4Unicast, wire.IPv6Unicast} {
-				if w.borr.Has(f) {
-					out = wire.RouteRefresh{Family: f, Subtype: wire.RefreshBoRR}.AppendMessage(out)
-				}
-			}
-			if w.refresh {
-				for _, f := range []wire.Family{wire.IPv4Unicast, wire.IPv6Unicast} {
-					if ss.opts.Families.Has(f) && ss.caps.RouteRefresh {
-						out = wire.RouteRefresh{Family: f}.AppendMessage(out)
-					}
-				}
-			}
-			out = enc.AppendWithdraw(out, withdraw)
-			for k, ps := range groups {
-				a := k.h.Value()
-				var err error
-				out, err = enc.AppendAnnounce(out, &a, ps)
-				if err != nil {
-					ss.p.log("cannot encode announcement", "err", err)
-				}
-				delete(groups, k)
-			}
-			withdraw = withdraw[:0]
-			for _, f := range []wire.Family{wire.IPv4Unicast, wire.IPv6Unicast} {
-				if w.eor && ss.opts.Families.Has(f) {
-					out = wire.AppendEndOfRIB(out, f)
-				}
-				if w.eorr.Has(f) {
-					out = wire.RouteRefresh{Family: f, Subtype: wire.RefreshEoRR}.AppendMessage(out)
-				}
+			out, updates, more, ok := ss.next(bufs[:0])
+			if !ok {
+				return
 			}
 			if len(out) > 0 {
 				if err := ss.write(out); err != nil {
 					return
 				}
-				ss.updatesOut.Add(1)
+				ss.updatesOut.Add(uint64(updates))
 			}
-			if !w.more {
+			clear(out)
+			bufs = out
+			if !more {
 				break
 			}
-		}
-		if cap(out) > 1<<20 {
-			out = nil
 		}
 	}
 }
 
-func (ss *session) write(b []byte) error {
+func (ss *session) write(b [][]byte) error {
 	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
 	d := ss.hold
@@ -542,82 +452,10 @@ func (ss *session) write(b []byte) error {
 		d = time.Minute
 	}
 	_ = ss.conn.SetWriteDeadline(time.Now().Add(d))
-	_, err := ss.conn.Write(b)
+	nb := net.Buffers(b)
+	_, err := nb.WriteTo(ss.conn)
 	if err != nil {
 		ss.conn.Close()
 	}
 	return err
-}
-
-// work is what collect hands the writer besides the prefixes.
-type work struct {
-	more    bool          // more remains: call collect again
-	eor     bool          // End-of-RIB is due
-	refresh bool          // a ROUTE-REFRESH is to be sent
-	borr    wire.Families // BoRR to send before the prefixes
-	eorr    wire.Families // EoRR to send after them
-}
-
-// collect takes a chunk of work for the writer: prefixes from the initial
-// sync or the change log, exported and grouped by attributes.
-func (ss *session) collect(groups map[groupKey][]wire.Prefix, withdraw *[]wire.Prefix) (w work) {
-	s := ss.p.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !ss.established {
-		return w
-	}
-	w.refresh, ss.wantRefresh = ss.wantRefresh, false
-	w.borr, ss.borr = ss.borr, 0
-	slot := ss.p.slot
-	bit := slotBit(slot)
-	handle := func(p wire.Prefix, initial bool) {
-		d, ok := s.get(p)
-		if ok {
-			if h, ok := ss.exportRoute(p, &d); ok {
-				k := groupKey{h, p.Family()}
-				groups[k] = append(groups[k], p)
-				if bit != 0 && d.adv&bit == 0 {
-					d.adv |= bit
-					s.slots[slot].advertised++
-					s.put(p, d)
-				}
-				return
-			}
-		}
-		if ok && d.adv&bit != 0 {
-			d.adv &^= bit
-			s.slots[slot].advertised--
-			s.store(p, d)
-			*withdraw = append(*withdraw, p)
-		} else if bit == 0 && !initial {
-			*withdraw = append(*withdraw, p)
-		}
-	}
-	if len(ss.sync) > 0 {
-		n := min(len(ss.sync), exportChunk)
-		for _, p := range ss.sync[len(ss.sync)-n:] {
-			handle(p, true)
-		}
-		ss.sync = ss.sync[:len(ss.sync)-n]
-		if len(ss.sync) == 0 {
-			ss.sync = nil
-		}
-		w.more = true
-		return w
-	}
-	if ss.syncing {
-		ss.syncing = false
-		w.eor = true
-	}
-	w.eorr, ss.eorr = ss.eorr, 0
-	start := int(ss.cursor - s.base)
-	end := min(len(s.changes), start+exportChunk)
-	for _, p := range s.changes[start:end] {
-		handle(p, false)
-	}
-	ss.cursor = s.base + uint64(end)
-	w.more = end < len(s.changes)
-	s.trimLog()
-	return w
 }

@@ -47,14 +47,11 @@ type Speaker struct {
 	nhs     map[netip.Addr]*nexthop
 	cands   []candInfo
 	evBatch batch
-	// changes is the log of prefixes whose best path changed, read by each
-	// established session's writer from its own cursor; base is the
-	// sequence number of changes[0]. logging is false while no session is
-	// established (nobody would read it).
-	changes []wire.Prefix
-	base    uint64
-	logging bool
-	redist  map[rib.Origin]bool
+	// groups are the update groups of the established sessions (group.go).
+	groups []*updGroup
+	// bestChanges counts best path changes (tests).
+	bestChanges uint64
+	redist      map[rib.Origin]bool
 	// redistributed holds the prefixes offered from the RIB (static,
 	// connected) with their origin.
 	redistributed map[netip.Prefix]rib.Origin
@@ -215,7 +212,11 @@ func (s *Speaker) Reconfigure(cfg *config.BGP, pol *config.Policy) error {
 		return errors.New("bgp as, router-id, listen settings or table changed: restart the speaker")
 	}
 	polChanged := !pol.Equal(s.pol)
-	s.cfg, s.pol = cfg, pol
+	s.cfg = cfg
+	if polChanged {
+		// Kept otherwise: update groups key on it.
+		s.pol = pol
+	}
 	if cfg.Multipath != old.Multipath {
 		s.redecideAll()
 	}
@@ -451,40 +452,4 @@ func (s *Speaker) applyRedistribution() {
 		}
 	}
 	s.flush(b)
-}
-
-// wakeWriters signals every established session that the change log grew.
-func (s *Speaker) wakeWriters() {
-	for _, p := range s.peers {
-		p.kick()
-	}
-}
-
-// updateLogging turns the change log on while some session is
-// established, and trims what every reader has passed. Called with s.mu
-// held.
-func (s *Speaker) trimLog() {
-	minCur := s.base + uint64(len(s.changes))
-	any := false
-	for _, p := range s.peers {
-		if ss := p.sess; ss != nil && ss.established {
-			any = true
-			minCur = min(minCur, ss.cursor)
-		}
-	}
-	s.logging = any
-	if !any {
-		s.base += uint64(len(s.changes))
-		s.changes = s.changes[:0]
-		return
-	}
-	drop := int(minCur - s.base)
-	if drop > 0 && drop >= len(s.changes)/2 {
-		n := copy(s.changes, s.changes[drop:])
-		s.changes = s.changes[:n]
-		s.base = minCur
-		if cap(s.changes) > 1<<16 && n < cap(s.changes)/4 {
-			s.changes = append([]wire.Prefix(nil), s.changes...)
-		}
-	}
 }
