@@ -92,6 +92,7 @@ type updGroup struct {
 	head    int // pending[:head] are taken
 	out     []piece
 	outBase uint64 // position of out[0]
+	encoded uint64 // bytes encoded (benchmarks)
 
 	// Encoder scratch.
 	enc  *wire.Encoder
@@ -547,6 +548,7 @@ func (ss *session) next(bufs [][]byte) (out [][]byte, updates int, more, ok bool
 		s.mu.Lock()
 		for i := range pieces {
 			pieces[i].mask &^= g.retired
+			g.encoded += uint64(len(pieces[i].b))
 		}
 		g.retired = 0
 		g.encoding = false

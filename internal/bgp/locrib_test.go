@@ -15,7 +15,7 @@ import (
 
 // testSpeaker is a speaker with two eBGP neighbour slots (2 and 3) on a
 // connected subnet, not started: the Loc-RIB and the RIB only.
-func testSpeaker(t *testing.T) (*Speaker, *rib.RIB) {
+func testSpeaker(t testing.TB) (*Speaker, *rib.RIB) {
 	t.Helper()
 	r := rib.New()
 	r.SetLinkUp(1, true)
