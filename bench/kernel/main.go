@@ -10,7 +10,6 @@ package main
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"flag"
 	"fmt"
@@ -31,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/routerd/routerd/internal/fulltable"
 	"github.com/routerd/routerd/internal/kernel"
 	"github.com/routerd/routerd/internal/netns"
 	"github.com/routerd/routerd/internal/rib"
@@ -100,7 +100,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, why)
 		os.Exit(1)
 	}
-	prefixes, err := load(*path, *limit)
+	prefixes, err := fulltable.Load(*path, *limit)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -205,34 +205,6 @@ func median(all []phases) phases {
 		restore: pick(func(p phases) span { return p.restore }),
 		remove:  pick(func(p phases) span { return p.remove }),
 	}
-}
-
-func load(path string, limit int) ([]netip.Prefix, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("prefix list: %w (the -prefixes flag names it)", err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	seen := map[netip.Prefix]bool{}
-	var out []netip.Prefix
-	sc := bufio.NewScanner(z)
-	for sc.Scan() {
-		p, err := netip.ParsePrefix(strings.TrimSpace(sc.Text()))
-		if err != nil || seen[p.Masked()] {
-			continue
-		}
-		p = p.Masked()
-		seen[p] = true
-		out = append(out, p)
-		if limit > 0 && len(out) == limit {
-			break
-		}
-	}
-	return out, sc.Err()
 }
 
 func kernelRelease() string {

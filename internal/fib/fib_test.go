@@ -1,18 +1,15 @@
 package fib
 
 import (
-	"bufio"
-	"compress/gzip"
 	"errors"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"testing"
 
+	"github.com/routerd/routerd/internal/fulltable"
 	fr "github.com/routerd/routerd/pkg/fibreader"
 )
-
-const fullTablePath = "../../../shared/data/fulltable-prefixes.txt.gz"
 
 // refTrie is the deliberately naive reference: a binary trie, one node per bit.
 type refTrie struct{ n []refNode }
@@ -255,27 +252,7 @@ func TestRandomDifferential(t *testing.T) {
 
 func isNotFound(err error) bool { return err != nil && errorsIs(err, ErrNotFound) }
 
-func loadFullTable(t testing.TB) []netip.Prefix {
-	f, err := os.Open(fullTablePath)
-	if err != nil {
-		t.Skipf("full table not available: %v", err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ps []netip.Prefix
-	s := bufio.NewScanner(z)
-	for s.Scan() {
-		p, err := netip.ParsePrefix(s.Text())
-		if err != nil {
-			t.Fatalf("full table: %v", err)
-		}
-		ps = append(ps, p.Masked())
-	}
-	return ps
-}
+func loadFullTable(t testing.TB) []netip.Prefix { return fulltable.ForTest(t) }
 
 func TestFullTableDifferential(t *testing.T) {
 	ps := loadFullTable(t)

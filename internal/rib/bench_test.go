@@ -1,46 +1,20 @@
 package rib
 
 import (
-	"bufio"
-	"compress/gzip"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/routerd/routerd/internal/fulltable"
 )
-
-const fullTable = "../../../shared/data/fulltable-prefixes.txt.gz"
-
-func loadFullTable(tb testing.TB) []netip.Prefix {
-	tb.Helper()
-	f, err := os.Open(fullTable)
-	if err != nil {
-		tb.Skipf("full table not available: %v", err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var out []netip.Prefix
-	sc := bufio.NewScanner(z)
-	for sc.Scan() {
-		p, err := netip.ParsePrefix(sc.Text())
-		if err != nil {
-			continue
-		}
-		out = append(out, p.Masked())
-	}
-	return out
-}
 
 // BenchmarkFullTable offers the full table in batches of 1000 through one
 // source with eight next hops, drained by one subscriber, and reports the
 // cost per route and the heap the RIB holds per route.
 func BenchmarkFullTable(b *testing.B) {
-	prefixes := loadFullTable(b)
+	prefixes := fulltable.ForTest(b)
 	gws4 := []netip.Addr{}
 	gws6 := []netip.Addr{}
 	for i := 1; i <= 8; i++ {
@@ -183,7 +157,7 @@ func apply(view map[Key]Best, u Update) {
 // next hop: every route's group goes unresolved, every key is reselected and
 // withdrawn, and one subscriber drains the result.
 func BenchmarkNextHopLoss(b *testing.B) {
-	prefixes := loadFullTable(b)
+	prefixes := fulltable.ForTest(b)
 	for n := 0; n < b.N; n++ {
 		b.StopTimer()
 		r := New()

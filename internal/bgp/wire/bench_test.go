@@ -1,18 +1,15 @@
 package wire
 
 import (
-	"bufio"
-	"compress/gzip"
 	"math/rand"
 	"net/netip"
-	"os"
 	"runtime"
 	"sync"
 	"testing"
 	"unique"
-)
 
-const fullTablePath = "../../../../shared/data/fulltable-prefixes.txt.gz"
+	"github.com/routerd/routerd/internal/fulltable"
+)
 
 // fullTable is a full Internet table announced as a realistic UPDATE
 // stream: runs of 1-12 consecutive prefixes (as a peer's table walk
@@ -42,32 +39,23 @@ func loadFullTable(tb testing.TB) *fullTable {
 	tb.Helper()
 	tableOnce.Do(func() { table, tableErr = buildFullTable() })
 	if tableErr != nil {
-		tb.Skipf("full table unavailable (%v); it is ../shared/data/fulltable-prefixes.txt.gz, from the gaissmai/bart module's test data", tableErr)
+		tb.Skipf("full table unavailable: %v", tableErr)
 	}
 	return table
 }
 
 func buildFullTable() (*fullTable, error) {
-	f, err := os.Open(fullTablePath)
+	path, err := fulltable.Path()
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
+	ps, err := fulltable.Load(path, 0)
 	if err != nil {
 		return nil, err
 	}
 	t := &fullTable{}
-	sc := bufio.NewScanner(z)
-	for sc.Scan() {
-		p, err := netip.ParsePrefix(sc.Text())
-		if err != nil {
-			return nil, err
-		}
+	for _, p := range ps {
 		t.prefixes = append(t.prefixes, PrefixFrom(p))
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
 	}
 	r := rand.New(rand.NewSource(1))
 	const nsets = 4000
