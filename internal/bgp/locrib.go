@@ -541,6 +541,7 @@ func (s *Speaker) multipathHops(d *dest, max int) []rib.NextHop {
 // sessions. Called with s.mu held.
 func (s *Speaker) flush(b *batch) {
 	s.appendLog(b)
+	s.drainRIBQueue()
 	s.ribMu.Lock()
 	s.apply(b)
 	s.ribMu.Unlock()

@@ -232,7 +232,7 @@ func (ss *session) reader() error {
 				s.flush(b)
 				ss.p.sweep(wire.FamilyBit(f), "End-of-RIB")
 			}
-			s.flushUnlock(b)
+			b = s.flushAsync(b)
 		case wire.TypeNotification:
 			n, _ := wire.DecodeNotification(body)
 			ss.p.noteNotification(n)

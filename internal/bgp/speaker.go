@@ -37,6 +37,7 @@ type Speaker struct {
 	// ribMu orders the batches going to the RIB; it is taken with mu held
 	// (never the other way round) and may outlive it (flushUnlock).
 	ribMu   sync.Mutex
+	rq      ribQueue
 	cfg     *config.BGP
 	pol     *config.Policy
 	id      netip.Addr
@@ -97,6 +98,7 @@ func New(cfg *config.BGP, pol *config.Policy, o Options) *Speaker {
 		redist:        map[rib.Origin]bool{},
 		redistributed: map[netip.Prefix]rib.Origin{},
 	}
+	s.rq.cond.L = &s.rq.mu
 	if s.inNS == nil {
 		s.inNS = func(f func() error) error { return f() }
 	}
@@ -148,6 +150,7 @@ func (s *Speaker) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go s.accept(l)
 	}
+	s.startRIBQueue()
 	s.wg.Add(1)
 	go s.followRIB()
 	s.log.Info("bgp: speaker started", "as", s.cfg.AS, "router_id", s.id, "neighbors", len(s.cfg.Neighbors))
@@ -189,6 +192,7 @@ func (s *Speaker) Stop(msg string, wait time.Duration) {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	s.stopRIBQueue()
 	if s.sub != nil {
 		s.sub.Close()
 	}
