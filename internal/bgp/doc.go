@@ -14,16 +14,19 @@
 // when it resolves again) and redistribution of static and connected
 // routes.
 //
-// Export is driven by a change log of prefixes whose best path changed,
-// which every established session's writer reads from its own cursor: the
-// writer applies the export policy (cached per attribute set), groups the
-// prefixes by resulting attributes and packs them into UPDATEs. The
-// Adj-RIB-Out is not stored as attributes; a bit per neighbour in each
-// Loc-RIB entry records what was advertised, so withdrawals go only to the
-// neighbours that had the route, and the advertised attributes are
-// recomputed when an operator asks.
+// Export runs in the decision process: when a prefix's best path changes,
+// each update group (the established sessions with the same export policy
+// and session options, group.go) applies its export policy (cached per
+// attribute set) with the prefix's Loc-RIB entry at hand and queues the
+// result. One member's writer at a time encodes a group's queue, grouping
+// prefixes by resulting attributes into UPDATEs, and every member writes
+// those bytes. The Adj-RIB-Out is not stored as attributes; a bit per
+// neighbour in each Loc-RIB entry records what was advertised, so
+// withdrawals go only to the neighbours that had the route, and the
+// advertised attributes are recomputed when an operator asks.
 //
 // Goroutines: per neighbour one state-machine goroutine, per connection one
 // goroutine (OPEN exchange, then reader), per established session one
-// writer. Nothing is per prefix.
+// writer, and one that applies the readers' batches to the RIB in order
+// (ribqueue.go). Nothing is per prefix.
 package bgp

@@ -35,7 +35,8 @@ type Speaker struct {
 	// next hops and the change log. Work under it is bounded per route.
 	mu sync.Mutex
 	// ribMu orders the batches going to the RIB; it is taken with mu held
-	// (never the other way round) and may outlive it (flushUnlock).
+	// (never the other way round) and may outlive it (flushUnlock), or by
+	// the RIB queue's applier without mu (rq).
 	ribMu   sync.Mutex
 	rq      ribQueue
 	cfg     *config.BGP
