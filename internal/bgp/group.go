@@ -541,22 +541,11 @@ func (ss *session) next(bufs [][]byte) (out [][]byte, updates int, more, ok bool
 	}
 	g := ss.g
 	if !g.encoding && g.hasWork() {
-		g.encoding = true
-		g.take(s)
+		g.begin(s)
 		s.mu.Unlock()
 		pieces := g.encode(ss.p.log)
 		s.mu.Lock()
-		for i := range pieces {
-			pieces[i].mask &^= g.retired
-			g.encoded += uint64(len(pieces[i].b))
-		}
-		g.retired = 0
-		g.encoding = false
-		g.out = append(g.out, pieces...)
-		s.dropEmptyGroup(g)
-		if len(pieces) > 0 {
-			g.kickAll()
-		}
+		g.finish(s, pieces)
 		if ss.g != g {
 			// ss left meanwhile.
 			s.mu.Unlock()
@@ -580,6 +569,31 @@ func (ss *session) next(bufs [][]byte) (out [][]byte, updates int, more, ok bool
 	}
 	s.mu.Unlock()
 	return bufs, updates, more, true
+}
+
+// begin makes the caller the group's encoder and takes its work. Called
+// with s.mu held.
+func (g *updGroup) begin(s *Speaker) {
+	g.encoding = true
+	g.take(s)
+}
+
+// finish appends what the encoder produced to the group's output, without
+// the members that left meanwhile, and wakes the members. Called with
+// s.mu held.
+func (g *updGroup) finish(s *Speaker, pieces []piece) {
+	for i := range pieces {
+		pieces[i].mask &^= g.retired
+		g.encoded += uint64(len(pieces[i].b))
+	}
+	g.retired = 0
+	g.encoding = false
+	g.out = append(g.out, pieces...)
+	s.dropEmptyGroup(g)
+	if len(pieces) > 0 || g.hasWork() {
+		// Work left wakes the members too: the encoder may be gone.
+		g.kickAll()
+	}
 }
 
 // trimOut drops the pieces every member has read.

@@ -338,6 +338,52 @@ func TestUpdateGroupJoinLeave(t *testing.T) {
 	checkSpeakerCounts(t, s)
 }
 
+// TestUpdateGroupLeaveWhileEncoding takes a member out, and brings its
+// neighbour back, while another member encodes: the pieces in flight are
+// not for the new session, whose bit is not the old one's, and it ends up
+// with exactly the export.
+func TestUpdateGroupLeaveWhileEncoding(t *testing.T) {
+	s, _ := testSpeaker(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	sets := attrSets(10)
+	s.mu.Lock()
+	a := fakeSession(s, "10.9.0.11", 65011, config.PolicyAcceptAll)
+	b := fakeSession(s, "10.9.0.12", 65012, config.PolicyAcceptAll)
+	s.mu.Unlock()
+	va, vb := &adjOut{}, &adjOut{}
+	changeRoutes(s, rng, 3000, 4000, nil, sets)
+	va.apply(t, drain(t, a, 0), a.opts)
+	vb.apply(t, drain(t, b, 0), b.opts)
+	changeRoutes(s, rng, 3000, 4000, nil, sets)
+
+	g := a.g
+	s.mu.Lock()
+	g.begin(s) // a encodes, entries for b in flight
+	s.mu.Unlock()
+	oldBit := b.bit
+	downFake(b)
+	s.mu.Lock()
+	b = establishFake(b.p)
+	s.mu.Unlock()
+	if b.g == g && b.bit == oldBit {
+		t.Fatal("the bit of a member that left is reused while an encoding is in flight")
+	}
+	pieces := g.encode(a.p.log)
+	s.mu.Lock()
+	g.finish(s, pieces)
+	s.mu.Unlock()
+	vb = &adjOut{}
+	changeRoutes(s, rng, 3000, 4000, nil, sets)
+	va.apply(t, drain(t, a, 0), a.opts)
+	vb.apply(t, drain(t, b, 0), b.opts)
+	va.check(t, "a", a)
+	vb.check(t, "b", b)
+	if vb.eor != 2 {
+		t.Errorf("new session of b: %d End-of-RIB markers, want 2", vb.eor)
+	}
+	checkSpeakerCounts(t, s)
+}
+
 // checkSpeakerCounts compares the advertised counters with a walk of the
 // Loc-RIB.
 func checkSpeakerCounts(t *testing.T, s *Speaker) {
