@@ -107,7 +107,9 @@ func (s *Speaker) applyQueued() {
 		s.ribMu.Unlock()
 		q.mu.Lock()
 		q.busy = false
-		if len(q.free) < maxQueued {
+		// Every batch in circulation (queued, applied, filled by each
+		// reader) comes back here, so that their arrays are reused.
+		if len(q.free) < 4*maxQueued {
 			q.free = append(q.free, b)
 		}
 		q.cond.Broadcast()
