@@ -87,7 +87,13 @@ type updGroup struct {
 	// noMED maps attribute sets to the same without MED, as exported to
 	// eBGP neighbours (interning per prefix would cost a hash of the
 	// whole set each time).
-	noMED   map[unique.Handle[wire.Attrs]]unique.Handle[wire.Attrs]
+	noMED map[unique.Handle[wire.Attrs]]unique.Handle[wire.Attrs]
+	// last memoises the latest export when the policy does not look at
+	// prefixes: the prefixes of one UPDATE come one after the other.
+	last    exportKey
+	lastOut unique.Handle[wire.Attrs]
+	lastOK  bool
+	memo    bool // the export policy's results do not depend on the prefix
 	pending []outEntry
 	head    int // pending[:head] are taken
 	out     []piece
@@ -141,6 +147,7 @@ func (s *Speaker) newGroup(key groupKey, ss *session) *updGroup {
 		}
 	})
 	g.ev.self6 = key.self6
+	g.memo = ss.p.exp == nil || !ss.p.exp.prefix
 	s.groups = append(s.groups, g)
 	return g
 }
@@ -223,6 +230,14 @@ func (s *Speaker) regroupNow(ss *session) {
 	}
 }
 
+// exportKey is what an export's result depends on besides the prefix.
+type exportKey struct {
+	h                     unique.Handle[wire.Attrs]
+	routerID              uint32
+	v6, valid             bool
+	local, ebgp, rrClient bool
+}
+
 // export returns the attributes of d's best path as the group's members
 // get it (a member that is the path's source aside), or ok false.
 // Called with s.mu held.
@@ -232,7 +247,21 @@ func (g *updGroup) export(s *Speaker, p wire.Prefix, d *dest) (unique.Handle[wir
 		return zero, false
 	}
 	src := &s.slots[d.slot0]
-	h := d.attrs0
+	if !g.memo {
+		return g.exportFrom(s, p, d.attrs0, src)
+	}
+	k := exportKey{h: d.attrs0, routerID: src.routerID, v6: p.Is6(), valid: true, local: src.local, ebgp: src.ebgp, rrClient: src.rrClient}
+	if k == g.last {
+		return g.lastOut, g.lastOK
+	}
+	out, ok := g.exportFrom(s, p, d.attrs0, src)
+	g.last, g.lastOut, g.lastOK = k, out, ok
+	return out, ok
+}
+
+// exportFrom is export for attributes h of a path from src.
+func (g *updGroup) exportFrom(s *Speaker, p wire.Prefix, h unique.Handle[wire.Attrs], src *slotInfo) (unique.Handle[wire.Attrs], bool) {
+	var zero unique.Handle[wire.Attrs]
 	a := h.Value()
 	ebgp := g.key.ebgp
 	if a.Communities.Has(wire.NoAdvertise) || (ebgp && (a.Communities.Has(wire.NoExport) || a.Communities.Has(wire.NoExportSubconfed))) {
