@@ -1,6 +1,7 @@
 package fib
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"net/netip"
@@ -117,6 +118,35 @@ func check(t testing.TB, w *Writer, tab *fr.Table, r refs, addr netip.Addr) {
 	}
 }
 
+// checkBatch compares the batch lookups of addrs (both families mixed, and
+// the IPv6 ones raw) with single lookups, which check compares with the
+// reference.
+func checkBatch(t testing.TB, tab *fr.Table, addrs []netip.Addr) {
+	t.Helper()
+	out := make([]fr.Entry, len(addrs))
+	tab.LookupAddrs(addrs, out)
+	var raw []fr.Addr6
+	var want6 []fr.Entry
+	for i, a := range addrs {
+		want := tab.LookupAddr(a)
+		if out[i] != want {
+			t.Fatalf("%v: LookupAddrs %v/%d, LookupAddr %v/%d", a, out[i].Kind(), out[i].Bits(), want.Kind(), want.Bits())
+		}
+		if a.Is6() {
+			b := a.As16()
+			raw = append(raw, fr.Addr6{Hi: binary.BigEndian.Uint64(b[:8]), Lo: binary.BigEndian.Uint64(b[8:])})
+			want6 = append(want6, want)
+		}
+	}
+	out = out[:len(raw)]
+	tab.Lookup6Batch(raw, out)
+	for i := range raw {
+		if out[i] != want6[i] {
+			t.Fatalf("%x %x: Lookup6Batch %v/%d, LookupAddr %v/%d", raw[i].Hi, raw[i].Lo, out[i].Kind(), out[i].Bits(), want6[i].Kind(), want6[i].Bits())
+		}
+	}
+}
+
 func randAction(rng *rand.Rand) Action {
 	if rng.IntN(10) == 0 {
 		return Action{Kind: Kind(2 + rng.IntN(3))}
@@ -205,10 +235,17 @@ func TestRandomDifferential(t *testing.T) {
 		}
 		tab, _ := w.Reader().Table(MainTable)
 		probe := func() {
+			var batch []netip.Addr
 			for i := 0; i < 20000; i++ {
-				check(t, w, tab, ref, addrIn(rng, live[rng.IntN(len(live))]))
-				check(t, w, tab, ref, addrIn(rng, randPrefix(rng, i%2 == 0)))
+				a, b := addrIn(rng, live[rng.IntN(len(live))]), addrIn(rng, randPrefix(rng, i%2 == 0))
+				check(t, w, tab, ref, a)
+				check(t, w, tab, ref, b)
+				if batch = append(batch, a, b); len(batch) >= 74 {
+					checkBatch(t, tab, batch)
+					batch = batch[:0]
+				}
 			}
+			checkBatch(t, tab, batch)
 		}
 		probe()
 		// Random deletes and re-inserts.
@@ -279,8 +316,10 @@ func TestFullTableDifferential(t *testing.T) {
 		n = 100_000
 	}
 	probe := func() {
+		var batch []netip.Addr
 		for i := 0; i < n; i++ {
-			check(t, w, tab, ref, addrIn(rng, ps[rng.IntN(len(ps))]))
+			in := addrIn(rng, ps[rng.IntN(len(ps))])
+			check(t, w, tab, ref, in)
 			var a netip.Addr
 			if i%2 == 0 {
 				a = netip.AddrFrom4([4]byte(randBytes(rng, 4)))
@@ -290,7 +329,12 @@ func TestFullTableDifferential(t *testing.T) {
 				a = netip.AddrFrom16(b)
 			}
 			check(t, w, tab, ref, a)
+			if batch = append(batch, in, a); len(batch) >= 74 {
+				checkBatch(t, tab, batch)
+				batch = batch[:0]
+			}
 		}
+		checkBatch(t, tab, batch)
 	}
 	probe()
 	// Withdraw and re-announce 100k random prefixes.

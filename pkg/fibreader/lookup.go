@@ -117,7 +117,9 @@ func (t *Table) walk6(e uint32, hi, lo uint64) uint32 {
 			return 0 // corrupt: a link below the last stride
 		}
 		d += 8
-		// step6, written out: the call costs more than the arithmetic.
+		// One step, written out (a call costs more than the arithmetic):
+		// the rank of b's run is the run count before b's quarter plus
+		// the run starts up to b.
 		o := uint(e & entryNodeMask)
 		if o+CompHeaderWords > uint(len(c64)) {
 			return 0
@@ -131,23 +133,6 @@ func (t *Table) walk6(e uint32, hi, lo uint64) uint32 {
 		e = atomic.LoadUint32(&c32[i])
 	}
 	return e
-}
-
-// step6 reads entry b of the compressed node e links to: the rank of b's
-// run is the run count before b's quarter plus the run starts up to b.
-func (t *Table) step6(e uint32, b uint64) uint32 {
-	o := uint(e & entryNodeMask)
-	if o+CompHeaderWords > uint(len(t.comp64)) {
-		return 0
-	}
-	bm := atomic.LoadUint64(&t.comp64[o+uint(b>>6)])
-	bases := atomic.LoadUint64(&t.comp64[o+4])
-	rank := uint(bases>>(16*(b>>6))&0xffff) + uint(bits.OnesCount64(bm&(2<<(b&63)-1))) - 1
-	i := 2*(o+CompHeaderWords) + rank
-	if i >= uint(len(t.comp32)) {
-		return 0
-	}
-	return atomic.LoadUint32(&t.comp32[i])
 }
 
 // LookupAddr looks addr up in the table of its family. An IPv4-mapped IPv6
@@ -220,45 +205,70 @@ func (t *Table) Lookup6Batch(addrs []Addr6, out []Entry) {
 func (t *Table) lookup6Chunk(addrs []Addr6, out []Entry) {
 	for {
 		seq := atomic.LoadUint64(t.reclaim)
-		link := uint32(0)
 		sh := 64 - t.bits6
+		link := uint32(0)
 		for i, a := range addrs {
 			e := atomic.LoadUint32(&t.root6[a.Hi>>sh])
 			out[i] = Entry(e)
 			link |= e
 		}
-		d := t.bits6
-		for link&entryLink != 0 {
-			if d >= 128 {
-				for i := range out {
-					if out[i]&entryLink != 0 {
-						out[i] = 0
-					}
-				}
-				break
-			}
-			link = 0
-			for i, a := range addrs {
-				e := uint32(out[i])
-				if e&entryLink == 0 {
-					continue
-				}
-				var b uint64
-				if d < 64 {
-					b = a.Hi >> (56 - d) & 0xff
-				} else {
-					b = a.Lo >> (120 - d) & 0xff
-				}
-				e = t.step6(e, b)
-				out[i] = Entry(e)
-				link |= e
-			}
-			d += 8
+		if link&entryLink == 0 {
+			return // roots are never freed
 		}
-		if atomic.LoadUint64(t.reclaim) == seq {
+		if t.walk6Chunk(addrs, out, seq) {
 			return
 		}
 	}
+}
+
+// walk6Chunk walks the lookups of addrs whose root entry in out is a link,
+// and reports whether the reclaim sequence is still seq.
+func (t *Table) walk6Chunk(addrs []Addr6, out []Entry, seq uint64) bool {
+	// act lists the lookups still below a link. Each level walks only those
+	// and compacts the list without a branch, so finished lookups cost
+	// nothing and there is no unpredictable skip per address.
+	var act [batch]uint8
+	c64, c32 := t.comp64, t.comp32
+	n := 0
+	for i, e := range out[:len(addrs)] {
+		act[n&(batch-1)] = uint8(i)
+		n += int(e >> 31)
+	}
+	d := t.bits6
+	for n > 0 {
+		if d >= 128 {
+			for _, i := range act[:n] {
+				out[i] = 0 // corrupt: a link below the last stride
+			}
+			break
+		}
+		m := 0
+		for _, i := range act[:n] {
+			var b uint64
+			if d < 64 {
+				b = addrs[i].Hi >> (56 - d) & 0xff
+			} else {
+				b = addrs[i].Lo >> (120 - d) & 0xff
+			}
+			// One step, as in walk6.
+			e := uint32(0)
+			if o := uint(out[i] & entryNodeMask); o+CompHeaderWords <= uint(len(c64)) {
+				q := uint(b >> 6)
+				bm := atomic.LoadUint64(&c64[o+q])
+				bases := atomic.LoadUint64(&c64[o+4])
+				j := 2*(o+CompHeaderWords) + uint(bases>>(16*q)&0xffff) + uint(bits.OnesCount64(bm&(2<<(b&63)-1))) - 1
+				if j < uint(len(c32)) {
+					e = atomic.LoadUint32(&c32[j])
+				}
+			}
+			out[i] = Entry(e)
+			act[m] = i
+			m += int(e >> 31)
+		}
+		n = m
+		d += 8
+	}
+	return atomic.LoadUint64(t.reclaim) == seq
 }
 
 // LookupAddrs looks up a batch of addresses of either family. It converts
