@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"syscall"
@@ -91,31 +88,7 @@ func TestSignalsAndMetrics(t *testing.T) {
 	}
 	waitLog(t, logPath, "level=DEBUG")
 
-	var body string
-	err := l.NS("r1").Do(func() error {
-		// Dialled on this locked thread, so inside the namespace.
-		c, err := net.Dial("tcp", "127.0.0.1:9188")
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		fmt.Fprintf(c, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		var sb strings.Builder
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			sb.WriteString(sc.Text() + "\n")
-		}
-		body = sb.String()
-		return sc.Err()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := scrape(t, l.NS("r1"), "127.0.0.1:9188")
 	for _, s := range []string{
 		`routerd_rib_selected_routes{origin="static",table="main"} 2`,
 		`routerd_kernel_operations_total{op="route_add"}`,
