@@ -124,18 +124,21 @@ func Run(ctx context.Context, opts Options) error {
 			case syscall.SIGUSR1:
 				d.dumpState()
 			case syscall.SIGUSR2:
-				if d.level.Level() == slog.LevelDebug {
-					d.level.Set(d.cfg.Log.Level)
-					if d.cfg.Log.Level == slog.LevelDebug {
-						d.level.Set(slog.LevelInfo)
-					}
-				} else {
-					d.level.Set(slog.LevelDebug)
-				}
-				d.log.Info("log level toggled", "level", d.level.Level().String())
+				d.toggleDebug()
 			}
 		}
 	}
+}
+
+// toggleDebug switches between debug logging and the configured level (info
+// when the configuration itself asks for debug, so the toggle always toggles).
+func (d *Daemon) toggleDebug() {
+	next := slog.LevelDebug
+	if d.level.Level() == slog.LevelDebug {
+		next = max(d.cfg.Log.Level, slog.LevelInfo)
+	}
+	d.level.Set(next)
+	d.log.Info("log level toggled", "level", next.String())
 }
 
 func (d *Daemon) start(ctx context.Context) error {
