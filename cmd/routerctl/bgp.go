@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -292,38 +291,10 @@ func (c *cli) printBGPRoutes(cl *client, stream grpc.ServerStreamingClient[pb.BG
 	if err != nil {
 		return cl.classify(err)
 	}
-	first, err := stream.Recv()
-	if err != nil && !errors.Is(err, io.EOF) {
-		return cl.classify(err)
-	}
-	if first == nil && notFound != "" {
-		return exitf(exitNotFound, "%s", notFound)
-	}
-	var add func(*pb.BGPRoute) error
-	var done func() error
-	if c.json() {
-		jw := &jsonArrayWriter{w: c.stdout, key: "routes"}
-		add = func(r *pb.BGPRoute) error { return jw.add(r) }
-		done = jw.close
-	} else {
+	return printStream(c, cl, stream, notFound, func() (func(*pb.BGPRoute), func() error) {
 		bt := newBGPRouteTable(c.stdout, locRIB)
-		add = func(r *pb.BGPRoute) error { bt.add(r); return nil }
-		done = bt.close
-	}
-	for r := first; r != nil; {
-		if err := add(r); err != nil {
-			return err
-		}
-		r, err = stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			_ = done()
-			return cl.classify(err)
-		}
-	}
-	return done()
+		return bt.add, bt.close
+	})
 }
 
 // bgpRouteTable prints BGP routes one path per line.

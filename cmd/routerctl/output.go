@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -225,4 +227,46 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// printStream writes a server stream as one JSON document (-o json) or as
+// the table newTable makes. It reads the first message before printing
+// anything, so that an error (unreachable, permission) is all the output,
+// and an empty stream exits with code 5 and notFound when notFound is set.
+func printStream[T any, M interface {
+	*T
+	proto.Message
+}](c *cli, cl *client, stream grpc.ServerStreamingClient[T], notFound string, newTable func() (add func(M), done func() error)) error {
+	first, err := stream.Recv()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return cl.classify(err)
+	}
+	if first == nil && notFound != "" {
+		return exitf(exitNotFound, "%s", notFound)
+	}
+	var add func(M) error
+	var done func() error
+	if c.json() {
+		jw := &jsonArrayWriter{w: c.stdout, key: "routes"}
+		add = func(m M) error { return jw.add(m) }
+		done = jw.close
+	} else {
+		tadd, tdone := newTable()
+		add = func(m M) error { tadd(m); return nil }
+		done = tdone
+	}
+	for m := first; m != nil; {
+		if err := add(M(m)); err != nil {
+			return err
+		}
+		m, err = stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			_ = done()
+			return cl.classify(err)
+		}
+	}
+	return done()
 }

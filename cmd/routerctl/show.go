@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -92,13 +91,8 @@ func (c *cli) listRoutes(ctx context.Context, req *pb.ListRoutesRequest, allTabl
 	if err != nil {
 		return cl.classify(err)
 	}
-	// Read the first message before printing anything, so that an error
-	// (unreachable, permission) is all the output.
-	first, err := stream.Recv()
-	if err != nil && !errors.Is(err, io.EOF) {
-		return cl.classify(err)
-	}
-	if first == nil && req.Prefix != "" {
+	notFound := ""
+	if req.Prefix != "" {
 		in := "table " + req.Table
 		if req.Table == "" {
 			in = "any table"
@@ -107,33 +101,12 @@ func (c *cli) listRoutes(ctx context.Context, req *pb.ListRoutesRequest, allTabl
 		if req.LongerPrefixes {
 			what = "no route for " + req.Prefix + " or a more specific prefix"
 		}
-		return exitf(exitNotFound, "%s in %s", what, in)
+		notFound = what + " in " + in
 	}
-	var add func(*pb.Route) error
-	var done func() error
-	if c.json() {
-		jw := &jsonArrayWriter{w: c.stdout, key: "routes"}
-		add = func(r *pb.Route) error { return jw.add(r) }
-		done = jw.close
-	} else {
+	return printStream(c, cl, stream, notFound, func() (func(*pb.Route), func() error) {
 		rt := newRouteTable(c.stdout, allTables)
-		add = func(r *pb.Route) error { rt.add(r); return nil }
-		done = rt.close
-	}
-	for r := first; r != nil; {
-		if err := add(r); err != nil {
-			return err
-		}
-		r, err = stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			_ = done()
-			return cl.classify(err)
-		}
-	}
-	return done()
+		return rt.add, rt.close
+	})
 }
 
 func showLookupCommand(c *cli) *cobra.Command {
