@@ -36,21 +36,11 @@ func showBGPSummaryCommand(c *cli) *cobra.Command {
 		Short: "Show every BGP neighbour: AS, state, up/down time and prefix counts",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
-			defer cancel()
-			resp, err := cl.api.ListBGPNeighbors(ctx, &pb.ListBGPNeighborsRequest{})
-			if err != nil {
-				return cl.classify(err)
-			}
-			if c.json() {
-				return writeJSON(c.stdout, resp)
-			}
-			writeBGPSummary(c.stdout, resp, time.Now())
-			return nil
+			return unary(c, cmd, func(ctx context.Context, api pb.RouterdClient) (*pb.ListBGPNeighborsResponse, error) {
+				return api.ListBGPNeighbors(ctx, &pb.ListBGPNeighborsRequest{})
+			}, func(resp *pb.ListBGPNeighborsResponse) {
+				writeBGPSummary(c.stdout, resp, time.Now())
+			})
 		},
 	}
 }
@@ -424,25 +414,15 @@ Exits 5 if ADDRESS is not a configured neighbour.`,
 			if _, err := netip.ParseAddr(a[0]); err != nil {
 				return usagef("%q is not an IP address", a[0])
 			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
-			defer cancel()
-			resp, err := cl.api.ResetBGPNeighbor(ctx, &pb.ResetBGPNeighborRequest{Neighbor: a[0], Soft: soft})
-			if err != nil {
-				return cl.classify(err)
-			}
-			if c.json() {
-				return writeJSON(c.stdout, resp)
-			}
-			if soft == "" {
-				fmt.Fprintf(c.stdout, "session with %s reset\n", a[0])
-			} else {
-				fmt.Fprintf(c.stdout, "soft reset (%s) of %s started\n", soft, a[0])
-			}
-			return nil
+			return unary(c, cmd, func(ctx context.Context, api pb.RouterdClient) (*pb.ResetBGPNeighborResponse, error) {
+				return api.ResetBGPNeighbor(ctx, &pb.ResetBGPNeighborRequest{Neighbor: a[0], Soft: soft})
+			}, func(*pb.ResetBGPNeighborResponse) {
+				if soft == "" {
+					fmt.Fprintf(c.stdout, "session with %s reset\n", a[0])
+				} else {
+					fmt.Fprintf(c.stdout, "soft reset (%s) of %s started\n", soft, a[0])
+				}
+			})
 		},
 	}
 	cmd.Flags().StringVar(&soft, "soft", "", "in, out or both: refresh routes without closing the session")
@@ -473,21 +453,11 @@ restarts. Exits 5 if ADDRESS is not a configured neighbour.`,
 			if _, err := netip.ParseAddr(a[0]); err != nil {
 				return usagef("%q is not an IP address", a[0])
 			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
-			defer cancel()
-			resp, err := cl.api.SetBGPNeighborEnabled(ctx, &pb.SetBGPNeighborEnabledRequest{Neighbor: a[0], Enabled: on})
-			if err != nil {
-				return cl.classify(err)
-			}
-			if c.json() {
-				return writeJSON(c.stdout, resp)
-			}
-			fmt.Fprintf(c.stdout, "neighbor %s %sd\n", a[0], a[1])
-			return nil
+			return unary(c, cmd, func(ctx context.Context, api pb.RouterdClient) (*pb.SetBGPNeighborEnabledResponse, error) {
+				return api.SetBGPNeighborEnabled(ctx, &pb.SetBGPNeighborEnabledRequest{Neighbor: a[0], Enabled: on})
+			}, func(*pb.SetBGPNeighborEnabledResponse) {
+				fmt.Fprintf(c.stdout, "neighbor %s %sd\n", a[0], a[1])
+			})
 		},
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	pb "github.com/routerd/routerd/api/routerd/v1"
 	"github.com/spf13/cobra"
 )
 
@@ -175,21 +176,11 @@ func reloadCommand(c *cli) *cobra.Command {
 		Short: "Reread routerd's configuration and apply the difference (as SIGHUP)",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
-			defer cancel()
-			resp, err := cl.api.Reload(ctx, reloadRequest())
-			if err != nil {
-				return cl.classify(err)
-			}
-			if c.json() {
-				return writeJSON(c.stdout, resp)
-			}
-			fmt.Fprintln(c.stdout, "configuration reloaded")
-			return nil
+			return unary(c, cmd, func(ctx context.Context, api pb.RouterdClient) (*pb.ReloadResponse, error) {
+				return api.Reload(ctx, reloadRequest())
+			}, func(*pb.ReloadResponse) {
+				fmt.Fprintln(c.stdout, "configuration reloaded")
+			})
 		},
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/routerd/routerd/api/routerd/v1"
+	"github.com/spf13/cobra"
 )
 
 // jsonOpts gives scripts every field, named as in the .proto file.
@@ -269,4 +271,25 @@ func printStream[T any, M interface {
 		}
 	}
 	return done()
+}
+
+// unary runs one API call with the command's timeout and writes the answer
+// as JSON (-o json) or through text: the shape every non-streaming command
+// shares.
+func unary[M proto.Message](c *cli, cmd *cobra.Command, call func(context.Context, pb.RouterdClient) (M, error), text func(M)) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
+	defer cancel()
+	resp, err := call(ctx, cl.api)
+	if err != nil {
+		return cl.classify(err)
+	}
+	if c.json() {
+		return writeJSON(c.stdout, resp)
+	}
+	text(resp)
+	return nil
 }

@@ -55,21 +55,11 @@ Adding a prefix that was already added replaces it.`,
 				spec.Distance = &distance
 			}
 			spec.Metric = metric
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
-			defer cancel()
-			resp, err := cl.api.AddRoutes(ctx, &pb.AddRoutesRequest{Routes: []*pb.RouteSpec{spec}})
-			if err != nil {
-				return cl.classify(err)
-			}
-			if c.json() {
-				return writeJSON(c.stdout, resp)
-			}
-			fmt.Fprintf(c.stdout, "added %s to table %s\n", spec.Prefix, tableOrMain(table))
-			return nil
+			return unary(c, cmd, func(ctx context.Context, api pb.RouterdClient) (*pb.AddRoutesResponse, error) {
+				return api.AddRoutes(ctx, &pb.AddRoutesRequest{Routes: []*pb.RouteSpec{spec}})
+			}, func(*pb.AddRoutesResponse) {
+				fmt.Fprintf(c.stdout, "added %s to table %s\n", spec.Prefix, tableOrMain(table))
+			})
 		},
 	}
 	tableFlag(cmd, &table, "", "routing table: a name or a number (default main)")
@@ -164,23 +154,13 @@ exits 5.`,
 			for _, p := range a {
 				req.Routes = append(req.Routes, &pb.RouteKey{Table: table, Prefix: p})
 			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
-			defer cancel()
-			resp, err := cl.api.DeleteRoutes(ctx, req)
-			if err != nil {
-				return cl.classify(err)
-			}
-			if c.json() {
-				return writeJSON(c.stdout, resp)
-			}
-			for _, p := range a {
-				fmt.Fprintf(c.stdout, "deleted %s from table %s\n", p, tableOrMain(table))
-			}
-			return nil
+			return unary(c, cmd, func(ctx context.Context, api pb.RouterdClient) (*pb.DeleteRoutesResponse, error) {
+				return api.DeleteRoutes(ctx, req)
+			}, func(*pb.DeleteRoutesResponse) {
+				for _, p := range a {
+					fmt.Fprintf(c.stdout, "deleted %s from table %s\n", p, tableOrMain(table))
+				}
+			})
 		},
 	}
 	tableFlag(cmd, &table, "", "routing table: a name or a number (default main)")

@@ -159,21 +159,11 @@ func showInterfacesCommand(c *cli) *cobra.Command {
 		Short:   "Show the interfaces routerd knows",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
-			defer cancel()
-			resp, err := cl.api.ListInterfaces(ctx, &pb.ListInterfacesRequest{})
-			if err != nil {
-				return cl.classify(err)
-			}
-			if c.json() {
-				return writeJSON(c.stdout, resp)
-			}
-			writeInterfaces(c.stdout, resp.GetInterfaces())
-			return nil
+			return unary(c, cmd, func(ctx context.Context, api pb.RouterdClient) (*pb.ListInterfacesResponse, error) {
+				return api.ListInterfaces(ctx, &pb.ListInterfacesRequest{})
+			}, func(resp *pb.ListInterfacesResponse) {
+				writeInterfaces(c.stdout, resp.GetInterfaces())
+			})
 		},
 	}
 }
@@ -209,21 +199,9 @@ func showStatusCommand(c *cli) *cobra.Command {
 		Short: "Show version, uptime, route counts and memory",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
-			defer cancel()
-			st, err := cl.api.GetStatus(ctx, &pb.GetStatusRequest{})
-			if err != nil {
-				return cl.classify(err)
-			}
-			if c.json() {
-				return writeJSON(c.stdout, st)
-			}
-			writeStatus(c.stdout, st)
-			return nil
+			return unary(c, cmd, func(ctx context.Context, api pb.RouterdClient) (*pb.Status, error) {
+				return api.GetStatus(ctx, &pb.GetStatusRequest{})
+			}, func(st *pb.Status) { writeStatus(c.stdout, st) })
 		},
 	}
 }
