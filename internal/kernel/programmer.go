@@ -51,6 +51,14 @@ type Feed interface {
 	Next(max int) rib.Update
 }
 
+// groupLossFeed is a feed that can follow group loss (see
+// rib.Subscription.GroupLoss): routes of a group that stops resolving stay
+// in the feed with their group, and the group's change to no next hops
+// stands for all of them.
+type groupLossFeed interface {
+	GroupLoss() error
+}
+
 // Reporter learns whether the kernel accepted a route. It is called when a
 // key's state changes: on a failure (or a different failure) and when a key
 // that had failed is installed or withdrawn; err nil means installed.
@@ -250,6 +258,15 @@ func (p *Programmer) Close() error {
 // socket fails.
 func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
 	p.rep = rep
+	// The programmer already treats a group without next hops as the loss
+	// of all its routes (it deletes the object and the kernel drops them),
+	// so a feed that can report loss per group instead of per route is
+	// asked to: a table behind one lost next hop is then one update.
+	if f, ok := feed.(groupLossFeed); ok {
+		if err := f.GroupLoss(); err != nil {
+			return fmt.Errorf("kernel programmer: %w", err)
+		}
+	}
 	if err := p.loadLinks(); err != nil {
 		return err
 	}

@@ -7,12 +7,18 @@ import "iter"
 // the selected candidate by index, and one dirty bit per subscriber. The
 // selected route is derived from the candidate rather than stored, which
 // keeps an IPv4 entry with its key at 40 bytes.
+//
+// An entry with one candidate selects it whenever it is usable (RIB.sel
+// asks its group): best is not consulted then. A group that stops or starts
+// resolving therefore changes no such entry, and a full table behind one
+// next hop costs the RIB nothing per route when that next hop goes or comes
+// back. Only entries with several candidates keep their choice in best.
 type entry struct {
 	c0    candidate
 	more  *[]candidate
 	dirty uint32 // one bit per subscriber that has not seen the latest state
 	n     uint8  // number of candidates
-	best  int8   // index of the selected candidate, -1 for none
+	best  int8   // with n > 1: index of the selected candidate, -1 for none
 }
 
 func (e *entry) at(i int) *candidate {
@@ -58,14 +64,6 @@ func (e *entry) remove(i int) {
 	e.n--
 }
 
-// selected returns the selected candidate, if any.
-func (e *entry) selected() (*candidate, bool) {
-	if e.best < 0 || int(e.best) >= int(e.n) {
-		return nil, false
-	}
-	return e.at(int(e.best)), true
-}
-
 // table holds one routing table's entries, IPv4 keyed by a packed 64-bit
 // value (address and length) and IPv6 by pfx.
 type table struct {
@@ -73,6 +71,11 @@ type table struct {
 	v4      map[uint64]entry
 	v6      map[pfx]entry
 	lengths [2][129]int // keys per prefix length and family: longest-match walks skip empty lengths
+	// multi counts entries with more than one candidate, the only ones
+	// whose selection a group's resolution can move to another candidate:
+	// with none and no subscriber wanting per-route news, a group that
+	// flips needs no walk over the table.
+	multi int
 }
 
 func newTable(id Table) *table {

@@ -27,7 +27,10 @@ type RouteChange struct {
 }
 
 // GroupChange is the latest resolution of a group. NextHops is empty when the
-// group cannot be resolved; no Best refers to it then.
+// group cannot be resolved; no Best refers to it then, except for a
+// subscriber that follows group loss (Subscription.GroupLoss): routes it was
+// given with this group are parked, not forwarding, until the group
+// resolves again.
 type GroupChange struct {
 	ID       GroupID
 	NextHops []NextHop // resolved: every element has Ifindex set; shared, read-only

@@ -46,7 +46,7 @@ func (r *RIB) view(tid Table, k pfx, e *entry) Entry {
 		if g := r.groups[c.group]; g != nil {
 			v.Resolved = g.resolved
 		}
-		v.Selected = i == int(e.best)
+		v.Selected = i == r.sel(e)
 		out.Candidates = append(out.Candidates, v)
 	}
 	// Selected first, then the order selection would take.
@@ -228,7 +228,7 @@ func (r *RIB) Lookup(t Table, addr netip.Addr) (Entry, bool) {
 			continue
 		}
 		k := h.truncate(uint8(bits))
-		if e, ok := tb.get(k); ok && e.best >= 0 {
+		if e, ok := tb.get(k); ok && r.sel(&e) >= 0 {
 			return r.view(t, k, &e), true
 		}
 	}
@@ -273,8 +273,8 @@ func (r *RIB) Counts() []Count {
 				}
 				c.Routes++
 			}
-			if c, ok := e.selected(); ok {
-				c := m[tk{tid, r.sources[c.src].origin}]
+			if i := r.sel(&e); i >= 0 {
+				c := m[tk{tid, r.sources[e.at(i).src].origin}]
 				if c != nil {
 					c.Selected++
 				}

@@ -54,6 +54,10 @@ type RIB struct {
 	sources []source
 	subs    [maxSubscribers]*Subscription
 	subMask uint32
+	// groupLoss holds the subscribers that follow group loss (see
+	// Subscription.GroupLoss): they learn from a GroupChange that the
+	// routes of a group stopped or started forwarding, not per route.
+	groupLoss uint32
 	// excluded[o] holds the subscribers that do not want routes of origin
 	// o; excluded[0] (no route) holds every subscriber with an exclusion.
 	excluded [OriginIBGP + 1]uint32
@@ -232,12 +236,56 @@ func (r *RIB) table(id Table) *table {
 	return t
 }
 
-// bestOf is the selected route of e as subscribers see it.
+// sel returns the index of e's selected candidate, -1 for none.
+func (r *RIB) sel(e *entry) int {
+	if e.n == 1 {
+		if r.usable(&e.c0) {
+			return 0
+		}
+		return -1
+	}
+	if e.n == 0 {
+		return -1
+	}
+	return int(e.best)
+}
+
+// bestOf is the selected route of e.
 func (r *RIB) bestOf(e *entry) Best {
-	c, ok := e.selected()
-	if !ok {
+	b, parked := r.look(e)
+	if parked {
 		return Best{}
 	}
+	return b
+}
+
+// bestFor is the selected route of e as subscriber bit sees it: one that
+// follows group loss also sees a parked route (below).
+func (r *RIB) bestFor(e *entry, bit uint32) Best {
+	b, parked := r.look(e)
+	if parked && r.groupLoss&bit == 0 {
+		return Best{}
+	}
+	return b
+}
+
+// look returns e's route as subscribers that follow group loss see it, and
+// whether it is parked: the only candidate, unicast, its group unresolved.
+// A parked route is not selected (others see no route), but it comes back
+// with its group without any change to e.
+func (r *RIB) look(e *entry) (b Best, parked bool) {
+	i := -1
+	switch {
+	case e.n == 1:
+		i = 0
+		parked = !r.usable(&e.c0)
+	case e.n > 1:
+		i = int(e.best)
+	}
+	if i < 0 {
+		return Best{}, false
+	}
+	c := e.at(i)
 	return Best{
 		Origin:   r.sources[c.src].origin,
 		Kind:     c.kind,
@@ -245,7 +293,7 @@ func (r *RIB) bestOf(e *entry) Best {
 		Metric:   c.metric,
 		Group:    c.group,
 		Proto:    c.proto,
-	}
+	}, parked
 }
 
 func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
@@ -260,7 +308,7 @@ func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
 		e.best = -1
 		t.lengths[b2i(k.v6)][k.bits]++
 	}
-	old := r.bestOf(&e)
+	old, oldParked := r.look(&e)
 	if i := e.find(src); i >= 0 {
 		if *e.at(i) == c {
 			r.releaseGroup(c.group) // the offer did not change; drop the extra reference
@@ -270,8 +318,11 @@ func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
 		*e.at(i) = c
 	} else {
 		e.add(c)
+		if e.n == 2 {
+			t.multi++
+		}
 	}
-	r.reselect(t, k, &e, old, ch)
+	r.reselect(t, k, &e, old, oldParked, ch)
 	t.put(k, e)
 }
 
@@ -288,10 +339,13 @@ func (r *RIB) withdraw(src SourceID, tid Table, k pfx, ch *changeSet) {
 	if i < 0 {
 		return
 	}
-	old := r.bestOf(&e)
+	old, oldParked := r.look(&e)
 	r.releaseGroup(e.at(i).group)
 	e.remove(i)
-	r.reselect(t, k, &e, old, ch)
+	if e.n == 1 {
+		t.multi--
+	}
+	r.reselect(t, k, &e, old, oldParked, ch)
 	r.store(t, k, e)
 }
 
@@ -354,22 +408,42 @@ func (r *RIB) selectBest(e *entry) int8 {
 	return best
 }
 
-// reselect recomputes the selection of e and, if the selected route differs
-// from old, marks it for every subscriber.
-func (r *RIB) reselect(t *table, k pfx, e *entry, old Best, ch *changeSet) {
-	e.best = r.selectBest(e)
-	now := r.bestOf(e)
-	if now == old {
+// reselect recomputes the selection of e (old and oldParked are what look
+// said before the change) and marks e for every subscriber whose view of it
+// changed: the selected route for most, the route parked or not for those
+// that follow group loss.
+func (r *RIB) reselect(t *table, k pfx, e *entry, old Best, oldParked bool, ch *changeSet) {
+	if e.n > 1 {
+		e.best = r.selectBest(e)
+	} else {
+		e.best = 0 // see entry: one candidate is selected while usable
+	}
+	now, parked := r.look(e)
+	if now == old && parked == oldParked {
 		return
 	}
-	ch.tables[t.id] = true
-	// A subscriber that excludes both the old and the new origin (no route
-	// counts as excluded for it) has nothing to learn from this change.
-	r.markRoute(t.id, k, e, r.excluded[old.Origin]&r.excluded[now.Origin])
+	var mark uint32
+	if now != old {
+		// A subscriber that excludes both the old and the new origin (no
+		// route counts as excluded for it) has nothing to learn from this
+		// change.
+		mark = r.groupLoss &^ (r.excluded[old.Origin] & r.excluded[now.Origin])
+	}
+	if oldParked {
+		old = Best{}
+	}
+	if parked {
+		now = Best{}
+	}
+	if now != old {
+		ch.tables[t.id] = true
+		mark |= r.subMask &^ r.groupLoss &^ (r.excluded[old.Origin] & r.excluded[now.Origin])
+	}
+	r.markRoute(t.id, k, e, mark)
 }
 
-func (r *RIB) markRoute(tid Table, k pfx, e *entry, skip uint32) {
-	mark := r.subMask &^ skip
+// markRoute marks e changed for the subscribers in mark.
+func (r *RIB) markRoute(tid Table, k pfx, e *entry, mark uint32) {
 	for m := mark &^ e.dirty; m != 0; m &= m - 1 {
 		s := r.subs[bits.TrailingZeros32(m)]
 		s.routes = append(s.routes, dirtyRoute{tid, k})
@@ -527,8 +601,12 @@ func (r *RIB) longestMatch(tid Table, a netip.Addr, skip GroupID) (candidate, bo
 			if !ok {
 				continue
 			}
-			c, ok := e.selected()
-			if !ok || (skip != 0 && c.group == skip) || r.sources[c.src].origin.BGP() {
+			i := r.sel(&e)
+			if i < 0 {
+				continue
+			}
+			c := e.at(i)
+			if (skip != 0 && c.group == skip) || r.sources[c.src].origin.BGP() {
 				continue
 			}
 			best, bestBits = *c, bits
@@ -619,16 +697,37 @@ func (r *RIB) reresolve(g *group, flipped map[Table]map[GroupID]bool, ch *change
 	}
 }
 
+// reselectFlipped brings entries up to date with groups that started or
+// stopped resolving. An entry with one candidate needs no change (see entry)
+// and subscribers that follow group loss learn of it from the GroupChange;
+// the others are told per route. Entries with several candidates are
+// selected again: another candidate may take over or give way. With neither
+// kind of work to do the table is not walked at all.
 func (r *RIB) reselectFlipped(flipped map[Table]map[GroupID]bool, ch *changeSet) {
+	perRoute := r.subMask &^ r.groupLoss
 	for tid, gs := range flipped {
 		t := r.tables[tid]
-		if t == nil {
+		if t == nil || (t.multi == 0 && perRoute == 0) {
 			continue
 		}
 		for k, e := range t.all() {
+			if e.n == 1 {
+				if perRoute == 0 || e.c0.kind != KindUnicast || !gs[e.c0.group] {
+					continue
+				}
+				// Selected before and not now, or the reverse. The table's
+				// forwarding changed, which reresolve already noted in ch.
+				if m := perRoute &^ r.excluded[r.sources[e.c0.src].origin] &^ e.dirty; m != 0 {
+					r.markRoute(tid, k, &e, m)
+					t.put(k, e)
+				}
+				continue
+			}
 			for i := 0; i < int(e.n); i++ {
 				if gs[e.at(i).group] {
-					r.reselect(t, k, &e, r.bestOf(&e), ch)
+					// best still holds the choice made before the flip.
+					old, _ := r.look(&e)
+					r.reselect(t, k, &e, old, false, ch)
 					t.put(k, e)
 					break
 				}

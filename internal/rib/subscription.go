@@ -25,6 +25,7 @@ type Subscription struct {
 	groups  []GroupID
 	removed []GroupID
 	synced  bool
+	started bool // Next was called
 }
 
 // maxSubscribers bounds the open subscriptions: each is one bit in every
@@ -67,7 +68,7 @@ func (r *RIB) Subscribe(name string, exclude ...Origin) (*Subscription, error) {
 	}
 	for _, t := range r.tables {
 		for k, e := range t.all() {
-			if e.best < 0 || r.excluded[r.bestOf(&e).Origin]&s.bit != 0 {
+			if b := r.bestOf(&e); !b.Valid() || r.excluded[b.Origin]&s.bit != 0 {
 				continue // nothing to tell a newcomer about this key
 			}
 			e.dirty |= s.bit
@@ -77,6 +78,45 @@ func (r *RIB) Subscribe(name string, exclude ...Origin) (*Subscription, error) {
 	}
 	s.notify()
 	return s, nil
+}
+
+// ErrAlreadyStarted is returned by GroupLoss after the first Next.
+var ErrAlreadyStarted = errors.New("rib: subscription already drained")
+
+// GroupLoss makes the subscription follow group loss: when a group stops
+// resolving, a key whose only candidate uses that group keeps being reported
+// with that route (it is parked, not selected), and the GroupChange without
+// next hops is the news that all such routes stopped forwarding; the
+// GroupChange with next hops when the group resolves again brings them back.
+// A table behind one lost next hop is then one group change instead of a
+// withdrawal per route, and nothing per route when it comes back. A key
+// with several candidates is still reported per route when another
+// candidate takes over or none is left. Other subscribers see parked routes
+// as withdrawn, route by route. The kernel programmer follows group loss:
+// the kernel drops every route of a deleted nexthop object by itself.
+//
+// Call it before the first Next.
+func (s *Subscription) GroupLoss() error {
+	r := s.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.groupLoss&s.bit != 0 {
+		return nil
+	}
+	if s.started {
+		return ErrAlreadyStarted
+	}
+	r.groupLoss |= s.bit
+	// The snapshot Subscribe took left parked routes out.
+	for _, t := range r.tables {
+		for k, e := range t.all() {
+			if b, parked := r.look(&e); parked && e.dirty&s.bit == 0 && r.excluded[b.Origin]&s.bit == 0 {
+				r.markRoute(t.id, k, &e, s.bit)
+				t.put(k, e)
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Subscription) notify() {
@@ -96,6 +136,7 @@ func (s *Subscription) Next(max int) Update {
 	r := s.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	s.started = true
 	var u Update
 	for _, id := range s.groups {
 		if g := r.groups[id]; g != nil && g.dirty&s.bit != 0 {
@@ -112,7 +153,7 @@ func (s *Subscription) Next(max int) Update {
 			continue
 		}
 		e.dirty &^= s.bit
-		u.Routes = append(u.Routes, RouteChange{Key: Key{d.table, d.key.prefix()}, Best: r.bestOf(&e)})
+		u.Routes = append(u.Routes, RouteChange{Key: Key{d.table, d.key.prefix()}, Best: r.bestFor(&e, s.bit)})
 		r.store(t, d.key, e)
 		n++
 	}
@@ -154,6 +195,7 @@ func (s *Subscription) Close() {
 	}
 	s.routes, s.groups, s.removed = nil, nil, nil
 	r.subMask &^= s.bit
+	r.groupLoss &^= s.bit
 	for i := range r.excluded {
 		r.excluded[i] &^= s.bit
 	}
