@@ -1,0 +1,388 @@
+// Package prefixmap holds Map, a map from IP prefixes to values built for
+// routing tables of a million prefixes: the RIB's and the BGP Loc-RIB's.
+//
+// A Go map spreads keys by hash, so a table that arrives in address order
+// (from a BGP peer, a kernel dump, a file), as full tables often do, turns
+// every insert into a cache and TLB miss in a map of tens of megabytes,
+// and the map doubles when it grows. Map keeps prefixes in address order
+// in small sorted arrays (leaves) under a 256-way trie indexed by address
+// bytes: consecutive prefixes land in the same leaf, which stays in cache,
+// and the arrays grow by a quarter, so a full table costs little more than
+// its keys and values. A leaf that grows past maxLeaf keys bursts into 256
+// children by the next address byte, which bounds the cost of an insert
+// in the middle of a leaf when prefixes arrive in no order.
+package prefixmap
+
+import (
+	"iter"
+	"slices"
+)
+
+// maxLeaf is the most keys a leaf holds before it bursts (unless its
+// keys all share their address and only differ in length).
+const maxLeaf = 256
+
+// Map maps prefixes (as Keys) to values of type V. The zero Map is empty
+// and ready to use. A Map is not safe for concurrent use.
+//
+// Pointers that Ptr, Entry and All return point into the map's arrays:
+// they stay valid until the next Put, Entry or Delete of the map.
+type Map[V any] struct {
+	// The roots are always inner nodes (their kids are allocated with
+	// the first key), so that a leaf key need not hold the first
+	// address byte: an IPv4 leaf key fits 32 bits.
+	v4     node[k4, V]
+	v6     node[k6, V]
+	n4, n6 int
+}
+
+// node is an inner node (kids set) or a leaf: keys in order and their
+// values at the same indexes. Keys apart from values keep the binary
+// search within a few cache lines.
+type node[K leafKey, V any] struct {
+	kids *[256]*node[K, V]
+	keys []K
+	vals []V
+}
+
+// leafKey is a key within a leaf: the address without its first byte
+// (the path to any leaf is at least one byte), then the length, so that
+// the key's order is address order, then length.
+type leafKey interface {
+	comparable
+	// at returns the address byte at depth d (d >= 1).
+	at(d int) byte
+}
+
+// k4 is an IPv4 leaf key: address bytes 1–3, then the length.
+type k4 uint32
+
+func (k k4) at(d int) byte { return byte(k >> (8 * (4 - d))) }
+
+func in4(k Key) k4 { return k4(uint32(k.Hi>>24)&0xffffff00 | uint32(k.Bits)) }
+
+func key4(first byte, k k4) Key {
+	return Key{Hi: uint64(first)<<56 | uint64(k&^0xff)<<24, Bits: uint8(k)}
+}
+
+// k6 is an IPv6 leaf key: address bits 8–71 in a, bits 72–127 then the
+// length in b; (a, b) order is address order, then length.
+type k6 struct{ a, b uint64 }
+
+func (k k6) at(d int) byte {
+	if d <= 8 {
+		return byte(k.a >> (64 - 8*d))
+	}
+	return byte(k.b >> (8 + 8*(15-d)))
+}
+
+func in6(k Key) k6 { return k6{a: k.Hi<<8 | k.Lo>>56, b: k.Lo<<8 | uint64(k.Bits)} }
+
+func key6(first byte, k k6) Key {
+	return Key{Hi: uint64(first)<<56 | k.a>>8, Lo: k.a<<56 | k.b>>8, Bits: uint8(k.b), V6: true}
+}
+
+func cmp6(x, y k6) int {
+	switch {
+	case x.a < y.a:
+		return -1
+	case x.a > y.a:
+		return 1
+	case x.b < y.b:
+		return -1
+	case x.b > y.b:
+		return 1
+	}
+	return 0
+}
+
+// byteAt returns k's address byte at depth d.
+func byteAt(k Key, d int) byte {
+	if d < 8 {
+		return byte(k.Hi >> (56 - 8*d))
+	}
+	return byte(k.Lo >> (120 - 8*d))
+}
+
+// search4 returns where k is or would be in keys. Keys that arrive in
+// order are appended, so the last key is tried first.
+func search4(keys []k4, k k4) (int, bool) {
+	if n := len(keys); n == 0 || keys[n-1] < k {
+		return n, false
+	}
+	return slices.BinarySearch(keys, k)
+}
+
+func search6(keys []k6, k k6) (int, bool) {
+	if n := len(keys); n == 0 || cmp6(keys[n-1], k) < 0 {
+		return n, false
+	}
+	return slices.BinarySearchFunc(keys, k, cmp6)
+}
+
+// Len returns the number of keys.
+func (m *Map[V]) Len() int { return m.n4 + m.n6 }
+
+// Len4 returns the number of IPv4 keys.
+func (m *Map[V]) Len4() int { return m.n4 }
+
+// Len6 returns the number of IPv6 keys.
+func (m *Map[V]) Len6() int { return m.n6 }
+
+// leaf returns the leaf under root where k belongs and its slot in its
+// parent, or nils when there is none.
+func leaf[K leafKey, V any](root *node[K, V], k Key) (*node[K, V], **node[K, V]) {
+	n := root
+	var slot **node[K, V]
+	for d := 0; n.kids != nil; d++ {
+		slot = &n.kids[byteAt(k, d)]
+		if n = *slot; n == nil {
+			return nil, nil
+		}
+	}
+	return n, slot
+}
+
+// Get returns k's value.
+func (m *Map[V]) Get(k Key) (V, bool) {
+	if p := m.Ptr(k); p != nil {
+		return *p, true
+	}
+	var zero V
+	return zero, false
+}
+
+// Ptr returns a pointer to k's value, or nil when k is absent.
+func (m *Map[V]) Ptr(k Key) *V {
+	if !k.V6 {
+		if n, _ := leaf(&m.v4, k); n != nil {
+			if i, ok := search4(n.keys, in4(k)); ok {
+				return &n.vals[i]
+			}
+		}
+		return nil
+	}
+	if n, _ := leaf(&m.v6, k); n != nil {
+		if i, ok := search6(n.keys, in6(k)); ok {
+			return &n.vals[i]
+		}
+	}
+	return nil
+}
+
+// Put sets k's value.
+func (m *Map[V]) Put(k Key, v V) {
+	p, _ := m.Entry(k)
+	*p = v
+}
+
+// Entry returns a pointer to k's value, adding k with the zero value
+// when it is absent, and whether it was present.
+func (m *Map[V]) Entry(k Key) (*V, bool) {
+	if !k.V6 {
+		n, d := makeLeaf(&m.v4, k)
+		ik := in4(k)
+		i, ok := search4(n.keys, ik)
+		if !ok {
+			n.insertAt(i, ik)
+			m.n4++
+			if len(n.keys) > maxLeaf {
+				n.burst(d, 4)
+				n, _ = leaf(&m.v4, k)
+				i, _ = search4(n.keys, ik)
+			}
+		}
+		return &n.vals[i], ok
+	}
+	n, d := makeLeaf(&m.v6, k)
+	ik := in6(k)
+	i, ok := search6(n.keys, ik)
+	if !ok {
+		n.insertAt(i, ik)
+		m.n6++
+		if len(n.keys) > maxLeaf {
+			n.burst(d, 16)
+			n, _ = leaf(&m.v6, k)
+			i, _ = search6(n.keys, ik)
+		}
+	}
+	return &n.vals[i], ok
+}
+
+// makeLeaf returns the leaf under root where k belongs, and its depth,
+// creating it (and the root's kids) when missing.
+func makeLeaf[K leafKey, V any](root *node[K, V], k Key) (*node[K, V], int) {
+	if root.kids == nil {
+		root.kids = new([256]*node[K, V])
+	}
+	n := root
+	d := 0
+	for ; n.kids != nil; d++ {
+		slot := &n.kids[byteAt(k, d)]
+		if *slot == nil {
+			*slot = &node[K, V]{}
+		}
+		n = *slot
+	}
+	return n, d
+}
+
+// Delete removes k and reports whether it was present.
+func (m *Map[V]) Delete(k Key) bool {
+	if !k.V6 {
+		n, slot := leaf(&m.v4, k)
+		if n == nil {
+			return false
+		}
+		i, ok := search4(n.keys, in4(k))
+		if !ok {
+			return false
+		}
+		if n.removeAt(i) {
+			*slot = nil
+		}
+		m.n4--
+		return true
+	}
+	n, slot := leaf(&m.v6, k)
+	if n == nil {
+		return false
+	}
+	i, ok := search6(n.keys, in6(k))
+	if !ok {
+		return false
+	}
+	if n.removeAt(i) {
+		*slot = nil
+	}
+	m.n6--
+	return true
+}
+
+// Clear removes every key.
+func (m *Map[V]) Clear() { *m = Map[V]{} }
+
+// All iterates over the map in key order (IPv4 first, by address, then
+// length). The loop body may change the value it is given and may Delete
+// its key; it must not add keys.
+func (m *Map[V]) All() iter.Seq2[Key, *V] {
+	return func(yield func(Key, *V) bool) {
+		if m.v4.kids != nil {
+			for first, n := range m.v4.kids {
+				if n != nil && !n.walk(func(k k4, v *V) bool { return yield(key4(byte(first), k), v) }) {
+					return
+				}
+			}
+		}
+		if m.v6.kids != nil {
+			for first, n := range m.v6.kids {
+				if n != nil && !n.walk(func(k k6, v *V) bool { return yield(key6(byte(first), k), v) }) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// walk calls yield for every key under n in order, and reports whether
+// yield always returned true.
+func (n *node[K, V]) walk(yield func(K, *V) bool) bool {
+	if n.kids != nil {
+		for _, c := range n.kids {
+			if c != nil && !c.walk(yield) {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < len(n.keys); {
+		k := n.keys[i]
+		if !yield(k, &n.vals[i]) {
+			return false
+		}
+		// Unless the body deleted k, move on. A leaf emptied by the
+		// body is cut from its parent; its keys are nil then.
+		if i < len(n.keys) && n.keys[i] == k {
+			i++
+		}
+	}
+	return true
+}
+
+// burst turns a full leaf at depth d into an inner node whose kids split
+// its keys by their address byte at depth d. Where every key has the same
+// byte there, the leaf moves down a level first, until the keys differ
+// (they do before maxDepth: keys that share their whole address differ
+// only in length, and there are fewer lengths than maxLeaf).
+func (n *node[K, V]) burst(d, maxDepth int) {
+	for ; d < maxDepth; d++ {
+		kids := new([256]*node[K, V])
+		if b := n.keys[0].at(d); n.keys[len(n.keys)-1].at(d) == b {
+			// Sorted: first and last agree, so all do.
+			kids[b] = &node[K, V]{keys: n.keys, vals: n.vals}
+			n.kids, n.keys, n.vals = kids, nil, nil
+			n = kids[b]
+			continue
+		}
+		for i := 0; i < len(n.keys); {
+			b := n.keys[i].at(d)
+			j := i + 1
+			for j < len(n.keys) && n.keys[j].at(d) == b {
+				j++
+			}
+			kid := &node[K, V]{keys: n.keys[i:j], vals: n.vals[i:j]}
+			kid.realloc(j-i, j-i+(j-i)/4+1)
+			kids[b] = kid
+			i = j
+		}
+		n.kids, n.keys, n.vals = kids, nil, nil
+		return
+	}
+}
+
+// insertAt inserts key k with the zero value at index i.
+func (n *node[K, V]) insertAt(i int, k K) {
+	l := len(n.keys)
+	if l == cap(n.keys) {
+		// Grow by a quarter: leaves of a full table hold a few to a few
+		// hundred keys, and doubling would leave a third of the memory
+		// unused on average.
+		n.realloc(l, l+l/4+1)
+	}
+	n.keys = n.keys[:l+1]
+	copy(n.keys[i+1:], n.keys[i:l])
+	n.keys[i] = k
+	n.vals = n.vals[:l+1]
+	copy(n.vals[i+1:], n.vals[i:l])
+	var zero V
+	n.vals[i] = zero
+}
+
+// removeAt removes index i and reports whether the leaf is now empty.
+func (n *node[K, V]) removeAt(i int) bool {
+	l := len(n.keys) - 1
+	if l == 0 {
+		n.keys, n.vals = nil, nil
+		return true
+	}
+	copy(n.keys[i:], n.keys[i+1:])
+	n.keys = n.keys[:l]
+	copy(n.vals[i:], n.vals[i+1:])
+	var zero V
+	n.vals[l] = zero // drop what the value referenced
+	n.vals = n.vals[:l]
+	if c := cap(n.keys); c > 8 && l < c/2 {
+		n.realloc(l, l+l/4+1)
+	}
+	return false
+}
+
+// realloc moves the first l keys and values to arrays of capacity c;
+// keys and values always have the same capacity.
+func (n *node[K, V]) realloc(l, c int) {
+	keys := make([]K, l, c)
+	copy(keys, n.keys)
+	vals := make([]V, l, c)
+	copy(vals, n.vals)
+	n.keys, n.vals = keys, vals
+}
