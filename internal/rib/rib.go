@@ -466,48 +466,57 @@ func (r *RIB) markGroup(g *group) {
 func groupKey(buf []byte, t Table, nhs []NextHop) []byte {
 	buf = binary.BigEndian.AppendUint32(buf[:0], uint32(t))
 	for _, nh := range nhs {
-		a := nh.Gateway.As16()
-		if nh.Gateway.Is4() {
-			buf = append(buf, 4)
-		} else if nh.Gateway.IsValid() {
-			buf = append(buf, 6)
-		} else {
-			buf = append(buf, 0)
-		}
-		buf = append(buf, a[:]...)
-		buf = binary.BigEndian.AppendUint32(buf, uint32(nh.Ifindex))
-		buf = binary.BigEndian.AppendUint16(buf, nh.Weight)
+		buf = appendHopKey(buf, nh)
 	}
 	return buf
+}
+
+func appendHopKey(buf []byte, nh NextHop) []byte {
+	a := nh.Gateway.As16()
+	if nh.Gateway.Is4() {
+		buf = append(buf, 4)
+	} else if nh.Gateway.IsValid() {
+		buf = append(buf, 6)
+	} else {
+		buf = append(buf, 0)
+	}
+	buf = append(buf, a[:]...)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(nh.Ifindex))
+	return binary.BigEndian.AppendUint16(buf, nh.Weight)
 }
 
 // internGroup returns the group for nhs in table t, creating and resolving it
 // if new, and takes a reference.
 func (r *RIB) internGroup(t Table, nhs []NextHop) GroupID {
-	var one [1]NextHop
-	def := nhs
+	var def []NextHop
 	if len(nhs) == 1 {
-		// One next hop needs no sorting: normalise it in place of canonical's copy.
-		one[0] = nhs[0]
-		if one[0].Weight == 0 {
-			one[0].Weight = 1
+		// One next hop needs no sorting: normalise a copy of it by value
+		// (a slice of it would escape and cost an allocation per route).
+		nh := nhs[0]
+		if nh.Weight == 0 {
+			nh.Weight = 1
 		}
-		one[0].Gateway = one[0].Gateway.Unmap()
-		def = one[:]
-		if g := r.lastGroup; g != nil && g.refs > 0 && g.table == t && len(g.def) == 1 && g.def[0] == one[0] {
+		nh.Gateway = nh.Gateway.Unmap()
+		if g := r.lastGroup; g != nil && g.refs > 0 && g.table == t && len(g.def) == 1 && g.def[0] == nh {
 			g.refs++
 			return g.id
 		}
+		r.keyBuf = appendHopKey(binary.BigEndian.AppendUint32(r.keyBuf[:0], uint32(t)), nh)
+		if g := r.byKey[string(r.keyBuf)]; g != nil {
+			g.refs++
+			r.lastGroup = g
+			return g.id
+		}
+		def = []NextHop{nh}
 	} else {
-		def = canonical(nhs)
+		def = canonical(nhs) // a copy: the source's slice is not ours to keep
+		r.keyBuf = groupKey(r.keyBuf, t, def)
+		if g := r.byKey[string(r.keyBuf)]; g != nil {
+			g.refs++
+			r.lastGroup = g
+			return g.id
+		}
 	}
-	r.keyBuf = groupKey(r.keyBuf, t, def)
-	if g := r.byKey[string(r.keyBuf)]; g != nil {
-		g.refs++
-		r.lastGroup = g
-		return g.id
-	}
-	def = slices.Clone(def) // the source's slice is not ours to keep
 	key := string(r.keyBuf)
 	r.nextGID++
 	if r.nextGID == 0 {
