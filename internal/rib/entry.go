@@ -4,7 +4,8 @@ import "iter"
 
 // entry is the state of one key, stored by value in its table's map: the
 // first candidate inline (most prefixes have one source), others in a slice,
-// the selected candidate by index, and one dirty bit per subscriber. The
+// the selected candidate by index, and an id that names the key in the
+// subscribers' pending sets. The
 // selected route is derived from the candidate rather than stored, which
 // keeps an IPv4 entry with its key at 40 bytes.
 //
@@ -14,11 +15,11 @@ import "iter"
 // next hop costs the RIB nothing per route when that next hop goes or comes
 // back. Only entries with several candidates keep their choice in best.
 type entry struct {
-	c0    candidate
-	more  *[]candidate
-	dirty uint32 // one bit per subscriber that has not seen the latest state
-	n     uint8  // number of candidates
-	best  int8   // with n > 1: index of the selected candidate, -1 for none
+	c0   candidate
+	more *[]candidate
+	id   uint32 // the key's bit in every subscriber's pending set
+	n    uint8  // number of candidates
+	best int8   // with n > 1: index of the selected candidate, -1 for none
 }
 
 func (e *entry) at(i int) *candidate {
@@ -127,5 +128,28 @@ func (t *table) all() iter.Seq2[pfx, entry] {
 				return
 			}
 		}
+	}
+}
+
+// bitset is a set of entry ids, one bit each: a subscriber's pending keys
+// cost 128 KiB for a full table, dense enough to stay in cache.
+type bitset []uint64
+
+func (b bitset) has(i uint32) bool {
+	w := int(i >> 6)
+	return w < len(b) && b[w]&(1<<(i&63)) != 0
+}
+
+func (b *bitset) set(i uint32) {
+	w := int(i >> 6)
+	if w >= len(*b) {
+		*b = append(*b, make([]uint64, w+1-len(*b))...)
+	}
+	(*b)[w] |= 1 << (i & 63)
+}
+
+func (b bitset) clear(i uint32) {
+	if w := int(i >> 6); w < len(b) {
+		b[w] &^= 1 << (i & 63)
 	}
 }

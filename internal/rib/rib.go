@@ -66,6 +66,14 @@ type RIB struct {
 	lastGroup *group
 	failed    map[Key]string
 	keyBuf    []byte
+	// Every entry has an id (entry.id), the index of its bit in the
+	// subscribers' pending sets, reused once the entry is deleted. An entry
+	// without candidates stays, as a tombstone, while some subscriber has
+	// it pending, so that a key withdrawn and offered again is still one
+	// pending change.
+	nextID     uint32
+	freeIDs    []uint32
+	tombstones bitset
 }
 
 // New returns an empty RIB.
@@ -223,9 +231,19 @@ func (s *Source) Routes() []Route {
 // validity are recomputed once per batch rather than once per route.
 type changeSet struct {
 	tables map[Table]bool // tables whose selection changed
+	last   Table          // the table touch noted last (0: none); a batch is mostly one table
 }
 
 func (r *RIB) newChangeSet() *changeSet { return &changeSet{tables: map[Table]bool{}} }
+
+// touch notes that the selection in table id changed.
+func (ch *changeSet) touch(id Table) {
+	if ch.last == id {
+		return
+	}
+	ch.tables[id] = true
+	ch.last = id
+}
 
 func (r *RIB) table(id Table) *table {
 	t := r.tables[id]
@@ -306,7 +324,10 @@ func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
 	e, ok := t.get(k)
 	if !ok {
 		e.best = -1
+		e.id = r.newID()
 		t.lengths[b2i(k.v6)][k.bits]++
+	} else if e.n == 0 {
+		r.tombstones.clear(e.id)
 	}
 	old, oldParked := r.look(&e)
 	if i := e.find(src); i >= 0 {
@@ -352,15 +373,56 @@ func (r *RIB) withdraw(src SourceID, tid Table, k pfx, ch *changeSet) {
 // store writes e back, or forgets the key once it has no candidates and every
 // subscriber has seen it go.
 func (r *RIB) store(t *table, k pfx, e entry) {
-	if e.n == 0 && e.dirty == 0 {
-		if _, ok := t.get(k); ok {
-			t.del(k)
-			t.lengths[b2i(k.v6)][k.bits]--
+	if e.n == 0 {
+		if r.pendingAnywhere(e.id) {
+			r.tombstones.set(e.id)
+		} else {
+			r.forget(t, k, e.id)
+			return
 		}
-		delete(r.failed, Key{t.id, k.prefix()})
-		return
 	}
 	t.put(k, e)
+}
+
+func (r *RIB) forget(t *table, k pfx, id uint32) {
+	t.del(k)
+	t.lengths[b2i(k.v6)][k.bits]--
+	r.freeIDs = append(r.freeIDs, id)
+	if len(r.failed) > 0 {
+		delete(r.failed, Key{t.id, k.prefix()})
+	}
+}
+
+// reap forgets the tombstone of key k (id) once no subscriber has it
+// pending; Next and Close call it after clearing their bit.
+func (r *RIB) reap(tid Table, k pfx, id uint32) {
+	if r.pendingAnywhere(id) {
+		return
+	}
+	r.tombstones.clear(id)
+	t := r.tables[tid]
+	if e, ok := t.get(k); ok && e.n == 0 && e.id == id {
+		r.forget(t, k, id)
+	}
+}
+
+func (r *RIB) pendingAnywhere(id uint32) bool {
+	for m := r.subMask; m != 0; m &= m - 1 {
+		if r.subs[bits.TrailingZeros32(m)].pending.has(id) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *RIB) newID() uint32 {
+	if n := len(r.freeIDs); n > 0 {
+		id := r.freeIDs[n-1]
+		r.freeIDs = r.freeIDs[:n-1]
+		return id
+	}
+	r.nextID++
+	return r.nextID - 1
 }
 
 func b2i(b bool) int {
@@ -418,38 +480,59 @@ func (r *RIB) reselect(t *table, k pfx, e *entry, old Best, oldParked bool, ch *
 	} else {
 		e.best = 0 // see entry: one candidate is selected while usable
 	}
-	now, parked := r.look(e)
-	if now == old && parked == oldParked {
+	b, parked := r.look(e)
+	if b == old && parked == oldParked {
 		return
 	}
-	var mark uint32
-	if now != old {
-		// A subscriber that excludes both the old and the new origin (no
-		// route counts as excluded for it) has nothing to learn from this
-		// change.
-		mark = r.groupLoss &^ (r.excluded[old.Origin] & r.excluded[now.Origin])
+	// A subscriber that excludes both the old and the new origin (no route
+	// counts as excluded for it) has nothing to learn from this change;
+	// only a state it has pending is brought up to date.
+	var tell, changed uint32
+	if b != old {
+		changed = r.groupLoss
+		tell = r.groupLoss &^ (r.excluded[old.Origin] & r.excluded[b.Origin])
 	}
 	if oldParked {
 		old = Best{}
 	}
+	now := b
 	if parked {
 		now = Best{}
 	}
 	if now != old {
-		ch.tables[t.id] = true
-		mark |= r.subMask &^ r.groupLoss &^ (r.excluded[old.Origin] & r.excluded[now.Origin])
+		ch.touch(t.id)
+		perRoute := r.subMask &^ r.groupLoss
+		changed |= perRoute
+		tell |= perRoute &^ (r.excluded[old.Origin] & r.excluded[now.Origin])
 	}
-	r.markRoute(t.id, k, e, mark)
+	r.markRoute(t.id, k, e, b, parked, tell, changed)
 }
 
-// markRoute marks e changed for the subscribers in mark.
-func (r *RIB) markRoute(tid Table, k pfx, e *entry, mark uint32) {
-	for m := mark &^ e.dirty; m != 0; m &= m - 1 {
-		s := r.subs[bits.TrailingZeros32(m)]
-		s.routes = append(s.routes, dirtyRoute{tid, k})
+// markRoute records e's new state (b and parked, as look returns them) for
+// the subscribers in changed: one that has the key pending gets the pending
+// state replaced (a slow subscriber sees each key once, in its latest
+// state); of the others, those in tell get the key added to their list.
+// The state is copied into the list so that Next need not look the key up
+// again: on a full table that second lookup was a cache miss per route.
+func (r *RIB) markRoute(tid Table, k pfx, e *entry, b Best, parked bool, tell, changed uint32) {
+	for m := changed; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros32(m)
+		s := r.subs[i]
+		sb := b
+		if parked && r.groupLoss&(1<<i) == 0 {
+			sb = Best{}
+		}
+		if s.pending.has(e.id) {
+			s.replace(e.id, sb)
+			continue
+		}
+		if tell&(1<<i) == 0 {
+			continue
+		}
+		s.pending.set(e.id)
+		s.routes = append(s.routes, pendingRoute{key: k, table: tid, id: e.id, best: sb})
 		s.notify()
 	}
-	e.dirty |= mark
 }
 
 func (r *RIB) markGroup(g *group) {
@@ -681,7 +764,7 @@ func (r *RIB) settle(ch *changeSet) {
 			}
 			r.reresolve(g, flipped, next)
 		}
-		ch.tables = next.tables
+		ch.tables, ch.last = next.tables, 0
 		r.reselectFlipped(flipped, ch)
 	}
 }
@@ -726,10 +809,8 @@ func (r *RIB) reselectFlipped(flipped map[Table]map[GroupID]bool, ch *changeSet)
 				}
 				// Selected before and not now, or the reverse. The table's
 				// forwarding changed, which reresolve already noted in ch.
-				if m := perRoute &^ r.excluded[r.sources[e.c0.src].origin] &^ e.dirty; m != 0 {
-					r.markRoute(tid, k, &e, m)
-					t.put(k, e)
-				}
+				b, parked := r.look(&e)
+				r.markRoute(tid, k, &e, b, parked, perRoute&^r.excluded[b.Origin], perRoute)
 				continue
 			}
 			for i := 0; i < int(e.n); i++ {

@@ -5,27 +5,44 @@ import (
 	"math/bits"
 )
 
-type dirtyRoute struct {
-	table Table
+// pendingRoute is a key a subscriber has yet to see, with the state it
+// will see (48 bytes, no pointers for the collector to scan).
+type pendingRoute struct {
 	key   pfx
+	table Table
+	id    uint32
+	best  Best
 }
 
 // Subscription is one consumer's view of the change feed. The RIB keeps, per
 // subscription, only the set of keys and groups changed since the last drain
-// (a bit in each entry and one list entry per changed key), never a log of
-// every change: a consumer that falls behind sees each prefix once, in its
-// latest state.
+// (a bit per key in a pending set, and one list element per changed key
+// holding its state), never a log of every change: a consumer that falls
+// behind sees each prefix once, in its latest state.
 type Subscription struct {
 	r       *RIB
 	name    string
 	bit     uint32
 	c       chan struct{}
-	routes  []dirtyRoute
+	routes  []pendingRoute
 	head    int
+	pending bitset // ids of the keys in routes[head:]
+	// latest holds the state of keys that changed again while pending:
+	// it overrides the state in their list element. Keys change once
+	// between drains far more often than twice, so this stays small.
+	latest  map[uint32]Best
 	groups  []GroupID
 	removed []GroupID
 	synced  bool
 	started bool // Next was called
+}
+
+// replace sets the state a pending key will be reported with.
+func (s *Subscription) replace(id uint32, b Best) {
+	if s.latest == nil {
+		s.latest = map[uint32]Best{}
+	}
+	s.latest[id] = b
 }
 
 // maxSubscribers bounds the open subscriptions: each is one bit in every
@@ -68,12 +85,12 @@ func (r *RIB) Subscribe(name string, exclude ...Origin) (*Subscription, error) {
 	}
 	for _, t := range r.tables {
 		for k, e := range t.all() {
-			if b := r.bestOf(&e); !b.Valid() || r.excluded[b.Origin]&s.bit != 0 {
+			b := r.bestOf(&e)
+			if !b.Valid() || r.excluded[b.Origin]&s.bit != 0 {
 				continue // nothing to tell a newcomer about this key
 			}
-			e.dirty |= s.bit
-			t.put(k, e)
-			s.routes = append(s.routes, dirtyRoute{t.id, k})
+			s.pending.set(e.id)
+			s.routes = append(s.routes, pendingRoute{key: k, table: t.id, id: e.id, best: b})
 		}
 	}
 	s.notify()
@@ -107,12 +124,12 @@ func (s *Subscription) GroupLoss() error {
 		return ErrAlreadyStarted
 	}
 	r.groupLoss |= s.bit
-	// The snapshot Subscribe took left parked routes out.
+	// The snapshot Subscribe took left parked routes out (and changes since
+	// may have reported them withdrawn).
 	for _, t := range r.tables {
 		for k, e := range t.all() {
-			if b, parked := r.look(&e); parked && e.dirty&s.bit == 0 && r.excluded[b.Origin]&s.bit == 0 {
-				r.markRoute(t.id, k, &e, s.bit)
-				t.put(k, e)
+			if b, parked := r.look(&e); parked && r.excluded[b.Origin]&s.bit == 0 {
+				r.markRoute(t.id, k, &e, b, true, s.bit, s.bit)
 			}
 		}
 	}
@@ -145,16 +162,23 @@ func (s *Subscription) Next(max int) Update {
 		}
 	}
 	s.groups = s.groups[:0]
+	if n := min(max, len(s.routes)-s.head); n > 0 {
+		u.Routes = make([]RouteChange, 0, n)
+	}
 	for n := 0; n < max && s.head < len(s.routes); s.head++ {
-		d := s.routes[s.head]
-		t := r.tables[d.table]
-		e, ok := t.get(d.key)
-		if !ok || e.dirty&s.bit == 0 {
-			continue
+		d := &s.routes[s.head]
+		s.pending.clear(d.id)
+		b := d.best
+		if len(s.latest) > 0 {
+			if l, ok := s.latest[d.id]; ok {
+				b = l
+				delete(s.latest, d.id)
+			}
 		}
-		e.dirty &^= s.bit
-		u.Routes = append(u.Routes, RouteChange{Key: Key{d.table, d.key.prefix()}, Best: r.bestFor(&e, s.bit)})
-		r.store(t, d.key, e)
+		if r.tombstones.has(d.id) {
+			r.reap(d.table, d.key, d.id)
+		}
+		u.Routes = append(u.Routes, RouteChange{Key: Key{d.table, d.key.prefix()}, Best: b})
 		n++
 	}
 	if s.head < len(s.routes) {
@@ -180,24 +204,23 @@ func (s *Subscription) Close() {
 	r := s.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.subMask&s.bit == 0 {
-		return
-	}
-	for _, d := range s.routes[s.head:] {
-		t := r.tables[d.table]
-		if e, ok := t.get(d.key); ok && e.dirty&s.bit != 0 {
-			e.dirty &^= s.bit
-			r.store(t, d.key, e)
-		}
+	if r.subs[bits.TrailingZeros32(s.bit)] != s {
+		return // closed already (its bit may belong to a newer subscription)
 	}
 	for _, g := range r.groups {
 		g.dirty &^= s.bit
 	}
-	s.routes, s.groups, s.removed = nil, nil, nil
 	r.subMask &^= s.bit
 	r.groupLoss &^= s.bit
 	for i := range r.excluded {
 		r.excluded[i] &^= s.bit
 	}
 	r.subs[bits.TrailingZeros32(s.bit)] = nil
+	// Tombstones that only this subscriber still had pending.
+	for _, d := range s.routes[s.head:] {
+		if r.tombstones.has(d.id) {
+			r.reap(d.table, d.key, d.id)
+		}
+	}
+	s.routes, s.pending, s.latest, s.groups, s.removed = nil, nil, nil, nil, nil
 }

@@ -1,0 +1,62 @@
+package rib
+
+import (
+	"net/netip"
+	"testing"
+)
+
+// A key withdrawn while a slow subscriber has it pending stays as a
+// tombstone until that subscriber has seen it go (or closes); its id is
+// then reused without confusing anyone's pending set.
+func TestFeedTombstones(t *testing.T) {
+	r, _, static, _ := lab(t)
+	fast, fm := subscribe(t, r, "fast", false)
+	slow, sm := subscribe(t, r, "slow", false)
+	routes := func(n int, metric uint32) []Route {
+		var out []Route
+		for i := 0; i < n; i++ {
+			out = append(out, Route{Table: TableMain, Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i), 0}), 24), Metric: metric, NextHops: []NextHop{{Gateway: gw1}}})
+		}
+		return out
+	}
+	keys := func(n int) []Key {
+		var out []Key
+		for _, rt := range routes(n, 0) {
+			out = append(out, Key{rt.Table, rt.Prefix})
+		}
+		return out
+	}
+	must(t, static.Apply(routes(10, 1), nil))
+	fm.drain(fast, 4)
+	sm.drain(slow, 4)
+	must(t, static.Apply(nil, keys(10)))
+	fm.drain(fast, 4)
+	if st := r.Stats(); st.Keys != 12 {
+		t.Fatalf("%d keys: the withdrawn ones must stay while slow has them pending", st.Keys)
+	}
+	// Offered again before slow drained: still one change each for slow.
+	must(t, static.Apply(routes(5, 2), nil))
+	if u := sm.drain(slow, 4); len(u.Routes) != 10 {
+		t.Fatalf("slow: %d changes, want 10", len(u.Routes))
+	}
+	fm.drain(fast, 4)
+	if st := r.Stats(); st.Keys != 7 {
+		t.Fatalf("%d keys after everyone drained, want 7", st.Keys)
+	}
+	// Ids of the 5 forgotten keys are reused by new keys.
+	more := []Route{}
+	for i := 0; i < 5; i++ {
+		more = append(more, Route{Table: TableMain, Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 17, byte(i), 0}), 24), NextHops: []NextHop{{Gateway: gw1}}})
+	}
+	must(t, static.Apply(more, keys(5)))
+	fm.drain(fast, 4)
+	slow.Close()
+	if st := r.Stats(); st.Keys != 7 {
+		t.Fatalf("%d keys after slow closed, want 7", st.Keys)
+	}
+	want := ribForwarding(r)
+	sameForwarding(t, "fast", fm.forwarding(), want)
+	again, am := subscribe(t, r, "again", false)
+	am.drain(again, 3)
+	sameForwarding(t, "again", am.forwarding(), want)
+}
