@@ -137,6 +137,12 @@ func getEnv(b *testing.B) *benchEnv {
 var sink fr.Entry
 var sinkU uint32
 
+// Failed updates in BenchmarkUpdate.
+var (
+	updErrs    int
+	lastUpdErr error
+)
+
 func BenchmarkLookup(b *testing.B) {
 	e := getEnv(b)
 	for _, set := range []string{"v4rand", "v4in", "v6rand", "v6in"} {
@@ -468,21 +474,36 @@ func BenchmarkUpdate(b *testing.B) {
 		// A Commit every 1000 changes is part of the cost (it republishes
 		// the IPv6 nodes the batch changed).
 		fdel := func(i int) {
-			w.Delete(MainTable, l.ps[i])
+			if err := w.Delete(MainTable, l.ps[i]); err != nil {
+				updErrs, lastUpdErr = updErrs+1, err
+			}
 			if i%1000 == 999 {
-				w.Commit()
+				if err := w.Commit(); err != nil {
+					updErrs, lastUpdErr = updErrs+1, err
+				}
 			}
 		}
 		fins := func(i int) {
-			w.Insert(MainTable, l.ps[i], Action{Kind: Forward, Group: grp[i]})
+			if err := w.Insert(MainTable, l.ps[i], Action{Kind: Forward, Group: grp[i]}); err != nil {
+				updErrs, lastUpdErr = updErrs+1, err
+			}
 			if i%1000 == 999 {
-				w.Commit()
+				if err := w.Commit(); err != nil {
+					updErrs, lastUpdErr = updErrs+1, err
+				}
 			}
 		}
 		bdel := func(i int) { e.fast.Delete(l.ps[i]) }
 		bins := func(i int) { e.fast.Insert(l.ps[i], grp[i]) }
-		b.Run(l.name+"/fib-delete", func(b *testing.B) { run(b, fdel, fins, true); w.Commit() })
-		b.Run(l.name+"/fib-insert", func(b *testing.B) { run(b, fdel, fins, false); w.Commit() })
+		// A failed update is fast and would flatter the figure (the node
+		// pool once ran out under this churn unnoticed): fail instead.
+		check := func(b *testing.B) {
+			if err := w.Commit(); err != nil || updErrs != 0 {
+				b.Fatalf("%d updates failed, last: %v; commit: %v", updErrs, lastUpdErr, err)
+			}
+		}
+		b.Run(l.name+"/fib-delete", func(b *testing.B) { run(b, fdel, fins, true); check(b) })
+		b.Run(l.name+"/fib-insert", func(b *testing.B) { run(b, fdel, fins, false); check(b) })
 		b.Run(l.name+"/bartFast-delete", func(b *testing.B) { run(b, bdel, bins, true) })
 		b.Run(l.name+"/bartFast-insert", func(b *testing.B) { run(b, bdel, bins, false) })
 	}

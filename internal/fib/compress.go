@@ -33,12 +33,34 @@ type compState struct {
 	off    []uint32 // published copy (word offset), 0 if none
 	words  []uint8  // its size - compMinWords
 	dmark  []bool
-	dirty  [17][]uint32 // nodes changed since the last Commit, by depth/8
-	freed  []uint32     // nodes freed since the last Commit with a published copy
-	pool   []uint64     // the compressed pool in the file
-	next   uint32       // first never-used word
-	free   [compMaxWords - compMinWords + 1][]uint32
-	used   uint64 // words in live copies
+	// Per IPv6 node, the map of where runs of equal entries start (bit i
+	// set where entry i differs from entry i-1), kept up to date by every
+	// store, so that publishing a node visits its runs instead of reading
+	// all 256 entries (1 KiB, usually not in cache). Grown with the
+	// highest node index in use.
+	runs  [][4]uint64
+	dirty [17][]uint32 // nodes changed since the last Commit, by depth/8
+	// Published copies replaced or freed since the last complete
+	// publication: of nodes collapsed (whose index may already be reused;
+	// plain IPv6 nodes are private to the writer) and of nodes
+	// republished (whose parent may link the old copy until the parent is
+	// republished too, later in publish6). They go to the quarantine only
+	// when publish6 completes, so everything in the quarantine is always
+	// unlinked and may be released early under pressure. A publish6 that
+	// fails (ErrFull) keeps them for the next one.
+	freed []compCopy
+	pool  []uint64 // the compressed pool in the file
+	next  uint32   // first never-used word
+	free  [compMaxWords - compMinWords + 1][]uint32
+	// Words in the free lists, for the writer's pressure test (see
+	// Writer.pressed).
+	freeWords uint64
+	used      uint64 // words in live copies
+}
+
+type compCopy struct {
+	off   uint32
+	words uint8
 }
 
 func (w *Writer) initComp() {
@@ -81,20 +103,55 @@ func (w *Writer) newNode(p *uint32, n uint32) {
 	} else {
 		return
 	}
+	if int(n) >= len(c.runs) {
+		c.runs = append(c.runs, make([][4]uint64, int(n)+1-len(c.runs)+len(c.runs)/4)...)
+	}
+	c.runs[n] = [4]uint64{1} // a new node holds one leaf everywhere
 	w.markNode(n)
 }
 
+// setRuns updates the run map of node n after entry i of its entries e
+// changed: whether i and i+1 start runs.
+func (c *compState) setRuns(n, i uint32, e []uint32) {
+	m := &c.runs[n]
+	if i > 0 {
+		if e[i] != e[i-1] {
+			m[i>>6] |= 1 << (i & 63)
+		} else {
+			m[i>>6] &^= 1 << (i & 63)
+		}
+	}
+	if j := i + 1; j < fr.NodeEntries {
+		if e[j] != e[i] {
+			m[j>>6] |= 1 << (j & 63)
+		} else {
+			m[j>>6] &^= 1 << (j & 63)
+		}
+	}
+}
+
 // freeNode notes an IPv6 node unlinked by a collapse: its published copy
-// goes to the quarantine once the parent is republished.
-func (w *Writer) freeNode(n uint32) {
+// goes to the quarantine once the parent is republished. It reports
+// whether n was an IPv6 node: readers never see plain IPv6 nodes (they
+// walk the published copies), so such a node needs no grace period and
+// goes straight back to the pool, still warm in cache. Without that, a
+// withdraw/announce cycle faster than the grace period took a fresh node
+// from the pool for every re-announced prefix, and sustained churn
+// exhausted the pool.
+func (w *Writer) freeNode(n uint32) bool {
 	c := &w.comp
 	if !c.v6[n] {
-		return
+		return false
 	}
 	c.v6[n] = false
+	// A stale entry in a dirty list is skipped at publication (see
+	// publishDepth), even if n is reused before then.
+	c.dmark[n] = false
 	if c.off[n] != 0 {
-		c.freed = append(c.freed, n)
+		c.freed = append(c.freed, compCopy{c.off[n], c.words[n]})
+		c.off[n] = 0
 	}
+	return true
 }
 
 func (w *Writer) compAlloc(words int) (uint32, error) {
@@ -103,9 +160,30 @@ func (w *Writer) compAlloc(words int) (uint32, error) {
 	if l := len(c.free[k]); l > 0 {
 		o := c.free[k][l-1]
 		c.free[k] = c.free[k][:l-1]
+		c.freeWords -= uint64(words)
 		return o, nil
 	}
 	if int(c.next)+words > len(c.pool) {
+		// Split a larger free copy rather than fail: after heavy churn the
+		// free lists hold most of the pool, in whatever sizes were freed.
+		// A remainder too small to hold a node is not split off.
+		for j := k + 1; j < len(c.free); j++ {
+			rest := j - k
+			if l := len(c.free[j]); l > 0 && rest >= compMinWords {
+				o := c.free[j][l-1]
+				c.free[j] = c.free[j][:l-1]
+				c.free[rest-compMinWords] = append(c.free[rest-compMinWords], o+uint32(words))
+				c.freeWords -= uint64(words)
+				return o, nil
+			}
+		}
+		if len(w.quar) > 0 {
+			// Free lists too fragmented for this size: release the whole
+			// quarantine early (all of it is unlinked, see freed) and try
+			// again.
+			w.releaseFirst(len(w.quar))
+			return w.compAlloc(words)
+		}
 		return 0, fmt.Errorf("compressed node pool of %d words: %w", len(c.pool), ErrFull)
 	}
 	o := c.next
@@ -116,9 +194,9 @@ func (w *Writer) compAlloc(words int) (uint32, error) {
 	return o, nil
 }
 
-func (w *Writer) compRelease(o uint32, words uint8) {
+func (w *Writer) compRelease(o uint32, words uint8, at int64) {
 	w.comp.used -= uint64(words) + compMinWords
-	w.quar = append(w.quar, quarItem{kind: qComp, idx: o, size: words, at: nowNanos()})
+	w.quar = append(w.quar, quarItem{kind: qComp, idx: o, size: words, at: at})
 }
 
 // publishEntry turns a private entry into its published form.
@@ -130,35 +208,41 @@ func (w *Writer) publishEntry(e uint32) uint32 {
 }
 
 // compress writes a new published copy of node n and returns its offset.
+// It reads only the first entry of each run, found from the node's run map.
 func (w *Writer) compress(n uint32) (uint32, int, error) {
 	src := w.nodes[n*fr.NodeEntries : (n+1)*fr.NodeEntries]
-	var bm [4]uint64
-	var runs [fr.NodeEntries]uint32
-	r := 0
-	for i, e := range src {
-		if i == 0 || e != src[i-1] {
-			bm[i>>6] |= 1 << (i & 63)
-			runs[r] = w.publishEntry(e)
-			r++
-		}
-	}
+	bm := &w.comp.runs[n]
+	b1 := uint64(bits.OnesCount64(bm[0]))
+	b2 := b1 + uint64(bits.OnesCount64(bm[1]))
+	b3 := b2 + uint64(bits.OnesCount64(bm[2]))
+	r := int(b3) + bits.OnesCount64(bm[3])
 	words := fr.CompHeaderWords + (r+1)/2
 	o, err := w.compAlloc(words)
 	if err != nil {
 		return 0, 0, err
 	}
 	dst := w.comp.pool[o : o+uint32(words)]
-	b1 := uint64(bits.OnesCount64(bm[0]))
-	b2 := b1 + uint64(bits.OnesCount64(bm[1]))
-	b3 := b2 + uint64(bits.OnesCount64(bm[2]))
 	copy(dst, bm[:])
 	dst[4] = b1<<16 | b2<<32 | b3<<48
-	for i := 0; i < r; i += 2 {
-		v := uint64(runs[i])
-		if i+1 < r {
-			v |= uint64(runs[i+1]) << 32
+	// The runs' entries as uint32 pairs, written as whole words (readers
+	// never see this copy before it is linked).
+	k := fr.CompHeaderWords
+	var half uint64
+	odd := false
+	for q, m := range bm {
+		for ; m != 0; m &= m - 1 {
+			v := uint64(w.publishEntry(src[q<<6|bits.TrailingZeros64(m)]))
+			if odd {
+				dst[k] = half | v<<32
+				k++
+			} else {
+				half = v
+			}
+			odd = !odd
 		}
-		dst[fr.CompHeaderWords+i/2] = v
+	}
+	if odd {
+		dst[k] = half
 	}
 	w.comp.used += uint64(words)
 	return o, words, nil
@@ -177,13 +261,33 @@ func (w *Writer) pool32() []uint32 {
 	return unsafe.Slice((*uint32)(unsafe.Pointer(&w.comp.pool[0])), len(w.comp.pool)*2)
 }
 
+// need is the number of words the copies of the nodes changed since the
+// last Commit will take.
+func (c *compState) need() uint64 {
+	var n uint64
+	for _, l := range c.dirty {
+		for _, i := range l {
+			if c.dmark[i] && c.v6[i] {
+				r := bits.OnesCount64(c.runs[i][0]) + bits.OnesCount64(c.runs[i][1]) +
+					bits.OnesCount64(c.runs[i][2]) + bits.OnesCount64(c.runs[i][3])
+				n += uint64(fr.CompHeaderWords + (r+1)/2)
+			}
+		}
+	}
+	return n
+}
+
+// room is the number of words the pool can still hand out.
+func (c *compState) room() uint64 { return uint64(len(c.pool)) - uint64(c.next) + c.freeWords }
+
 // publish6 republishes the IPv6 nodes and root entries changed since the
-// last Commit, children before parents.
-func (w *Writer) publish6() error {
+// last Commit, children before parents. Replaced copies are quarantined
+// with the time now (one clock read per Commit, not one per node).
+func (w *Writer) publish6(now int64) error {
 	c := &w.comp
 	p32 := w.pool32()
 	for d := len(c.dirty) - 1; d >= 0; d-- {
-		if err := w.publishDepth(c.dirty[d], p32); err != nil {
+		if err := w.publishDepth(d, c.dirty[d], p32, now); err != nil {
 			return err
 		}
 		c.dirty[d] = c.dirty[d][:0]
@@ -196,26 +300,30 @@ func (w *Writer) publish6() error {
 		}
 		v.dirty = v.dirty[:0]
 	}
-	for _, n := range c.freed {
-		w.compRelease(c.off[n], c.words[n])
-		c.off[n] = 0
+	for _, f := range c.freed {
+		w.compRelease(f.off, f.words, now)
 	}
 	c.freed = c.freed[:0]
 	return nil
 }
 
-// publishDepth republishes the changed nodes of one depth.
-func (w *Writer) publishDepth(dirty []uint32, p32 []uint32) error {
+// publishDepth republishes the changed nodes of depth d*8.
+func (w *Writer) publishDepth(d int, dirty []uint32, p32 []uint32, now int64) error {
 	c := &w.comp
 	for _, n := range dirty {
-		c.dmark[n] = false
-		if !c.v6[n] {
-			continue // freed in this batch
+		// Skipped: nodes freed in this batch (unmarked), and entries left
+		// by a node freed and reused at another depth (it is listed there
+		// too and must wait for its children's copies).
+		if !c.dmark[n] || !c.v6[n] || int(w.nodeDepth[n]/8) != d {
+			continue
 		}
 		o, words, err := w.compress(n)
 		if err != nil {
+			// The nodes not yet republished keep their marks (and their
+			// old copies stay linked): a later Commit retries them.
 			return err
 		}
+		c.dmark[n] = false
 		old, oldWords := c.off[n], c.words[n]
 		c.off[n], c.words[n] = o, uint8(words-compMinWords)
 		// A parent that is not itself republished gets the new link in place.
@@ -227,7 +335,7 @@ func (w *Writer) publishDepth(dirty []uint32, p32 []uint32) error {
 			atomic.StoreUint32(&t.pub[c.pos[n]], fr.EncodeLink(o))
 		}
 		if old != 0 {
-			w.compRelease(old, oldWords)
+			c.freed = append(c.freed, compCopy{old, oldWords})
 		}
 	}
 	return nil

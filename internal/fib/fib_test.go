@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/routerd/routerd/internal/fulltable"
 	fr "github.com/routerd/routerd/pkg/fibreader"
@@ -395,5 +396,80 @@ func TestCreateErrors(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// TestChurnBeyondGrace withdraws and re-announces the same prefixes many
+// times within one grace period, with pools far smaller than the memory the
+// churn frees: plain IPv6 nodes must come back at once (readers never see
+// them) and the rest must be released early under pressure, instead of
+// Insert or Commit failing with ErrFull. Answers stay right throughout.
+func TestChurnBeyondGrace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	o := Options{MainRootBits: 16, Nodes: 1 << 10, GroupSlots: 256, Records: 1024, CompWords: 1 << 14, Grace: time.Hour}
+	w, err := Create("", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	setGroups(t, w, 50)
+	ref := newRefs()
+	var ps []netip.Prefix
+	for i := 0; i < 300; i++ {
+		p := randPrefix(rng, i%2 == 0)
+		if p.Bits() < 16 {
+			continue // keep the sweep of a short prefix out of it
+		}
+		ps = append(ps, p)
+	}
+	acts := make(map[netip.Prefix]Action)
+	for _, p := range ps {
+		a := randAction(rng)
+		if err := w.Insert(MainTable, p, a); err != nil {
+			t.Fatal(err)
+		}
+		ref.insert(p, a)
+		acts[p] = a
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	tab, _ := w.Reader().Table(MainTable)
+	for round := 0; round < 200; round++ {
+		rng.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
+		half := ps[:len(ps)/2]
+		for _, p := range half {
+			if err := w.Delete(MainTable, p); err != nil && !isNotFound(err) {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			ref.remove(p)
+		}
+		if round%2 == 0 {
+			// Half the rounds re-announce in the same batch, so that freed
+			// nodes are reused before their old copies are published away.
+			if err := w.Commit(); err != nil {
+				t.Fatalf("round %d: %v (used %d, next %d, free %d, quarantined %d, nodes %d)", round, err, w.comp.used, w.comp.next, w.comp.freeWords, len(w.quar), w.nodeMem.used)
+			}
+		}
+		for _, p := range half {
+			a := acts[p]
+			if rng.IntN(4) == 0 {
+				a = randAction(rng)
+				acts[p] = a
+			}
+			if err := w.Insert(MainTable, p, a); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			ref.insert(p, a)
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatalf("round %d: %v (used %d, next %d, free %d, quarantined %d, nodes %d, need %d)", round, err, w.comp.used, w.comp.next, w.comp.freeWords, len(w.quar), w.nodeMem.used, w.comp.need())
+		}
+		for i := 0; i < 200; i++ {
+			check(t, w, tab, ref, addrIn(rng, ps[rng.IntN(len(ps))]))
+		}
+	}
+	if *w.hdr64(fr.OffReclaim) == 0 {
+		t.Error("nothing was released early: the test no longer exercises the pressure")
 	}
 }

@@ -1,9 +1,9 @@
 package fib
 
-import "time"
-
 // pool hands out indexes 1..n-1 of a fixed array (index 0 means "none").
-// Freed indexes come back through the writer's quarantine, never directly.
+// Freed indexes that readers may still be looking at come back through the
+// writer's quarantine; only memory readers never see (plain IPv6 nodes)
+// comes back directly.
 type pool struct {
 	free []uint32
 	next uint32
@@ -30,5 +30,3 @@ func (p *pool) get() (uint32, bool) {
 
 // put returns an index whose grace period has passed.
 func (p *pool) put(i uint32) { p.free = append(p.free, i) }
-
-func nowNanos() int64 { return time.Now().UnixNano() }

@@ -372,7 +372,11 @@ func (w *Writer) collapse(p *uint32, node uint32, d uint) bool {
 		return false
 	}
 	w.store(p, w.nodes[node*fr.NodeEntries])
-	w.freeNode(node)
-	w.quarantine(qNode, node)
+	if w.freeNode(node) {
+		w.nodeMem.used--
+		w.nodeMem.put(node)
+	} else {
+		w.quarantine(qNode, node)
+	}
 	return true
 }

@@ -246,7 +246,12 @@ func (w *Writer) store(p *uint32, v uint32) {
 		d := uint(w.nodeDepth[n])
 		w.nodeOwn[n] += int16(ownEntry(v, d)) - int16(ownEntry(*p, d))
 		if w.comp.v6[n] {
+			// Plain IPv6 nodes are private: no atomic store needed, and
+			// the run map is kept up to date with the entry.
+			*p = v
 			w.markNode(uint32(n))
+			w.comp.setRuns(uint32(n), uint32(off/4%fr.NodeEntries), w.nodes[n*fr.NodeEntries:(n+1)*fr.NodeEntries])
+			return
 		}
 	} else if c := w.cur; c != nil && c.v6 {
 		if i := uintptr(unsafe.Pointer(p)) - uintptr(unsafe.Pointer(&c.root[0])); i < uintptr(len(c.root))*4 {
@@ -276,11 +281,14 @@ func (w *Writer) Commit() error {
 	if w.closed {
 		return ErrClosed
 	}
-	if err := w.publish6(); err != nil {
+	now := time.Now().UnixNano()
+	if w.comp.need() > w.comp.room() {
+		w.release(now, true) // the batch needs the room
+	}
+	if err := w.publish6(now); err != nil {
 		return err
 	}
-	now := time.Now().UnixNano()
-	w.release(now)
+	w.release(now, false)
 	atomic.StoreUint64(w.hdr64(fr.OffStats+0), w.prefixes4)
 	atomic.StoreUint64(w.hdr64(fr.OffStats+8), w.prefixes6)
 	atomic.StoreUint64(w.hdr64(fr.OffStats+16), uint64(w.nodeMem.used))
@@ -377,12 +385,28 @@ func (w *Writer) Lookup(table uint32, addr netip.Addr) fr.Result {
 // release hands back quarantined memory whose grace period has passed. The
 // reclaim sequence is bumped before any of it can be written again, so a
 // reader that was inside a freed node all along notices and retries.
-func (w *Writer) release(now int64) {
+func (w *Writer) release(now int64, force bool) {
 	grace := int64(w.opts.Grace)
 	n := 0
+	if force || w.pressed() {
+		// Everything in the quarantine is unlinked from the published
+		// tables at the points where Commit calls this (compressed copies
+		// are quarantined only once their replacements are published),
+		// and readers that are still inside freed memory retry on the
+		// reclaim sequence; the grace period only makes such retries
+		// rare. Under churn faster than the pools turn over in one grace
+		// period (a million updates a second quarantines tens of MiB of
+		// compressed copies), waiting would end in ErrFull.
+		n = len(w.quar)
+	}
 	for n < len(w.quar) && now-w.quar[n].at >= grace {
 		n++
 	}
+	w.releaseFirst(n)
+}
+
+// releaseFirst hands back the n oldest quarantined items at once.
+func (w *Writer) releaseFirst(n int) {
 	if n == 0 {
 		return
 	}
@@ -397,9 +421,19 @@ func (w *Writer) release(now int64) {
 			w.slots.put(q.idx)
 		case qComp:
 			w.comp.free[q.size] = append(w.comp.free[q.size], q.idx)
+			w.comp.freeWords += uint64(q.size) + compMinWords
 		}
 	}
 	w.quar = append(w.quar[:0], w.quar[n:]...)
+}
+
+// pressed reports whether a pool has less than a quarter of its capacity
+// left outside the quarantine.
+func (w *Writer) pressed() bool {
+	room := func(p *pool) bool { return int(p.cap-p.next)+len(p.free) < int(p.cap)/4 }
+	c := &w.comp
+	return room(w.nodeMem) || room(w.recMem) || room(w.slots) ||
+		uint64(len(c.pool))-uint64(c.next)+c.freeWords < uint64(len(c.pool))/4
 }
 
 func (w *Writer) quarantine(k quarKind, idx uint32) {
