@@ -118,7 +118,7 @@ func (s *Speaker) countPrefixes() (acc, adv []int) {
 	acc = make([]int, len(s.slots))
 	adv = make([]int, len(s.slots))
 	for _, d := range s.all() {
-		for _, pt := range d.paths() {
+		for _, pt := range d.paths(&s.more) {
 			acc[pt.slot]++
 		}
 		for m := d.adv; m != 0; m &= m - 1 {
@@ -187,8 +187,8 @@ func (s *Speaker) LocRIB(filter netip.Prefix, fn func(RouteView) bool) {
 
 func (s *Speaker) view(p wire.Prefix, d *dest) RouteView {
 	v := RouteView{Prefix: p.Netip()}
-	for i, pt := range d.paths() {
-		pv := PathView{Attrs: pt.attrs.Value(), Usable: s.usable(&pt), Best: i == 0 && d.flags&destHasBest != 0}
+	for i, pt := range d.paths(&s.more) {
+		pv := PathView{Attrs: *s.attrs.get(pt.attr), Usable: s.usable(&pt), Best: i == 0 && d.flags&destHasBest != 0}
 		switch pt.slot {
 		case slotNetworks:
 			pv.Local = "network"
@@ -233,10 +233,9 @@ func (s *Speaker) adj(addr netip.Addr, in bool) ([]RouteView, error) {
 	var out []RouteView
 	if in && p.adjIn != nil {
 		for k, e := range p.adjIn {
-			pt := path{attrs: e.attrs, slot: p.slot}
 			d, _ := s.get(k)
 			out = append(out, RouteView{Prefix: k.Netip(), Paths: []PathView{{From: addr, Attrs: e.attrs.Value(),
-				Usable: s.usable(&pt), Best: d.find(p.slot) >= 0}}})
+				Usable: s.nexthopUsable(p.slot, e.attrs.Value().NextHop), Best: d.find(&s.more, p.slot) >= 0}}})
 		}
 		sortViews(out)
 		return out, nil
@@ -244,9 +243,9 @@ func (s *Speaker) adj(addr netip.Addr, in bool) ([]RouteView, error) {
 	bit := slotBit(p.slot)
 	for k, d := range s.all() {
 		if in {
-			for _, pt := range d.paths() {
+			for _, pt := range d.paths(&s.more) {
 				if pt.slot == p.slot {
-					out = append(out, RouteView{Prefix: k.Netip(), Paths: []PathView{{From: addr, Attrs: pt.attrs.Value(), Usable: s.usable(&pt)}}})
+					out = append(out, RouteView{Prefix: k.Netip(), Paths: []PathView{{From: addr, Attrs: *s.attrs.get(pt.attr), Usable: s.usable(&pt)}}})
 				}
 			}
 			continue

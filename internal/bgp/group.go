@@ -248,13 +248,14 @@ func (g *updGroup) export(s *Speaker, p wire.Prefix, d *dest) (unique.Handle[wir
 	}
 	src := &s.slots[d.slot0]
 	if !g.memo {
-		return g.exportFrom(s, p, d.attrs0, src)
+		return g.exportFrom(s, p, s.attrs.handle(d.attr0), src)
 	}
-	k := exportKey{h: d.attrs0, routerID: src.routerID, v6: p.Is6(), valid: true, local: src.local, ebgp: src.ebgp, rrClient: src.rrClient}
+	h := s.attrs.handle(d.attr0)
+	k := exportKey{h: h, routerID: src.routerID, v6: p.Is6(), valid: true, local: src.local, ebgp: src.ebgp, rrClient: src.rrClient}
 	if k == g.last {
 		return g.lastOut, g.lastOK
 	}
-	out, ok := g.exportFrom(s, p, d.attrs0, src)
+	out, ok := g.exportFrom(s, p, h, src)
 	g.last, g.lastOut, g.lastOK = k, out, ok
 	return out, ok
 }

@@ -397,6 +397,9 @@ func checkSpeakerCounts(t *testing.T, s *Speaker) {
 				s.slots[i].accepted, s.slots[i].advertised, acc[i], adv[i])
 		}
 	}
+	if err := s.checkRefs(); err != nil {
+		t.Error(err)
+	}
 }
 
 // BenchmarkUpdateGroupExport exports 100,000 prefixes to N neighbours

@@ -170,16 +170,7 @@ func ribHops(r *rib.RIB, prefix string) []rib.NextHop {
 // Loc-RIB.
 func (h *harness) checkCounts() {
 	h.t.Helper()
-	s := h.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	acc, adv := s.countPrefixes()
-	for i := range s.slots {
-		if s.slots[i].accepted != acc[i] || i < maxAdvertBits && s.slots[i].advertised != adv[i] {
-			h.t.Errorf("slot %d: counters accepted %d advertised %d, Loc-RIB has %d and %d", i,
-				s.slots[i].accepted, s.slots[i].advertised, acc[i], adv[i])
-		}
-	}
+	checkSpeakerCounts(h.t, h.s)
 }
 
 // peerAttrs are attributes from AS 65002 with next hop nh.

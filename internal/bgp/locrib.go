@@ -9,6 +9,7 @@ import (
 	"unique"
 
 	"github.com/routerd/routerd/internal/bgp/wire"
+	"github.com/routerd/routerd/internal/prefixmap"
 	"github.com/routerd/routerd/internal/rib"
 )
 
@@ -26,11 +27,10 @@ const (
 	defaultLocalPre = 100
 )
 
-// path is one neighbour's (post-import-policy) route for a prefix: 16
-// bytes, the attributes shared with every route that has the same ones.
-// flags lives in what would be padding.
+// path is one neighbour's (post-import-policy) route for a prefix: 8
+// bytes, the attributes by ID in the speaker's attrTable.
 type path struct {
-	attrs unique.Handle[wire.Attrs]
+	attr  attrID
 	slot  uint16
 	flags uint8
 }
@@ -46,150 +46,158 @@ const (
 func (pt path) stale() bool { return pt.flags&pathStale != 0 }
 
 // same reports whether two paths are the same route (flags aside).
-func (pt path) same(o path) bool { return pt.attrs == o.attrs && pt.slot == o.slot }
+func (pt path) same(o path) bool { return pt.attr == o.attr && pt.slot == o.slot }
 
-// dest is the state of one prefix in 32 bytes: its paths, best first when
-// flags has destHasBest, the first inline (most prefixes have one) and
-// the others in a slice, and the neighbours (by slot bit) it was
-// advertised to.
+// dest is the state of one prefix in 24 bytes and no pointer: its paths,
+// best first when flags has destHasBest, the first inline (most prefixes
+// have one) and the others in a list of the speaker's pathLists, and the
+// neighbours (by slot bit) it was advertised to.
 type dest struct {
-	attrs0 unique.Handle[wire.Attrs] // the first path
-	more   *[]path                   // paths 1..n-1; nil while n <= 1
-	adv    uint64                    // slot bit set: advertised to that neighbour (slots < 64)
+	adv    uint64 // slot bit set: advertised to that neighbour (slots < 64)
+	attr0  attrID // the first path
+	more   uint32 // paths 1..n-1: list more-1 of the pathLists; 0 while n <= 1
 	slot0  uint16
 	n      uint16 // number of paths
 	flags  uint8
-	flags0 uint8 // the first path's flags (padding otherwise)
+	flags0 uint8 // the first path's flags
+}
+
+// pathLists holds the paths beyond the first of the prefixes that have
+// several (a route server's, or a router's with several peers), indexed
+// by dest.more-1.
+type pathLists struct {
+	lists [][]path
+	free  []uint32
 }
 
 // npaths returns the number of paths.
 func (d *dest) npaths() int { return int(d.n) }
 
 // at returns path i.
-func (d *dest) at(i int) path {
+func (d *dest) at(pl *pathLists, i int) path {
 	if i == 0 {
-		return path{attrs: d.attrs0, slot: d.slot0, flags: d.flags0}
+		return path{attr: d.attr0, slot: d.slot0, flags: d.flags0}
 	}
-	return (*d.more)[i-1]
+	return pl.lists[d.more-1][i-1]
 }
 
 // set replaces path i.
-func (d *dest) set(i int, pt path) {
+func (d *dest) set(pl *pathLists, i int, pt path) {
 	if i == 0 {
-		d.attrs0, d.slot0, d.flags0 = pt.attrs, pt.slot, pt.flags
+		d.attr0, d.slot0, d.flags0 = pt.attr, pt.slot, pt.flags
 		return
 	}
-	(*d.more)[i-1] = pt
+	pl.lists[d.more-1][i-1] = pt
 }
 
 // find returns the index of slot's path, or -1.
-func (d *dest) find(slot uint16) int {
-	for i := range d.npaths() {
-		if d.at(i).slot == slot {
-			return i
+func (d *dest) find(pl *pathLists, slot uint16) int {
+	if d.n > 0 && d.slot0 == slot {
+		return 0
+	}
+	if d.more != 0 {
+		for i, pt := range pl.lists[d.more-1] {
+			if pt.slot == slot {
+				return i + 1
+			}
 		}
 	}
 	return -1
 }
 
 // add appends a path.
-func (d *dest) add(pt path) {
-	if d.n == 0 {
-		d.set(0, pt)
-	} else {
-		if d.more == nil {
-			d.more = new([]path)
+func (d *dest) add(pl *pathLists, pt path) {
+	switch {
+	case d.n == 0:
+		d.set(pl, 0, pt)
+	case d.more == 0:
+		if n := len(pl.free); n > 0 {
+			d.more = pl.free[n-1]
+			pl.free = pl.free[:n-1]
+		} else {
+			pl.lists = append(pl.lists, nil)
+			d.more = uint32(len(pl.lists))
 		}
-		*d.more = append(*d.more, pt)
+		pl.lists[d.more-1] = append(pl.lists[d.more-1][:0], pt)
+	default:
+		pl.lists[d.more-1] = append(pl.lists[d.more-1], pt)
 	}
 	d.n++
 }
 
 // remove deletes path i, moving the last path into its place.
-func (d *dest) remove(i int) {
+func (d *dest) remove(pl *pathLists, i int) {
 	last := d.npaths() - 1
 	if i != last {
-		d.set(i, d.at(last))
+		d.set(pl, i, d.at(pl, last))
 	}
 	if last > 0 {
-		*d.more = (*d.more)[:last-1]
+		l := pl.lists[d.more-1]
+		pl.lists[d.more-1] = l[:last-1]
 		if last == 1 {
-			d.more = nil
+			if cap(l) > 4 {
+				pl.lists[d.more-1] = nil // a list that grew large goes
+			}
+			pl.free = append(pl.free, d.more)
+			d.more = 0
 		}
 	} else {
-		d.attrs0, d.slot0, d.flags0 = unique.Handle[wire.Attrs]{}, 0, 0
+		d.attr0, d.slot0, d.flags0 = 0, 0, 0
 	}
 	d.n--
 }
 
 // paths returns the paths in order.
-func (d *dest) paths() iter.Seq2[int, path] {
+func (d *dest) paths(pl *pathLists) iter.Seq2[int, path] {
 	return func(yield func(int, path) bool) {
 		for i := range d.npaths() {
-			if !yield(i, d.at(i)) {
+			if !yield(i, d.at(pl, i)) {
 				return
 			}
 		}
 	}
 }
 
-// The Loc-RIB holds dests by value in two maps: IPv4 prefixes keyed by a
-// packed uint64 (address and length: a map slot of 40 bytes, and the
-// runtime's fast 64-bit key path), IPv6 by the pointer-free wire.Prefix.
+// The Loc-RIB holds dests by value in a prefixmap.Map: in address order,
+// so that a table arriving in order (as full tables usually do) fills one
+// small array after another instead of missing the cache on every prefix,
+// at about 36 bytes per prefix plus a little slack.
 
-func key4(p wire.Prefix) uint64 {
-	a := p.Addr().As4()
-	return uint64(binary.BigEndian.Uint32(a[:]))<<8 | uint64(p.Bits())
+// locKey packs p for the Loc-RIB.
+func locKey(p wire.Prefix) prefixmap.Key {
+	a, bits := p.Bytes()
+	if p.Is6() {
+		return prefixmap.From16(&a, bits)
+	}
+	return prefixmap.From4(binary.BigEndian.Uint32(a[:4]), bits)
 }
 
-func unkey4(k uint64) wire.Prefix {
-	var a [4]byte
-	binary.BigEndian.PutUint32(a[:], uint32(k>>8))
-	return wire.PrefixFrom(netip.PrefixFrom(netip.AddrFrom4(a), int(k&0xff)))
+// locPrefix unpacks a Loc-RIB key.
+func locPrefix(k prefixmap.Key) wire.Prefix {
+	var a [16]byte
+	binary.BigEndian.PutUint64(a[:8], k.Hi)
+	binary.BigEndian.PutUint64(a[8:], k.Lo)
+	return wire.PrefixFromBytes(a, k.Bits, k.V6)
 }
 
 // get returns p's dest (the zero dest when p is unknown).
-func (s *Speaker) get(p wire.Prefix) (dest, bool) {
-	if p.Is6() {
-		d, ok := s.loc6[p]
-		return d, ok
-	}
-	d, ok := s.loc4[key4(p)]
-	return d, ok
-}
+func (s *Speaker) get(p wire.Prefix) (dest, bool) { return s.loc.Get(locKey(p)) }
 
 // put stores p's dest.
-func (s *Speaker) put(p wire.Prefix, d dest) {
-	if p.Is6() {
-		s.loc6[p] = d
-	} else {
-		s.loc4[key4(p)] = d
-	}
-}
+func (s *Speaker) put(p wire.Prefix, d dest) { s.loc.Put(locKey(p), d) }
 
 // del forgets p.
-func (s *Speaker) del(p wire.Prefix) {
-	if p.Is6() {
-		delete(s.loc6, p)
-	} else {
-		delete(s.loc4, key4(p))
-	}
-}
+func (s *Speaker) del(p wire.Prefix) { s.loc.Delete(locKey(p)) }
 
 // locLen returns the number of prefixes in the Loc-RIB.
-func (s *Speaker) locLen() int { return len(s.loc4) + len(s.loc6) }
+func (s *Speaker) locLen() int { return s.loc.Len() }
 
-// all iterates over the Loc-RIB, IPv4 first, in no order; the loop body
-// may put to the prefix it is given or delete it.
+// all iterates over the Loc-RIB in prefix order, IPv4 first; the loop
+// body may put to the prefix it is given or delete it, nothing else.
 func (s *Speaker) all() iter.Seq2[wire.Prefix, dest] {
 	return func(yield func(wire.Prefix, dest) bool) {
-		for k, d := range s.loc4 {
-			if !yield(unkey4(k), d) {
-				return
-			}
-		}
-		for p, d := range s.loc6 {
-			if !yield(p, d) {
+		for k, d := range s.loc.All() {
+			if !yield(locPrefix(k), *d) {
 				return
 			}
 		}
@@ -294,61 +302,71 @@ func (s *Speaker) resolveNH(a netip.Addr) (bool, uint32) {
 
 // setPath adds or replaces slot's path for p and runs the decision.
 func (s *Speaker) setPath(p wire.Prefix, slot uint16, h unique.Handle[wire.Attrs], b *batch) {
-	d, _ := s.get(p)
+	pl := &s.more
+	// One search: dp stays valid as nothing else changes the Loc-RIB
+	// before d is written back.
+	dp, _ := s.loc.Entry(locKey(p))
+	d := *dp
+	id := s.attrs.ref(h)
 	old, had := d.best()
-	if i := d.find(slot); i >= 0 {
-		pt := d.at(i)
-		if pt.attrs == h {
+	if i := d.find(pl, slot); i >= 0 {
+		pt := d.at(pl, i)
+		if pt.attr == id {
+			s.attrs.unref(id)
 			if pt.stale() {
 				pt.flags &^= pathStale
-				d.set(i, pt)
-				s.put(p, d)
+				d.set(pl, i, pt)
+				*dp = d
 			}
 			return
 		}
-		oldNH := pt.attrs.Value().NextHop
-		d.set(i, path{attrs: h, slot: slot})
-		if nh := h.Value().NextHop; nh != oldNH && slot >= firstPeerSlot {
+		oldNH := s.attrs.get(pt.attr).NextHop
+		d.set(pl, i, path{attr: id, slot: slot})
+		if nh := s.attrs.get(id).NextHop; nh != oldNH && slot >= firstPeerSlot {
 			s.trackNH(oldNH, -1)
 			s.trackNH(nh, 1)
 		}
 		s.decideDest(p, &d, old, had, b)
-		s.put(p, d)
+		*dp = d
+		s.attrs.unref(pt.attr) // after the decision, which compares with old
 		return
 	}
 	if slot >= firstPeerSlot {
-		s.trackNH(h.Value().NextHop, 1)
+		s.trackNH(s.attrs.get(id).NextHop, 1)
 	}
 	s.slots[slot].accepted++
-	d.add(path{attrs: h, slot: slot})
+	d.add(pl, path{attr: id, slot: slot})
 	s.decideDest(p, &d, old, had, b)
-	s.put(p, d)
+	*dp = d
 }
 
 // removePath withdraws slot's path for p.
 func (s *Speaker) removePath(p wire.Prefix, slot uint16, b *batch) {
-	d, ok := s.get(p)
-	if !ok {
+	k := locKey(p)
+	dp := s.loc.Ptr(k)
+	if dp == nil {
 		return
 	}
-	i := d.find(slot)
+	d := *dp
+	i := d.find(&s.more, slot)
 	if i < 0 {
 		return
 	}
-	old, had := d.best()
-	if slot >= firstPeerSlot {
-		s.trackNH(d.at(i).attrs.Value().NextHop, -1)
+	s.removeAt(p, &d, i, b)
+	if d.unused() {
+		s.loc.Delete(k)
+	} else {
+		*dp = d
 	}
-	s.slots[slot].accepted--
-	d.remove(i)
-	s.decideDest(p, &d, old, had, b)
-	s.store(p, d)
 }
 
-// store writes d back, or forgets p once it has no path and was advertised
-// to no one.
+// unused reports whether d can go: no path, advertised to no one, not in
+// the RIB.
+func (d *dest) unused() bool { return d.n == 0 && d.adv == 0 && d.flags&destBestInRIB == 0 }
+
+// store writes d back, or forgets p once it is unused.
 func (s *Speaker) store(p wire.Prefix, d dest) {
-	if d.n == 0 && d.adv == 0 && d.flags&destBestInRIB == 0 {
+	if d.unused() {
 		s.del(p)
 		return
 	}
@@ -357,23 +375,29 @@ func (s *Speaker) store(p wire.Prefix, d dest) {
 
 // usable reports whether a path may be selected: its next hop resolves.
 func (s *Speaker) usable(pt *path) bool {
-	if pt.slot < firstPeerSlot {
+	return s.nexthopUsable(pt.slot, s.attrs.get(pt.attr).NextHop)
+}
+
+// nexthopUsable reports whether a path from slot with next hop nh may be
+// selected.
+func (s *Speaker) nexthopUsable(slot uint16, nh netip.Addr) bool {
+	if slot < firstPeerSlot {
 		return true
 	}
-	n := s.nhs[pt.attrs.Value().NextHop]
+	n := s.nhs[nh]
 	return n != nil && n.ok
 }
 
 // candidates fills s.cands with the usable paths of d.
 func (s *Speaker) candidates(d *dest) []candInfo {
 	cs := s.cands[:0]
-	for i, pt := range d.paths() {
+	for i, pt := range d.paths(&s.more) {
 		if !s.usable(&pt) {
 			continue
 		}
 		si := &s.slots[pt.slot]
-		a := pt.attrs.Value()
-		c := candInfo{i: i, a: &a, local: si.local, ebgp: si.ebgp, routerID: si.routerID, peer: si.addr}
+		a := s.attrs.get(pt.attr)
+		c := candInfo{i: i, a: a, local: si.local, ebgp: si.ebgp, routerID: si.routerID, peer: si.addr}
 		if !si.local {
 			if n := s.nhs[a.NextHop]; n != nil {
 				c.igp = n.metric
@@ -392,16 +416,16 @@ func (s *Speaker) candidates(d *dest) []candInfo {
 func (s *Speaker) decideDest(p wire.Prefix, d *dest, oldBest path, hadBest bool, b *batch) {
 	best := -1
 	if d.n == 1 {
-		if p0 := d.at(0); s.usable(&p0) {
+		if p0 := d.first(); s.usable(&p0) {
 			best = 0
 		}
 	} else if d.n > 1 {
 		best, _ = decide(s.candidates(d), s.cfg.AlwaysCompareMED)
 	}
 	if best > 0 {
-		b0 := d.at(best)
-		d.set(best, d.at(0))
-		d.set(0, b0)
+		b0 := d.at(&s.more, best)
+		d.set(&s.more, best, d.first())
+		d.set(&s.more, 0, b0)
 	}
 	hasBest := best >= 0
 	if hasBest {
@@ -409,7 +433,7 @@ func (s *Speaker) decideDest(p wire.Prefix, d *dest, oldBest path, hadBest bool,
 	} else {
 		d.flags &^= destHasBest
 	}
-	changed := hadBest != hasBest || hasBest && !oldBest.same(d.at(0))
+	changed := hadBest != hasBest || hasBest && !oldBest.same(d.first())
 	// With multipath, a change of any path may change the next hops.
 	multi := d.flags&destMultipath != 0 || s.cfg.Multipath > 1 && d.n > 1
 	if !changed && !multi {
@@ -430,8 +454,11 @@ func (d *dest) best() (path, bool) {
 	if d.flags&destHasBest == 0 || d.n == 0 {
 		return path{}, false
 	}
-	return d.at(0), true
+	return d.first(), true
 }
+
+// first returns path 0 (the best one when d has a best).
+func (d *dest) first() path { return path{attr: d.attr0, slot: d.slot0, flags: d.flags0} }
 
 // toRIB offers the best path of d to the RIB, or withdraws it.
 func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
@@ -448,7 +475,7 @@ func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
 		}
 		return
 	}
-	pt := d.at(0)
+	pt := d.first()
 	si := &s.slots[pt.slot]
 	src := 0
 	dist := s.distEBGP
@@ -479,7 +506,7 @@ func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
 
 // hop is the RIB next hop of a neighbour's path.
 func (s *Speaker) hop(pt path) rib.NextHop {
-	a := pt.attrs.Value()
+	a := s.attrs.get(pt.attr)
 	nh := rib.NextHop{Gateway: a.NextHop, Weight: 1} // canonical: the RIB need not copy it
 	if si := &s.slots[pt.slot]; a.NextHop.Is6() && a.NextHop.IsLinkLocalUnicast() && si.peer != nil {
 		nh.Ifindex = si.peer.ifindex.Load()
@@ -510,7 +537,7 @@ func (s *Speaker) multipathHops(d *dest, max int) []rib.NextHop {
 	b := cs[best]
 	eq, _ := eliminate(cs, s.cfg.AlwaysCompareMED, ReasonIGPCost)
 	hops := make([]rib.NextHop, 0, min(len(eq), max))
-	hops = append(hops, s.hop(d.at(0)))
+	hops = append(hops, s.hop(d.first()))
 	for _, c := range eq {
 		if len(hops) == max {
 			break
@@ -518,7 +545,7 @@ func (s *Speaker) multipathHops(d *dest, max int) []rib.NextHop {
 		if c.i == 0 || c.ebgp != b.ebgp || b.ebgp && c.neighAS != b.neighAS {
 			continue
 		}
-		h := s.hop(d.at(c.i))
+		h := s.hop(d.at(&s.more, c.i))
 		if !slices.Contains(hops, h) {
 			hops = append(hops, h)
 		}
@@ -599,8 +626,8 @@ func (s *Speaker) recheckNexthops() {
 	b := &s.evBatch
 	for p, d := range s.all() {
 		hit := false
-		for _, pt := range d.paths() {
-			if pt.slot >= firstPeerSlot && changed[pt.attrs.Value().NextHop] {
+		for _, pt := range d.paths(&s.more) {
+			if pt.slot >= firstPeerSlot && changed[s.attrs.get(pt.attr).NextHop] {
 				hit = true
 				break
 			}
@@ -625,11 +652,11 @@ func (s *Speaker) dropSlot(slot uint16, keep wire.Families) {
 	bit := slotBit(slot)
 	for p, d := range s.all() {
 		d.adv &^= bit
-		if i := d.find(slot); i >= 0 {
+		if i := d.find(&s.more, slot); i >= 0 {
 			if keep.Has(p.Family()) {
-				pt := d.at(i)
+				pt := d.at(&s.more, i)
 				pt.flags |= pathStale
-				d.set(i, pt)
+				d.set(&s.more, i, pt)
 			} else {
 				s.removeAt(p, &d, i, b)
 			}
@@ -647,13 +674,14 @@ func (s *Speaker) dropSlot(slot uint16, keep wire.Families) {
 // caller stores d.
 func (s *Speaker) removeAt(p wire.Prefix, d *dest, i int, b *batch) {
 	old, had := d.best()
-	slot := d.at(i).slot
-	if slot >= firstPeerSlot {
-		s.trackNH(d.at(i).attrs.Value().NextHop, -1)
+	pt := d.at(&s.more, i)
+	if pt.slot >= firstPeerSlot {
+		s.trackNH(s.attrs.get(pt.attr).NextHop, -1)
 	}
-	s.slots[slot].accepted--
-	d.remove(i)
+	s.slots[pt.slot].accepted--
+	d.remove(&s.more, i)
 	s.decideDest(p, d, old, had, b)
+	s.attrs.unref(pt.attr) // after the decision, which compares with old
 }
 
 // markStale marks slot's paths of the families in fams stale (a route
@@ -663,11 +691,11 @@ func (s *Speaker) markStale(slot uint16, fams wire.Families) {
 		if !fams.Has(p.Family()) {
 			continue
 		}
-		if i := d.find(slot); i >= 0 {
-			pt := d.at(i)
+		if i := d.find(&s.more, slot); i >= 0 {
+			pt := d.at(&s.more, i)
 			if !pt.stale() {
 				pt.flags |= pathStale
-				d.set(i, pt)
+				d.set(&s.more, i, pt)
 				s.put(p, d)
 			}
 		}
@@ -683,7 +711,7 @@ func (s *Speaker) sweepStale(slot uint16, fams wire.Families) int {
 		if !fams.Has(p.Family()) {
 			continue
 		}
-		if i := d.find(slot); i >= 0 && d.at(i).stale() {
+		if i := d.find(&s.more, slot); i >= 0 && d.at(&s.more, i).stale() {
 			s.removeAt(p, &d, i, b)
 			s.store(p, d)
 			n++

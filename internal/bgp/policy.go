@@ -3,6 +3,7 @@ package bgp
 import (
 	"net/netip"
 	"regexp"
+	"slices"
 	"unique"
 
 	"github.com/routerd/routerd/internal/bgp/wire"
@@ -23,6 +24,7 @@ type term struct {
 	hasPrefixes bool
 	asPaths     []*regexp.Regexp
 	communities []wire.Community
+	large       []wire.LargeCommunity
 	hasComms    bool
 	set         config.PolicySet
 	action      config.PolicyAction
@@ -60,8 +62,12 @@ func compilePolicy(name string, p *config.Policy) *policy {
 		}
 		if t.Match.CommunityList != "" {
 			ct.hasComms = true
-			for _, c := range p.CommunityLists[t.Match.CommunityList] {
+			l := p.CommunityLists[t.Match.CommunityList]
+			for _, c := range l.Standard {
 				ct.communities = append(ct.communities, wire.Community(c))
+			}
+			for _, c := range l.Large {
+				ct.large = append(ct.large, wire.LargeCommunity(c))
 			}
 		}
 		out.terms = append(out.terms, ct)
@@ -99,6 +105,12 @@ func (p *policy) attrMask(a *wire.Attrs) uint64 {
 					ok = true
 					break
 				}
+			}
+			for _, c := range t.large {
+				if ok {
+					break
+				}
+				ok = a.LargeCommunities.Has(c)
 			}
 		}
 		if ok {
@@ -167,25 +179,29 @@ func (p *policy) apply(mask uint64, a wire.Attrs, e env) (wire.Attrs, bool) {
 			a.MED = *s.MED
 			a.Present = a.Present.With(wire.AttrMED)
 		}
-		if len(s.CommunityRemove) > 0 && a.Communities.Len() > 0 {
+		if len(s.CommunityRemove.Standard) > 0 && a.Communities.Len() > 0 {
 			keep := make([]wire.Community, 0, a.Communities.Len())
 			for j := 0; j < a.Communities.Len(); j++ {
-				c := a.Communities.At(j)
-				drop := false
-				for _, r := range s.CommunityRemove {
-					if wire.Community(r) == c {
-						drop = true
-						break
-					}
-				}
-				if !drop {
+				if c := a.Communities.At(j); !slices.Contains(s.CommunityRemove.Standard, config.Community(c)) {
 					keep = append(keep, c)
 				}
 			}
 			a.Communities = wire.MakeCommunities(keep...)
 		}
-		for _, c := range s.CommunityAdd {
+		if len(s.CommunityRemove.Large) > 0 && a.LargeCommunities.Len() > 0 {
+			keep := make([]wire.LargeCommunity, 0, a.LargeCommunities.Len())
+			for j := 0; j < a.LargeCommunities.Len(); j++ {
+				if c := a.LargeCommunities.At(j); !slices.Contains(s.CommunityRemove.Large, config.LargeCommunity(c)) {
+					keep = append(keep, c)
+				}
+			}
+			a.LargeCommunities = wire.MakeLargeCommunities(keep...)
+		}
+		for _, c := range s.CommunityAdd.Standard {
 			a.Communities = a.Communities.Append(wire.Community(c))
+		}
+		for _, c := range s.CommunityAdd.Large {
+			a.LargeCommunities = a.LargeCommunities.Append(wire.LargeCommunity(c))
 		}
 		if s.Prepend > 0 {
 			a.ASPath = a.ASPath.Prepend(e.localAS, int(s.Prepend))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/routerd/routerd/internal/bgp/wire"
 	"github.com/routerd/routerd/internal/config"
+	"github.com/routerd/routerd/internal/prefixmap"
 	"github.com/routerd/routerd/internal/rib"
 )
 
@@ -44,8 +45,9 @@ type Speaker struct {
 	id      netip.Addr
 	peers   map[netip.Addr]*Peer
 	slots   []slotInfo
-	loc4    map[uint64]dest
-	loc6    map[wire.Prefix]dest
+	loc     prefixmap.Map[dest]
+	more    pathLists // the Loc-RIB's paths beyond each prefix's first
+	attrs   attrTable // the Loc-RIB paths' attributes
 	nhs     map[netip.Addr]*nexthop
 	cands   []candInfo
 	evBatch batch
@@ -93,8 +95,6 @@ func New(cfg *config.BGP, pol *config.Policy, o Options) *Speaker {
 		id:            cfg.RouterID,
 		peers:         map[netip.Addr]*Peer{},
 		slots:         []slotInfo{{used: true, local: true}, {used: true, local: true}},
-		loc4:          map[uint64]dest{},
-		loc6:          map[wire.Prefix]dest{},
 		nhs:           map[netip.Addr]*nexthop{},
 		redist:        map[rib.Origin]bool{},
 		redistributed: map[netip.Prefix]rib.Origin{},

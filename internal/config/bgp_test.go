@@ -19,10 +19,11 @@ policy:
     from-65002: ["^65002( |$)"]
   community-lists:
     blackhole: ["65535:666", no-export]
+    rs-actions: ["65001:0:65002", "4200000000:1:4294967295", "65001:1"]
   policies:
     in:
       - match: {prefix-list: customers, as-path-list: from-65002}
-        set: {local-pref: 200, med: 5, community-add: ["65001:1"], community-remove: [no-export]}
+        set: {local-pref: 200, med: 5, community-add: ["65001:1", "65001:100:1"], community-remove: [no-export, "65001:0:65002"]}
       - match: {community-list: blackhole}
         action: reject
       - set: {prepend: 2, next-hop-self: true}
@@ -84,8 +85,15 @@ func TestBGPParse(t *testing.T) {
 	if len(terms) != 4 || *terms[0].Set.LocalPref != 200 || terms[1].Action != ActionReject || terms[2].Action != ActionNext || terms[2].Set.Prepend != 2 {
 		t.Errorf("terms = %+v", terms)
 	}
-	if got := c.Policy.CommunityLists["blackhole"]; len(got) != 2 || got[0] != 0xFFFF029A || got[1] != 0xFFFFFF01 {
+	if got := c.Policy.CommunityLists["blackhole"].Standard; len(got) != 2 || got[0] != 0xFFFF029A || got[1] != 0xFFFFFF01 {
 		t.Errorf("communities = %v", got)
+	}
+	if got := c.Policy.CommunityLists["rs-actions"]; len(got.Standard) != 1 || len(got.Large) != 2 ||
+		got.Large[1] != (LargeCommunity{4200000000, 1, 4294967295}) || got.Standard[0] != 65001<<16|1 {
+		t.Errorf("large communities = %+v", got)
+	}
+	if s := terms[0].Set; len(s.CommunityAdd.Large) != 1 || len(s.CommunityRemove.Large) != 1 || len(s.CommunityRemove.Standard) != 1 {
+		t.Errorf("set = %+v", s)
 	}
 	out, err := Marshal(c)
 	if err != nil {
@@ -123,6 +131,8 @@ func TestBGPErrors(t *testing.T) {
 		{"le below ge", "policy:\n  prefix-lists:\n    a:\n      - {prefix: 10.0.0.0/8, ge: 24, le: 16}\n", "le 16 is below ge 24"},
 		{"bad regexp", "policy:\n  as-path-lists:\n    a: [\"(\"]\n", `policy.as-path-lists.a[0]: "(" is not a valid regular expression`},
 		{"bad community", "policy:\n  community-lists:\n    a: [\"65536:1\"]\n", `"65536:1" is not a community`},
+		{"bad large community", "policy:\n  community-lists:\n    a: [\"1:2:4294967296\"]\n", `"1:2:4294967296" is not a community`},
+		{"four parts", "policy:\n  community-lists:\n    a: [\"1:2:3:4\"]\n", `"1:2:3:4" is not a community`},
 		{"unknown list", "policy:\n  policies:\n    p:\n      - match: {prefix-list: nope}\n", `policy.policies.p[0].match.prefix-list: unknown prefix-list "nope"`},
 		{"builtin name", "policy:\n  policies:\n    accept: []\n", `"accept" is a built-in policy name`},
 		{"bad action", "policy:\n  policies:\n    p:\n      - action: permit\n", `policy.policies.p[0].action: "permit" is not one of accept, reject, next`},

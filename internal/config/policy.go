@@ -17,7 +17,7 @@ import (
 type Policy struct {
 	PrefixLists    map[string][]PrefixMatch `key:"prefix-lists"`
 	ASPathLists    map[string][]string      `key:"as-path-lists"`
-	CommunityLists map[string][]Community   `key:"community-lists"`
+	CommunityLists map[string]Communities   `key:"community-lists"`
 	Policies       map[string][]PolicyTerm  `key:"policies"`
 }
 
@@ -57,6 +57,25 @@ var wellKnownCommunities = map[string]Community{
 	"graceful-shutdown":   0xFFFF0000,
 }
 
+// LargeCommunity is an RFC 8092 large community, written
+// global:local1:local2 (each 0..4294967295; global is usually an AS).
+type LargeCommunity struct{ Global, Local1, Local2 uint32 }
+
+func (l LargeCommunity) String() string { return fmt.Sprintf("%d:%d:%d", l.Global, l.Local1, l.Local2) }
+
+// Communities is a list of standard and large communities, as a community
+// list or a set action gives them; in the file one list of both forms.
+type Communities struct {
+	Standard []Community
+	Large    []LargeCommunity
+}
+
+// Len returns the number of communities of both kinds.
+func (c Communities) Len() int { return len(c.Standard) + len(c.Large) }
+
+// given reports whether the file gave the list (perhaps empty).
+func (c Communities) given() bool { return c.Standard != nil || c.Large != nil }
+
 // PolicyAction is what a matching term does with the route.
 type PolicyAction string
 
@@ -82,15 +101,15 @@ type PolicyTerm struct {
 type PolicyMatch struct {
 	PrefixList    string `key:"prefix-list"`    // name in prefix-lists
 	ASPathList    string `key:"as-path-list"`   // name in as-path-lists
-	CommunityList string `key:"community-list"` // name in community-lists; any member present
+	CommunityList string `key:"community-list"` // name in community-lists; any member (standard or large) present
 }
 
 // PolicySet holds the changes a term makes to a route.
 type PolicySet struct {
 	LocalPref       *uint32     `key:"local-pref"`
 	MED             *uint32     `key:"med"`
-	CommunityAdd    []Community `key:"community-add"`
-	CommunityRemove []Community `key:"community-remove"`
+	CommunityAdd    Communities `key:"community-add"`
+	CommunityRemove Communities `key:"community-remove"`
 	Prepend         uint8       `key:"prepend"` // own AS prepended this many times (export)
 	NextHopSelf     bool        `key:"next-hop-self"`
 }
@@ -156,7 +175,7 @@ func decodePolicy(d *decoder, n *yaml.Node, c *Config) {
 			path := join("policy.community-lists", pr.key)
 			d.checkName(pr.kn, path, pr.key)
 			if p.CommunityLists == nil {
-				p.CommunityLists = map[string][]Community{}
+				p.CommunityLists = map[string]Communities{}
 			}
 			p.CommunityLists[pr.key] = d.communities(pr.v, path)
 		}
@@ -241,32 +260,45 @@ func (d *decoder) prefixMatch(n *yaml.Node, path string) (PrefixMatch, bool) {
 	return pm, good
 }
 
-// community parses "AS:value" or a well-known name.
-func (d *decoder) community(n *yaml.Node, path string) (Community, bool) {
-	s, ok := d.str(n, path)
-	if !ok {
-		return 0, false
-	}
-	if c, ok := wellKnownCommunities[s]; ok {
-		return c, true
-	}
-	a, b, found := strings.Cut(s, ":")
-	x, err1 := strconv.ParseUint(a, 10, 16)
-	y, err2 := strconv.ParseUint(b, 10, 16)
-	if !found || err1 != nil || err2 != nil {
-		d.errorf(n, path, "%q is not a community: write AS:value with both parts 0..65535, or one of no-export, no-advertise, no-export-subconfed, blackhole, graceful-shutdown", s)
-		return 0, false
-	}
-	return Community(x<<16 | y), true
-}
-
-func (d *decoder) communities(n *yaml.Node, path string) []Community {
+// communities parses a list of communities: "AS:value" (both 0..65535),
+// a well-known name, or a large community "global:local1:local2" (each
+// 0..4294967295).
+func (d *decoder) communities(n *yaml.Node, path string) Communities {
 	items, _ := d.sequence(n, path)
-	out := []Community{}
+	out := Communities{Standard: []Community{}}
 	for i, it := range items {
-		if c, ok := d.community(it, index(path, i)); ok {
-			out = append(out, c)
+		ip := index(path, i)
+		s, ok := d.str(it, ip)
+		if !ok {
+			continue
 		}
+		if c, ok := wellKnownCommunities[s]; ok {
+			out.Standard = append(out.Standard, c)
+			continue
+		}
+		parts := strings.Split(s, ":")
+		switch len(parts) {
+		case 2:
+			x, err1 := strconv.ParseUint(parts[0], 10, 16)
+			y, err2 := strconv.ParseUint(parts[1], 10, 16)
+			if err1 == nil && err2 == nil {
+				out.Standard = append(out.Standard, Community(x<<16|y))
+				continue
+			}
+		case 3:
+			var v [3]uint32
+			bad := false
+			for j, p := range parts {
+				x, err := strconv.ParseUint(p, 10, 32)
+				bad = bad || err != nil
+				v[j] = uint32(x)
+			}
+			if !bad {
+				out.Large = append(out.Large, LargeCommunity{v[0], v[1], v[2]})
+				continue
+			}
+		}
+		d.errorf(it, ip, "%q is not a community: write AS:value with both parts 0..65535, a large community global:local1:local2 with each part 0..4294967295, or one of no-export, no-advertise, no-export-subconfed, blackhole, graceful-shutdown", s)
 	}
 	return out
 }
@@ -448,10 +480,10 @@ func marshalPolicy(p *Policy) *yaml.Node {
 				if t.Set.MED != nil {
 					add(sm, "med", scalar(ptrString(t.Set.MED)))
 				}
-				if t.Set.CommunityAdd != nil {
+				if t.Set.CommunityAdd.given() {
 					add(sm, "community-add", communitySeq(t.Set.CommunityAdd))
 				}
-				if t.Set.CommunityRemove != nil {
+				if t.Set.CommunityRemove.given() {
 					add(sm, "community-remove", communitySeq(t.Set.CommunityRemove))
 				}
 				if t.Set.Prepend > 0 {
@@ -473,9 +505,12 @@ func marshalPolicy(p *Policy) *yaml.Node {
 	return root
 }
 
-func communitySeq(cs []Community) *yaml.Node {
+func communitySeq(cs Communities) *yaml.Node {
 	seq := &yaml.Node{Kind: yaml.SequenceNode}
-	for _, c := range cs {
+	for _, c := range cs.Standard {
+		seq.Content = append(seq.Content, quoted(c.String()))
+	}
+	for _, c := range cs.Large {
 		seq.Content = append(seq.Content, quoted(c.String()))
 	}
 	return seq

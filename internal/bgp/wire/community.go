@@ -147,6 +147,31 @@ func (l LargeCommunities) At(i int) LargeCommunity {
 	return LargeCommunity{asAt(s, 0), asAt(s, 1), asAt(s, 2)}
 }
 
+// Has reports whether x is in the list.
+func (l LargeCommunities) Has(x LargeCommunity) bool {
+	for i := 0; i < l.Len(); i++ {
+		if l.At(i) == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Append returns the list with ls added at the end (those already present
+// are not repeated).
+func (l LargeCommunities) Append(ls ...LargeCommunity) LargeCommunities {
+	for _, x := range ls {
+		if !l.Has(x) {
+			b := []byte(l.s)
+			b = binary.BigEndian.AppendUint32(b, x.Global)
+			b = binary.BigEndian.AppendUint32(b, x.Local1)
+			b = binary.BigEndian.AppendUint32(b, x.Local2)
+			l = LargeCommunities{string(b)}
+		}
+	}
+	return l
+}
+
 // ClusterList is an immutable, comparable RFC 4456 CLUSTER_LIST.
 type ClusterList struct{ s string }
 

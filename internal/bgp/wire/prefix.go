@@ -41,6 +41,22 @@ func PrefixFrom(p netip.Prefix) Prefix {
 	return q
 }
 
+// PrefixFromBytes builds a prefix from its address bytes (IPv4 in the
+// first four) and length, as [Prefix.Bytes] returns them. The caller
+// guarantees a valid length and a masked address: this is for tables that
+// store prefixes in their own packed form.
+func PrefixFromBytes(addr [16]byte, bits uint8, v6 bool) Prefix {
+	p := Prefix{addr: addr, bits: bits, afi: uint8(AFIIPv4)}
+	if v6 {
+		p.afi = uint8(AFIIPv6)
+	}
+	return p
+}
+
+// Bytes returns p's address bytes (IPv4 in the first four, the rest zero)
+// and length.
+func (p Prefix) Bytes() ([16]byte, uint8) { return p.addr, p.bits }
+
 // MustParsePrefix parses s as a prefix and panics on error; for tests and
 // constants.
 func MustParsePrefix(s string) Prefix {

@@ -1,0 +1,117 @@
+package bgp
+
+import (
+	"fmt"
+	"unique"
+
+	"github.com/routerd/routerd/internal/bgp/wire"
+)
+
+// attrID names a set of path attributes in the speaker's attrTable; 0 is
+// no set. The Loc-RIB refers to attributes by ID rather than by handle so
+// that its per-prefix state holds no pointer: the garbage collector never
+// scans it, and moving it (prefixmap inserts) needs no write barriers.
+type attrID uint32
+
+// attrTable interns the attribute sets the Loc-RIB's paths use, counting
+// references so that an ID is freed (and reused) with its last path.
+// Guarded by the speaker's mu.
+type attrTable struct {
+	ids  map[unique.Handle[wire.Attrs]]attrID
+	sets []attrSet // by ID; sets[0] is unused
+	free []attrID
+	// The prefixes of one UPDATE share their attributes: the last set
+	// interned is remembered.
+	last   unique.Handle[wire.Attrs]
+	lastID attrID
+}
+
+type attrSet struct {
+	h    unique.Handle[wire.Attrs]
+	a    *wire.Attrs // h.Value(), so that readers need not copy it
+	refs uint32
+}
+
+// ref returns h's ID and counts one more reference to it.
+func (t *attrTable) ref(h unique.Handle[wire.Attrs]) attrID {
+	if t.lastID != 0 && h == t.last {
+		t.sets[t.lastID].refs++
+		return t.lastID
+	}
+	id, ok := t.ids[h]
+	if !ok {
+		a := h.Value()
+		if n := len(t.free); n > 0 {
+			id = t.free[n-1]
+			t.free = t.free[:n-1]
+			t.sets[id] = attrSet{h: h, a: &a}
+		} else {
+			if len(t.sets) == 0 {
+				t.sets = append(t.sets, attrSet{})
+			}
+			id = attrID(len(t.sets))
+			t.sets = append(t.sets, attrSet{h: h, a: &a})
+		}
+		if t.ids == nil {
+			t.ids = map[unique.Handle[wire.Attrs]]attrID{}
+		}
+		t.ids[h] = id
+	}
+	t.sets[id].refs++
+	t.last, t.lastID = h, id
+	return id
+}
+
+// unref drops one reference to id, freeing it with the last.
+func (t *attrTable) unref(id attrID) {
+	s := &t.sets[id]
+	if s.refs--; s.refs > 0 {
+		return
+	}
+	delete(t.ids, s.h)
+	*s = attrSet{}
+	t.free = append(t.free, id)
+	if t.lastID == id {
+		t.lastID = 0
+	}
+}
+
+// handle returns id's handle.
+func (t *attrTable) handle(id attrID) unique.Handle[wire.Attrs] { return t.sets[id].h }
+
+// get returns id's attributes; the caller must not change them.
+func (t *attrTable) get(id attrID) *wire.Attrs { return t.sets[id].a }
+
+// len returns the number of sets in use.
+func (t *attrTable) len() int { return len(t.ids) }
+
+// checkRefs compares the reference counts with a walk of the Loc-RIB;
+// for tests. Called with s.mu held.
+func (s *Speaker) checkRefs() error {
+	refs := make([]uint32, len(s.attrs.sets))
+	for _, d := range s.all() {
+		for _, pt := range d.paths(&s.more) {
+			if int(pt.attr) >= len(refs) || pt.attr == 0 {
+				return fmt.Errorf("path with attribute ID %d of %d", pt.attr, len(refs))
+			}
+			refs[pt.attr]++
+		}
+	}
+	inUse := 0
+	for id := 1; id < len(refs); id++ {
+		set := &s.attrs.sets[id]
+		if set.refs != refs[id] {
+			return fmt.Errorf("attribute ID %d: %d references counted, %d in the Loc-RIB", id, set.refs, refs[id])
+		}
+		if set.refs > 0 {
+			inUse++
+			if s.attrs.ids[set.h] != attrID(id) {
+				return fmt.Errorf("attribute ID %d not interned under its handle", id)
+			}
+		}
+	}
+	if inUse != len(s.attrs.ids) {
+		return fmt.Errorf("%d attribute IDs in use, %d interned", inUse, len(s.attrs.ids))
+	}
+	return nil
+}
