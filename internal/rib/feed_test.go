@@ -60,3 +60,43 @@ func TestFeedTombstones(t *testing.T) {
 	am.drain(again, 3)
 	sameForwarding(t, "again", am.forwarding(), want)
 }
+
+func TestQueue(t *testing.T) {
+	var q queue
+	next, popped := uint32(0), uint32(0)
+	check := func() {
+		t.Helper()
+		if q.len() != int(next-popped) {
+			t.Fatalf("len %d, want %d", q.len(), next-popped)
+		}
+		i := popped
+		for pr := range q.all {
+			if pr.id != i {
+				t.Fatalf("all: %d, want %d", pr.id, i)
+			}
+			i++
+		}
+		if i != next {
+			t.Fatalf("all stopped at %d, want %d", i, next)
+		}
+	}
+	for round, n := range []int{1, chunkLen - 1, 1, 3 * chunkLen, 5, chunkLen} {
+		for i := 0; i < n; i++ {
+			q.push(pendingRoute{id: next})
+			next++
+		}
+		check()
+		// Drain all but a few (odd rounds: everything).
+		keep := uint32(3 * (round % 2))
+		for next-popped > keep {
+			if pr := q.pop(); pr.id != popped {
+				t.Fatalf("pop %d, want %d", pr.id, popped)
+			}
+			popped++
+		}
+		check()
+	}
+	if len(q.spare) > spareChunks {
+		t.Fatalf("%d spare chunks kept", len(q.spare))
+	}
+}

@@ -530,7 +530,7 @@ func (r *RIB) markRoute(tid Table, k pfx, e *entry, b Best, parked bool, tell, c
 			continue
 		}
 		s.pending.set(e.id)
-		s.routes = append(s.routes, pendingRoute{key: k, table: tid, id: e.id, best: sb})
+		s.routes.push(pendingRoute{key: k, table: tid, id: e.id, best: sb})
 		s.notify()
 	}
 }

@@ -24,9 +24,8 @@ type Subscription struct {
 	name    string
 	bit     uint32
 	c       chan struct{}
-	routes  []pendingRoute
-	head    int
-	pending bitset // ids of the keys in routes[head:]
+	routes  queue
+	pending bitset // ids of the keys in routes
 	// latest holds the state of keys that changed again while pending:
 	// it overrides the state in their list element. Keys change once
 	// between drains far more often than twice, so this stays small.
@@ -35,6 +34,84 @@ type Subscription struct {
 	removed []GroupID
 	synced  bool
 	started bool // Next was called
+}
+
+// queue is a subscription's list of pending keys, in chunks. When a source
+// offers a full table faster than the consumer drains it, the list holds
+// much of the table: growing one slice (new array, copy, fresh pages) cost
+// as much as the RIB's own work per route, chunks cost nothing of the kind,
+// and the few kept for reuse spare the allocation while a consumer keeps
+// pace.
+type queue struct {
+	chunks [][]pendingRoute
+	head   int // next element of chunks[0]
+	spare  [][]pendingRoute
+}
+
+const (
+	chunkLen    = 4096 // elements (192 KiB)
+	spareChunks = 4
+)
+
+func (q *queue) push(pr pendingRoute) {
+	n := len(q.chunks)
+	if n == 0 || len(q.chunks[n-1]) == chunkLen {
+		var c []pendingRoute
+		if k := len(q.spare); k > 0 {
+			c, q.spare = q.spare[k-1], q.spare[:k-1]
+		} else {
+			c = make([]pendingRoute, 0, chunkLen)
+		}
+		q.chunks = append(q.chunks, c)
+		n++
+	}
+	q.chunks[n-1] = append(q.chunks[n-1], pr)
+}
+
+// len returns how many elements are queued.
+func (q *queue) len() int {
+	switch len(q.chunks) {
+	case 0:
+		return 0
+	case 1:
+		return len(q.chunks[0]) - q.head
+	}
+	return len(q.chunks[0]) - q.head + (len(q.chunks)-2)*chunkLen + len(q.chunks[len(q.chunks)-1])
+}
+
+// pop removes the first element; the queue must not be empty.
+func (q *queue) pop() pendingRoute {
+	c := q.chunks[0]
+	pr := c[q.head]
+	q.head++
+	if q.head == len(c) {
+		// Drained: recycle the chunk (also the last one, which push would
+		// otherwise go on filling behind head).
+		if len(q.spare) < spareChunks {
+			q.spare = append(q.spare, c[:0])
+		}
+		q.chunks[0] = nil
+		q.chunks = q.chunks[1:]
+		if len(q.chunks) == 0 {
+			q.chunks = nil
+		}
+		q.head = 0
+	}
+	return pr
+}
+
+// all iterates over the queued elements.
+func (q *queue) all(yield func(pendingRoute) bool) {
+	for i, c := range q.chunks {
+		if i == 0 {
+			c = c[q.head:]
+		}
+		for _, pr := range c {
+			if !yield(pr) {
+				return
+			}
+		}
+	}
 }
 
 // replace sets the state a pending key will be reported with.
@@ -90,7 +167,7 @@ func (r *RIB) Subscribe(name string, exclude ...Origin) (*Subscription, error) {
 				continue // nothing to tell a newcomer about this key
 			}
 			s.pending.set(e.id)
-			s.routes = append(s.routes, pendingRoute{key: k, table: t.id, id: e.id, best: b})
+			s.routes.push(pendingRoute{key: k, table: t.id, id: e.id, best: b})
 		}
 	}
 	s.notify()
@@ -162,11 +239,11 @@ func (s *Subscription) Next(max int) Update {
 		}
 	}
 	s.groups = s.groups[:0]
-	if n := min(max, len(s.routes)-s.head); n > 0 {
+	if n := min(max, s.routes.len()); n > 0 {
 		u.Routes = make([]RouteChange, 0, n)
 	}
-	for n := 0; n < max && s.head < len(s.routes); s.head++ {
-		d := &s.routes[s.head]
+	for n := 0; n < max && len(s.routes.chunks) > 0; n++ {
+		d := s.routes.pop()
 		s.pending.clear(d.id)
 		b := d.best
 		if len(s.latest) > 0 {
@@ -179,18 +256,11 @@ func (s *Subscription) Next(max int) Update {
 			r.reap(d.table, d.key, d.id)
 		}
 		u.Routes = append(u.Routes, RouteChange{Key: Key{d.table, d.key.prefix()}, Best: b})
-		n++
 	}
-	if s.head < len(s.routes) {
+	if len(s.routes.chunks) > 0 {
 		s.notify()
 		return u
 	}
-	if cap(s.routes) > 1<<16 {
-		s.routes = nil // do not hold a full table's worth of list after the initial load
-	} else {
-		s.routes = s.routes[:0]
-	}
-	s.head = 0
 	u.Removed, s.removed = s.removed, nil
 	if !s.synced {
 		s.synced = true
@@ -217,10 +287,10 @@ func (s *Subscription) Close() {
 	}
 	r.subs[bits.TrailingZeros32(s.bit)] = nil
 	// Tombstones that only this subscriber still had pending.
-	for _, d := range s.routes[s.head:] {
+	for d := range s.routes.all {
 		if r.tombstones.has(d.id) {
 			r.reap(d.table, d.key, d.id)
 		}
 	}
-	s.routes, s.pending, s.latest, s.groups, s.removed = nil, nil, nil, nil, nil
+	s.routes, s.pending, s.latest, s.groups, s.removed = queue{}, nil, nil, nil, nil
 }
