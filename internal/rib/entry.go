@@ -3,11 +3,13 @@ package rib
 import "iter"
 
 // entry is the state of one key, stored by value in its table's map: the
-// first candidate inline (most prefixes have one source), others in a slice,
-// the selected candidate by index, and an id that names the key in the
-// subscribers' pending sets. The
-// selected route is derived from the candidate rather than stored, which
-// keeps an IPv4 entry with its key at 40 bytes.
+// first candidate inline (most prefixes have one source), the selected
+// candidate by index, and an id that names the key in the subscribers'
+// pending sets and, for the few keys with more than one candidate, in
+// RIB.more, which holds the others. The selected route is derived from the
+// candidate rather than stored. An entry is 24 bytes without pointers: an
+// IPv4 key with its entry is a 32-byte map slot, and the collector does not
+// scan the tables.
 //
 // An entry with one candidate selects it whenever it is usable (RIB.sel
 // asks its group): best is not consulted then. A group that stops or starts
@@ -16,51 +18,47 @@ import "iter"
 // back. Only entries with several candidates keep their choice in best.
 type entry struct {
 	c0   candidate
-	more *[]candidate
 	id   uint32 // the key's bit in every subscriber's pending set
 	n    uint8  // number of candidates
 	best int8   // with n > 1: index of the selected candidate, -1 for none
 }
 
-func (e *entry) at(i int) *candidate {
+// at returns candidate i of e.
+func (r *RIB) at(e *entry, i int) *candidate {
 	if i == 0 {
 		return &e.c0
 	}
-	return &(*e.more)[i-1]
+	return &r.more[e.id][i-1]
 }
 
-func (e *entry) find(src SourceID) int {
+func (r *RIB) find(e *entry, src SourceID) int {
 	for i := 0; i < int(e.n); i++ {
-		if e.at(i).src == src {
+		if r.at(e, i).src == src {
 			return i
 		}
 	}
 	return -1
 }
 
-func (e *entry) add(c candidate) {
+func (r *RIB) add(e *entry, c candidate) {
 	if e.n == 0 {
 		e.c0 = c
 	} else {
-		if e.more == nil {
-			e.more = new([]candidate)
-		}
-		*e.more = append(*e.more, c)
+		r.more[e.id] = append(r.more[e.id], c)
 	}
 	e.n++
 }
 
 // remove deletes candidate i; the selection index is the caller's to redo.
-func (e *entry) remove(i int) {
+func (r *RIB) remove(e *entry, i int) {
 	last := int(e.n) - 1
 	if i != last {
-		*e.at(i) = *e.at(last)
+		*r.at(e, i) = *r.at(e, last)
 	}
-	if last > 0 {
-		*e.more = (*e.more)[:last-1]
-		if last == 1 {
-			e.more = nil
-		}
+	if last == 1 {
+		delete(r.more, e.id)
+	} else if last > 1 {
+		r.more[e.id] = r.more[e.id][:last-1]
 	}
 	e.n--
 }

@@ -66,6 +66,7 @@ type RIB struct {
 	lastGroup *group
 	failed    map[Key]string
 	keyBuf    []byte
+	more      map[uint32][]candidate // by entry id: candidates after the first
 	// Every entry has an id (entry.id), the index of its bit in the
 	// subscribers' pending sets, reused once the entry is deleted. An entry
 	// without candidates stays, as a tombstone, while some subscriber has
@@ -84,6 +85,7 @@ func New() *RIB {
 		byKey:  map[string]*group{},
 		links:  map[int32]bool{},
 		failed: map[Key]string{},
+		more:   map[uint32][]candidate{},
 	}
 }
 
@@ -199,7 +201,7 @@ func (s *Source) Replace(routes []Route) error {
 	ch := r.newChangeSet()
 	for _, t := range r.tables {
 		for k, e := range t.all() {
-			if e.find(s.id) >= 0 && !seen[Key{t.id, k.prefix()}] {
+			if r.find(&e, s.id) >= 0 && !seen[Key{t.id, k.prefix()}] {
 				r.withdraw(s.id, t.id, k, ch)
 			}
 		}
@@ -219,8 +221,8 @@ func (s *Source) Routes() []Route {
 	var out []Route
 	for _, t := range r.tables {
 		for k, e := range t.all() {
-			if i := e.find(s.id); i >= 0 {
-				out = append(out, r.routeOf(t.id, k, *e.at(i)))
+			if i := r.find(&e, s.id); i >= 0 {
+				out = append(out, r.routeOf(t.id, k, *r.at(&e, i)))
 			}
 		}
 	}
@@ -303,7 +305,7 @@ func (r *RIB) look(e *entry) (b Best, parked bool) {
 	if i < 0 {
 		return Best{}, false
 	}
-	c := e.at(i)
+	c := r.at(e, i)
 	return Best{
 		Origin:   r.sources[c.src].origin,
 		Kind:     c.kind,
@@ -330,15 +332,15 @@ func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
 		r.tombstones.clear(e.id)
 	}
 	old, oldParked := r.look(&e)
-	if i := e.find(src); i >= 0 {
-		if *e.at(i) == c {
+	if i := r.find(&e, src); i >= 0 {
+		if *r.at(&e, i) == c {
 			r.releaseGroup(c.group) // the offer did not change; drop the extra reference
 			return
 		}
-		r.releaseGroup(e.at(i).group)
-		*e.at(i) = c
+		r.releaseGroup(r.at(&e, i).group)
+		*r.at(&e, i) = c
 	} else {
-		e.add(c)
+		r.add(&e, c)
 		if e.n == 2 {
 			t.multi++
 		}
@@ -356,13 +358,13 @@ func (r *RIB) withdraw(src SourceID, tid Table, k pfx, ch *changeSet) {
 	if !ok {
 		return
 	}
-	i := e.find(src)
+	i := r.find(&e, src)
 	if i < 0 {
 		return
 	}
 	old, oldParked := r.look(&e)
-	r.releaseGroup(e.at(i).group)
-	e.remove(i)
+	r.releaseGroup(r.at(&e, i).group)
+	r.remove(&e, i)
 	if e.n == 1 {
 		t.multi--
 	}
@@ -462,8 +464,8 @@ func (r *RIB) better(a, b *candidate) bool {
 func (r *RIB) selectBest(e *entry) int8 {
 	best := int8(-1)
 	for i := 0; i < int(e.n); i++ {
-		c := e.at(i)
-		if r.usable(c) && (best < 0 || r.better(c, e.at(int(best)))) {
+		c := r.at(e, i)
+		if r.usable(c) && (best < 0 || r.better(c, r.at(e, int(best)))) {
 			best = int8(i)
 		}
 	}
@@ -697,7 +699,7 @@ func (r *RIB) longestMatch(tid Table, a netip.Addr, skip GroupID) (candidate, bo
 			if i < 0 {
 				continue
 			}
-			c := e.at(i)
+			c := r.at(&e, i)
 			if (skip != 0 && c.group == skip) || r.sources[c.src].origin.BGP() {
 				continue
 			}
@@ -814,7 +816,7 @@ func (r *RIB) reselectFlipped(flipped map[Table]map[GroupID]bool, ch *changeSet)
 				continue
 			}
 			for i := 0; i < int(e.n); i++ {
-				if gs[e.at(i).group] {
+				if gs[r.at(&e, i).group] {
 					// best still holds the choice made before the flip.
 					old, _ := r.look(&e)
 					r.reselect(t, k, &e, old, false, ch)
