@@ -154,39 +154,55 @@ func apply(view map[Key]Best, u Update) {
 }
 
 // BenchmarkNextHopLoss measures the RIB's side of a whole table losing its
-// next hop: every route's group goes unresolved, every key is reselected and
-// withdrawn, and one subscriber drains the result.
+// next hop and getting it back, drained by one subscriber: per-route (as the
+// FIB writer, BGP and API watchers read the feed: every key withdrawn, then
+// offered again) and group-loss (as the kernel programmer reads it: one
+// group change each way).
 func BenchmarkNextHopLoss(b *testing.B) {
 	prefixes := fulltable.ForTest(b)
-	for n := 0; n < b.N; n++ {
-		b.StopTimer()
-		r := New()
-		r.SetLinkUp(1, true)
-		conn := r.NewSource(OriginConnected, "connected")
-		connected := []Route{
-			{Table: TableMain, Prefix: netip.MustParsePrefix("10.0.0.0/24"), NextHops: []NextHop{{Ifindex: 1}}},
-			{Table: TableMain, Prefix: netip.MustParsePrefix("2001:db8::/64"), NextHops: []NextHop{{Ifindex: 1}}},
+	for _, groupLoss := range []bool{false, true} {
+		name := "per-route"
+		if groupLoss {
+			name = "group-loss"
 		}
-		_ = conn.Apply(connected, nil)
-		src := r.NewSource(OriginEBGP, "bench")
-		batch := make([]Route, 0, len(prefixes))
-		for _, p := range prefixes {
-			gw := netip.MustParseAddr("10.0.0.1")
-			if p.Addr().Is6() {
-				gw = netip.MustParseAddr("2001:db8::1")
+		b.Run(name, func(b *testing.B) {
+			for n := 0; n < b.N; n++ {
+				b.StopTimer()
+				r := New()
+				r.SetLinkUp(1, true)
+				conn := r.NewSource(OriginConnected, "connected")
+				connected := []Route{
+					{Table: TableMain, Prefix: netip.MustParsePrefix("10.0.0.0/24"), NextHops: []NextHop{{Ifindex: 1}}},
+					{Table: TableMain, Prefix: netip.MustParsePrefix("2001:db8::/64"), NextHops: []NextHop{{Ifindex: 1}}},
+				}
+				_ = conn.Apply(connected, nil)
+				src := r.NewSource(OriginEBGP, "bench")
+				batch := make([]Route, 0, len(prefixes))
+				for _, p := range prefixes {
+					gw := netip.MustParseAddr("10.0.0.1")
+					if p.Addr().Is6() {
+						gw = netip.MustParseAddr("2001:db8::1")
+					}
+					batch = append(batch, Route{Table: TableMain, Prefix: p, Distance: 20, NextHops: []NextHop{{Gateway: gw}}})
+				}
+				_ = src.Apply(batch, nil)
+				sub, _ := r.Subscribe("consumer")
+				if groupLoss {
+					_ = sub.GroupLoss()
+				}
+				for u := sub.Next(1 << 14); !u.Empty(); u = sub.Next(1 << 14) {
+				}
+				b.StartTimer()
+				_ = conn.Apply(nil, []Key{{TableMain, connected[0].Prefix}, {TableMain, connected[1].Prefix}})
+				for u := sub.Next(1 << 14); !u.Empty(); u = sub.Next(1 << 14) {
+				}
+				_ = conn.Apply(connected, nil)
+				for u := sub.Next(1 << 14); !u.Empty(); u = sub.Next(1 << 14) {
+				}
+				b.StopTimer()
+				sub.Close()
+				b.StartTimer()
 			}
-			batch = append(batch, Route{Table: TableMain, Prefix: p, Distance: 20, NextHops: []NextHop{{Gateway: gw}}})
-		}
-		_ = src.Apply(batch, nil)
-		sub, _ := r.Subscribe("consumer")
-		for u := sub.Next(1 << 14); !u.Empty(); u = sub.Next(1 << 14) {
-		}
-		b.StartTimer()
-		_ = conn.Apply(nil, []Key{{TableMain, connected[0].Prefix}, {TableMain, connected[1].Prefix}})
-		for u := sub.Next(1 << 14); !u.Empty(); u = sub.Next(1 << 14) {
-		}
-		b.StopTimer()
-		sub.Close()
-		b.StartTimer()
+		})
 	}
 }
