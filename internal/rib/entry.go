@@ -1,14 +1,18 @@
 package rib
 
-import "iter"
+import (
+	"iter"
 
-// entry is the state of one key, stored by value in its table's map: the
+	"github.com/routerd/routerd/internal/prefixmap"
+)
+
+// entry is the state of one key, stored by value in its table: the
 // first candidate inline (most prefixes have one source), the selected
 // candidate by index, and an id that names the key in the subscribers'
 // pending sets and, for the few keys with more than one candidate, in
 // RIB.more, which holds the others. The selected route is derived from the
 // candidate rather than stored. An entry is 24 bytes without pointers: an
-// IPv4 key with its entry is a 32-byte map slot, and the collector does not
+// IPv4 key with its entry takes 28 bytes in its table, and the collector does not
 // scan the tables.
 //
 // An entry with one candidate selects it whenever it is usable (RIB.sel
@@ -63,12 +67,13 @@ func (r *RIB) remove(e *entry, i int) {
 	e.n--
 }
 
-// table holds one routing table's entries, IPv4 keyed by a packed 64-bit
-// value (address and length) and IPv6 by pfx.
+// table holds one routing table's entries by value in a prefixmap.Map:
+// in address order, so that a table that arrives in order (a full table
+// from BGP, a kernel dump) fills one small array after another rather
+// than missing the cache on every key, and with little slack.
 type table struct {
 	id      Table
-	v4      map[uint64]entry
-	v6      map[pfx]entry
+	m       prefixmap.Map[entry]
 	lengths [2][129]int // keys per prefix length and family: longest-match walks skip empty lengths
 	// multi counts entries with more than one candidate, the only ones
 	// whose selection a group's resolution can move to another candidate:
@@ -77,52 +82,27 @@ type table struct {
 	multi int
 }
 
-func newTable(id Table) *table {
-	return &table{id: id, v4: map[uint64]entry{}, v6: map[pfx]entry{}}
-}
+func newTable(id Table) *table { return &table{id: id} }
 
-func key4(k pfx) uint64 { return k.hi>>24 | uint64(k.bits) }
+// mkey converts a pfx (the same fields) for the map.
+func (k pfx) mkey() prefixmap.Key { return prefixmap.Key{Hi: k.hi, Lo: k.lo, Bits: k.bits, V6: k.v6} }
 
-func unkey4(v uint64) pfx { return pfx{hi: (v &^ 0xff) << 24, bits: uint8(v)} }
+func fromMKey(k prefixmap.Key) pfx { return pfx{hi: k.Hi, lo: k.Lo, bits: k.Bits, v6: k.V6} }
 
-func (t *table) get(k pfx) (entry, bool) {
-	if k.v6 {
-		e, ok := t.v6[k]
-		return e, ok
-	}
-	e, ok := t.v4[key4(k)]
-	return e, ok
-}
+func (t *table) get(k pfx) (entry, bool) { return t.m.Get(k.mkey()) }
 
-func (t *table) put(k pfx, e entry) {
-	if k.v6 {
-		t.v6[k] = e
-	} else {
-		t.v4[key4(k)] = e
-	}
-}
+func (t *table) put(k pfx, e entry) { t.m.Put(k.mkey(), e) }
 
-func (t *table) del(k pfx) {
-	if k.v6 {
-		delete(t.v6, k)
-	} else {
-		delete(t.v4, key4(k))
-	}
-}
+func (t *table) del(k pfx) { t.m.Delete(k.mkey()) }
 
-func (t *table) size() int { return len(t.v4) + len(t.v6) }
+func (t *table) size() int { return t.m.Len() }
 
-// all iterates over every entry; the loop body may put to the key it is
-// given.
+// all iterates over every entry in prefix order, IPv4 first; the loop
+// body may put to the key it is given or delete it, nothing else.
 func (t *table) all() iter.Seq2[pfx, entry] {
 	return func(yield func(pfx, entry) bool) {
-		for k, e := range t.v4 {
-			if !yield(unkey4(k), e) {
-				return
-			}
-		}
-		for k, e := range t.v6 {
-			if !yield(k, e) {
+		for k, e := range t.m.All() {
+			if !yield(fromMKey(k), *e) {
 				return
 			}
 		}
