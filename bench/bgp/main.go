@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,7 +35,7 @@ import (
 	"github.com/routerd/routerd/internal/netns"
 )
 
-var cpuprofile, memprofile string
+var cpuprofile, memprofile, tracefile string
 
 // heapProfile writes the heap in use, if asked.
 func heapProfile() {
@@ -50,20 +51,33 @@ func heapProfile() {
 	f.Close()
 }
 
-// profile starts a CPU profile of one convergence, overwriting the last
-// one's; the returned function stops it.
+// profile starts a CPU profile and an execution trace of one
+// convergence, as asked, overwriting the last one's; the returned function
+// stops them.
 func profile() func() {
-	if cpuprofile == "" {
-		return func() {}
+	stop := func() {}
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatal(err)
+		}
+		stop = func() { pprof.StopCPUProfile(); f.Close() }
 	}
-	f, err := os.Create(cpuprofile)
-	if err != nil {
-		fatal(err)
+	if tracefile != "" {
+		f, err := os.Create(tracefile)
+		if err != nil {
+			fatal(err)
+		}
+		if err := trace.Start(f); err != nil {
+			fatal(err)
+		}
+		prev := stop
+		stop = func() { prev(); trace.Stop(); f.Close() }
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		fatal(err)
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
+	return stop
 }
 
 // result is one measurement.
@@ -92,6 +106,7 @@ func main() {
 	gobgpTimeout := flag.Duration("gobgp-timeout", 300*time.Second, "convergence timeout for GoBGP")
 	flag.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the convergence (the last run's; useful with routerd-inproc)")
 	routerdBin := flag.String("routerd", "", "routerd binary to measure (default: go build ./cmd/routerd)")
+	flag.StringVar(&tracefile, "trace", "", "write an execution trace of the convergence (the last run's; with routerd-inproc it shows where the speaker's goroutines wait)")
 	flag.StringVar(&memprofile, "memprofile", "", "write a heap profile after convergence (the last run's; useful with routerd-inproc)")
 	flag.Parse()
 	if why := netns.Skip(); why != "" {

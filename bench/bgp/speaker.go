@@ -173,12 +173,12 @@ func (p *peer) send(chunks [][]byte, first func()) error {
 // table counted once, and the time the last one arrived.
 type counter struct {
 	t       *table
-	seen    [2][]bool // by family: v4, v6
-	n       atomic.Int64
+	n       atomic.Int64 // distinct table prefixes seen, both families
 	updates atomic.Int64
 	want    int64
 	done    chan struct{}
-	doneAt  atomic.Int64 // unix nanoseconds
+	doneAt  atomic.Int64 // unix nanoseconds: when the last family completed
+	famLeft atomic.Int32 // families not complete yet
 	errs    atomic.Pointer[error]
 	finish  sync.Once
 }
@@ -192,21 +192,59 @@ func (c *counter) stop(err error) {
 }
 
 func newCounter(t *table) *counter {
-	return &counter{t: t, seen: [2][]bool{make([]bool, len(t.v4)), make([]bool, len(t.v6))},
-		want: int64(t.len()), done: make(chan struct{})}
+	c := &counter{t: t, want: int64(t.len()), done: make(chan struct{})}
+	c.famLeft.Store(2)
+	for _, l := range [][]wire.Prefix{t.v4, t.v6} {
+		if len(l) == 0 {
+			c.famLeft.Add(-1)
+		}
+	}
+	return c
+}
+
+// familyDone records that one family is complete at time at; the last one
+// sets the convergence time and ends the wait.
+func (c *counter) familyDone(at time.Time) {
+	if c.famLeft.Add(-1) == 0 {
+		c.doneAt.Store(at.UnixNano())
+		c.stop(nil)
+	}
 }
 
 // monitor reads UPDATEs from the router and counts the table's prefixes.
+//
+// Looking every received prefix up in an index of a million is a cache
+// miss each, ~0.4 s of CPU in a run, taken from the router under test on
+// a 2-core machine. So the monitor first only logs what it receives; once
+// it has received as many prefixes as its family has, it checks the log
+// against the table. When every one was there (routers send each prefix
+// once), the family converged at the message that completed the count.
+// Otherwise (duplicates, prefixes not from the table) it marks what the
+// log holds and counts exactly from then on.
 func (p *peer) monitor(c *counter) {
 	max := p.opts.MaxLen()
 	buf := make([]byte, max)
 	dec := wire.NewDecoder(p.opts)
 	var u wire.Update
 	fi := 0
+	want := len(c.t.v4)
 	if p.fam == wire.IPv6Unicast {
-		fi = 1
+		fi, want = 1, len(c.t.v6)
 	}
-	seen := c.seen[fi]
+	if want == 0 {
+		return
+	}
+	received := make([]wire.Prefix, 0, want)
+	var seen []bool // exact mode: by position in the family's list
+	distinct := 0
+	mark := func(ps []wire.Prefix) {
+		for _, x := range ps {
+			if i, ok := c.t.index[x]; ok && x.Is6() == (fi == 1) && !seen[i] {
+				seen[i] = true
+				distinct++
+			}
+		}
+	}
 	for {
 		h, body, err := wire.ReadMessage(p.conn, buf, max)
 		if err != nil {
@@ -226,24 +264,32 @@ func (p *peer) monitor(c *counter) {
 		default:
 			continue
 		}
+		now := time.Now()
 		c.updates.Add(1)
 		if err := dec.DecodeUpdate(body, &u); err != nil {
 			err = fmt.Errorf("monitor %s: %w", p.fam, err)
 			c.errs.CompareAndSwap(nil, &err)
 			continue
 		}
-		added := int64(0)
-		for _, ps := range [][]wire.Prefix{u.NLRI, u.MPNLRI} {
-			for _, x := range ps {
-				if i, ok := c.t.index[x]; ok && x.Is6() == (fi == 1) && !seen[i] {
-					seen[i] = true
-					added++
-				}
+		before := distinct
+		if seen == nil {
+			received = append(received, u.NLRI...)
+			received = append(received, u.MPNLRI...)
+			if len(received) < want {
+				continue
 			}
+			seen = make([]bool, want)
+			mark(received)
+			received = nil
+		} else {
+			mark(u.NLRI)
+			mark(u.MPNLRI)
 		}
-		if added > 0 && c.n.Add(added) == c.want {
-			c.doneAt.Store(time.Now().UnixNano())
-			c.stop(nil)
+		if distinct > before {
+			c.n.Add(int64(distinct - before))
+			if distinct == want {
+				c.familyDone(now)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +18,26 @@ import (
 // exportChunk is the most prefixes a writer handles per hold of the
 // speaker's lock.
 const exportChunk = 16384
+
+// readBuffer is the size of a session reader's input buffer, and
+// readerBatch the most route changes a reader gathers over several
+// UPDATEs that have already arrived before it hands them on.
+const (
+	readBuffer  = 64 << 10
+	readerBatch = 4096
+)
+
+// readAhead reports whether br holds a whole message.
+func readAhead(br *bufio.Reader) bool {
+	if br.Buffered() < wire.HeaderLen {
+		return false
+	}
+	h, err := br.Peek(wire.HeaderLen)
+	if err != nil {
+		return false
+	}
+	return br.Buffered() >= int(h[16])<<8|int(h[17])
+}
 
 // session is an established BGP session: its reader runs in the
 // connection's goroutine, its writer in one more.
@@ -172,13 +193,30 @@ func (ss *session) reader() error {
 	dec := wire.NewDecoder(ss.opts)
 	var u wire.Update
 	b := &batch{}
-	for {
-		if ss.hold > 0 {
-			_ = ss.conn.SetReadDeadline(time.Now().Add(ss.hold))
-		} else {
-			_ = ss.conn.SetReadDeadline(time.Time{})
+	// Buffered, a full table's UPDATEs take one read system call per
+	// buffer rather than two per message, and the reader can tell that
+	// the next message is already here (readAhead).
+	br := bufio.NewReaderSize(ss.conn, readBuffer)
+	defer func() {
+		// Routes gathered over UPDATEs that had already arrived reach
+		// the RIB even when the session ends at the next message; the
+		// session's paths are dropped only after the reader returns.
+		if b.size() > 0 || b.exported {
+			s.mu.Lock()
+			s.flush(b)
+			s.mu.Unlock()
 		}
-		h, body, err := wire.ReadMessage(ss.conn, buf, max)
+	}()
+	for {
+		if br.Buffered() == 0 {
+			// The hold timer runs from the last data received.
+			if ss.hold > 0 {
+				_ = ss.conn.SetReadDeadline(time.Now().Add(ss.hold))
+			} else {
+				_ = ss.conn.SetReadDeadline(time.Time{})
+			}
+		}
+		h, body, err := wire.ReadMessage(br, buf, max)
 		if err != nil {
 			select {
 			case <-ss.closed:
@@ -231,6 +269,15 @@ func (ss *session) reader() error {
 			if f := u.EndOfRIB; f != (wire.Family{}) {
 				s.flush(b)
 				ss.p.sweep(wire.FamilyBit(f), "End-of-RIB")
+			}
+			if b.size() < readerBatch && readAhead(br) {
+				// The next UPDATE is already here: let it join this
+				// batch, so that the RIB, the writers and the lock see
+				// one handover per few thousand routes, not one per
+				// message. The batch goes at the latest when the input
+				// pauses.
+				s.mu.Unlock()
+				continue
 			}
 			b = s.flushAsync(b)
 		case wire.TypeNotification:
