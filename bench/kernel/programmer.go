@@ -124,26 +124,18 @@ func benchProgrammer(l *lab, prefixes []netip.Prefix) (phases, error) {
 	if err := moved(l, prefixes[len(prefixes)/2]); err != nil {
 		return ph, err
 	}
-	// Next-hop loss as the RIB reports it: both groups unresolved, and
-	// every route withdrawn (no Best refers to an unresolved group).
-	loss := build(func(netip.Prefix) rib.Best { return rib.Best{} })
-	loss[0].Groups = []rib.GroupChange{{ID: 1}, {ID: 2}}
-	ph.loss = feed.run(loss)
+	// Next-hop loss and restore as the RIB reports them to a subscriber
+	// that follows group loss, as the programmer does: both groups
+	// unresolved, then resolved again, and no route change either way (the
+	// routes stay, parked, with their groups).
+	ph.loss = feed.run([]rib.Update{{Groups: []rib.GroupChange{{ID: 1}, {ID: 2}}}})
 	if err := check(l, 0); err != nil {
 		return ph, fmt.Errorf("after next-hop loss: %w", err)
 	}
-	restore := build(func(p netip.Prefix) rib.Best {
-		g := rib.GroupID(1)
-		if p.Addr().Is6() {
-			g = 2
-		}
-		return rib.Best{Origin: rib.OriginEBGP, Kind: rib.KindUnicast, Group: g}
-	})
-	restore[0].Groups = []rib.GroupChange{
+	ph.restore = feed.run([]rib.Update{{Groups: []rib.GroupChange{
 		{ID: 1, NextHops: []rib.NextHop{{Gateway: gw4b, Ifindex: l.ifindex}}},
 		{ID: 2, NextHops: []rib.NextHop{{Gateway: gw6b, Ifindex: l.ifindex}}},
-	}
-	ph.restore = feed.run(restore)
+	}}})
 	if rep.n > 0 {
 		return ph, fmt.Errorf("%d routes rejected", rep.n)
 	}

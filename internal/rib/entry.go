@@ -11,9 +11,10 @@ import (
 // candidate by index, and an id that names the key in the subscribers'
 // pending sets and, for the few keys with more than one candidate, in
 // RIB.more, which holds the others. The selected route is derived from the
-// candidate rather than stored. An entry is 24 bytes without pointers: an
-// IPv4 key with its entry takes 28 bytes in its table, and the collector does not
-// scan the tables.
+// candidate rather than stored. The first candidate's fields are laid out
+// with the entry's own so that an entry is 20 bytes without pointers: an
+// IPv4 key with its entry takes 24 bytes in its table, and the collector
+// does not scan the tables.
 //
 // An entry with one candidate selects it whenever it is usable (RIB.sel
 // asks its group): best is not consulted then. A group that stops or starts
@@ -21,23 +22,41 @@ import (
 // next hop costs the RIB nothing per route when that next hop goes or comes
 // back. Only entries with several candidates keep their choice in best.
 type entry struct {
-	c0   candidate
-	id   uint32 // the key's bit in every subscriber's pending set
-	n    uint8  // number of candidates
-	best int8   // with n > 1: index of the selected candidate, -1 for none
+	// the first candidate (see candidate)
+	group    GroupID
+	metric   uint32
+	id       uint32 // the key's bit in every subscriber's pending set
+	src      SourceID
+	kind     Kind
+	distance uint8
+	proto    uint8
+	n        uint8 // number of candidates
+	best     int8  // with n > 1: index of the selected candidate, -1 for none
 }
 
-// at returns candidate i of e.
-func (r *RIB) at(e *entry, i int) *candidate {
+// cand returns candidate i of e.
+func (r *RIB) cand(e *entry, i int) candidate {
 	if i == 0 {
-		return &e.c0
+		return candidate{group: e.group, metric: e.metric, src: e.src, kind: e.kind, distance: e.distance, proto: e.proto}
 	}
-	return &r.more[e.id][i-1]
+	return r.more[e.id][i-1]
+}
+
+// setCand replaces candidate i of e.
+func (r *RIB) setCand(e *entry, i int, c candidate) {
+	if i == 0 {
+		e.group, e.metric, e.src, e.kind, e.distance, e.proto = c.group, c.metric, c.src, c.kind, c.distance, c.proto
+		return
+	}
+	r.more[e.id][i-1] = c
 }
 
 func (r *RIB) find(e *entry, src SourceID) int {
-	for i := 0; i < int(e.n); i++ {
-		if r.at(e, i).src == src {
+	if e.n > 0 && e.src == src {
+		return 0
+	}
+	for i := 1; i < int(e.n); i++ {
+		if r.more[e.id][i-1].src == src {
 			return i
 		}
 	}
@@ -46,7 +65,7 @@ func (r *RIB) find(e *entry, src SourceID) int {
 
 func (r *RIB) add(e *entry, c candidate) {
 	if e.n == 0 {
-		e.c0 = c
+		r.setCand(e, 0, c)
 	} else {
 		r.more[e.id] = append(r.more[e.id], c)
 	}
@@ -57,7 +76,7 @@ func (r *RIB) add(e *entry, c candidate) {
 func (r *RIB) remove(e *entry, i int) {
 	last := int(e.n) - 1
 	if i != last {
-		*r.at(e, i) = *r.at(e, last)
+		r.setCand(e, i, r.cand(e, last))
 	}
 	if last == 1 {
 		delete(r.more, e.id)

@@ -3,6 +3,7 @@ package rib
 import (
 	"net/netip"
 	"testing"
+	"unsafe"
 )
 
 // A key withdrawn while a slow subscriber has it pending stays as a
@@ -98,5 +99,13 @@ func TestQueue(t *testing.T) {
 	}
 	if len(q.spare) > spareChunks {
 		t.Fatalf("%d spare chunks kept", len(q.spare))
+	}
+}
+
+// The layout of entry is what a full table costs: keep it at 20 bytes,
+// without pointers.
+func TestEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(entry{}); n != 20 {
+		t.Fatalf("entry is %d bytes, want 20", n)
 	}
 }

@@ -37,11 +37,11 @@ func (r *RIB) view(tid Table, k pfx, e *entry) Entry {
 	out := Entry{Key: Key{tid, k.prefix()}, Best: r.bestOf(e)}
 	out.InstallError = r.failed[out.Key]
 	for i := 0; i < int(e.n); i++ {
-		c := r.at(e, i)
+		c := r.cand(e, i)
 		v := Candidate{
 			Source: r.sources[c.src].name,
 			Origin: r.sources[c.src].origin,
-			Route:  r.routeOf(tid, k, *c),
+			Route:  r.routeOf(tid, k, c),
 		}
 		if g := r.groups[c.group]; g != nil {
 			v.Resolved = g.resolved
@@ -111,7 +111,7 @@ func (f *Filter) match(tid Table, k pfx, e *entry, r *RIB) bool {
 	}
 	if f.Origin != 0 {
 		for i := 0; i < int(e.n); i++ {
-			if r.sources[r.at(e, i).src].origin == f.Origin {
+			if r.sources[r.cand(e, i).src].origin == f.Origin {
 				return true
 			}
 		}
@@ -265,7 +265,7 @@ func (r *RIB) Counts() []Count {
 	for tid, t := range r.tables {
 		for _, e := range t.all() {
 			for i := 0; i < int(e.n); i++ {
-				o := r.sources[r.at(&e, i).src].origin
+				o := r.sources[r.cand(&e, i).src].origin
 				c := m[tk{tid, o}]
 				if c == nil {
 					c = &Count{Table: tid, Origin: o}
@@ -274,7 +274,7 @@ func (r *RIB) Counts() []Count {
 				c.Routes++
 			}
 			if i := r.sel(&e); i >= 0 {
-				c := m[tk{tid, r.sources[r.at(&e, i).src].origin}]
+				c := m[tk{tid, r.sources[r.cand(&e, i).src].origin}]
 				if c != nil {
 					c.Selected++
 				}

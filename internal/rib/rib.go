@@ -222,7 +222,7 @@ func (s *Source) Routes() []Route {
 	for _, t := range r.tables {
 		for k, e := range t.all() {
 			if i := r.find(&e, s.id); i >= 0 {
-				out = append(out, r.routeOf(t.id, k, *r.at(&e, i)))
+				out = append(out, r.routeOf(t.id, k, r.cand(&e, i)))
 			}
 		}
 	}
@@ -259,7 +259,7 @@ func (r *RIB) table(id Table) *table {
 // sel returns the index of e's selected candidate, -1 for none.
 func (r *RIB) sel(e *entry) int {
 	if e.n == 1 {
-		if r.usable(&e.c0) {
+		if r.usable(r.cand(e, 0)) {
 			return 0
 		}
 		return -1
@@ -298,14 +298,14 @@ func (r *RIB) look(e *entry) (b Best, parked bool) {
 	switch {
 	case e.n == 1:
 		i = 0
-		parked = !r.usable(&e.c0)
+		parked = !r.usable(r.cand(e, 0))
 	case e.n > 1:
 		i = int(e.best)
 	}
 	if i < 0 {
 		return Best{}, false
 	}
-	c := r.at(e, i)
+	c := r.cand(e, i)
 	return Best{
 		Origin:   r.sources[c.src].origin,
 		Kind:     c.kind,
@@ -333,12 +333,12 @@ func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
 	}
 	old, oldParked := r.look(&e)
 	if i := r.find(&e, src); i >= 0 {
-		if *r.at(&e, i) == c {
+		if r.cand(&e, i) == c {
 			r.releaseGroup(c.group) // the offer did not change; drop the extra reference
 			return
 		}
-		r.releaseGroup(r.at(&e, i).group)
-		*r.at(&e, i) = c
+		r.releaseGroup(r.cand(&e, i).group)
+		r.setCand(&e, i, c)
 	} else {
 		r.add(&e, c)
 		if e.n == 2 {
@@ -363,7 +363,7 @@ func (r *RIB) withdraw(src SourceID, tid Table, k pfx, ch *changeSet) {
 		return
 	}
 	old, oldParked := r.look(&e)
-	r.releaseGroup(r.at(&e, i).group)
+	r.releaseGroup(r.cand(&e, i).group)
 	r.remove(&e, i)
 	if e.n == 1 {
 		t.multi--
@@ -436,7 +436,7 @@ func b2i(b bool) int {
 
 // usable reports whether a candidate may be selected: non-unicast always,
 // unicast only while its group resolves.
-func (r *RIB) usable(c *candidate) bool {
+func (r *RIB) usable(c candidate) bool {
 	if c.kind != KindUnicast {
 		return true
 	}
@@ -446,7 +446,7 @@ func (r *RIB) usable(c *candidate) bool {
 
 // better orders candidates: distance, then metric, then origin, then source
 // registration order, so the choice never depends on arrival order.
-func (r *RIB) better(a, b *candidate) bool {
+func (r *RIB) better(a, b candidate) bool {
 	if a.distance != b.distance {
 		return a.distance < b.distance
 	}
@@ -464,8 +464,8 @@ func (r *RIB) better(a, b *candidate) bool {
 func (r *RIB) selectBest(e *entry) int8 {
 	best := int8(-1)
 	for i := 0; i < int(e.n); i++ {
-		c := r.at(e, i)
-		if r.usable(c) && (best < 0 || r.better(c, r.at(e, int(best)))) {
+		c := r.cand(e, i)
+		if r.usable(c) && (best < 0 || r.better(c, r.cand(e, int(best)))) {
 			best = int8(i)
 		}
 	}
@@ -699,11 +699,11 @@ func (r *RIB) longestMatch(tid Table, a netip.Addr, skip GroupID) (candidate, bo
 			if i < 0 {
 				continue
 			}
-			c := r.at(&e, i)
+			c := r.cand(&e, i)
 			if (skip != 0 && c.group == skip) || r.sources[c.src].origin.BGP() {
 				continue
 			}
-			best, bestBits = *c, bits
+			best, bestBits = c, bits
 			return
 		}
 	}
@@ -806,7 +806,7 @@ func (r *RIB) reselectFlipped(flipped map[Table]map[GroupID]bool, ch *changeSet)
 		}
 		for k, e := range t.all() {
 			if e.n == 1 {
-				if perRoute == 0 || e.c0.kind != KindUnicast || !gs[e.c0.group] {
+				if perRoute == 0 || e.kind != KindUnicast || !gs[e.group] {
 					continue
 				}
 				// Selected before and not now, or the reverse. The table's
@@ -816,7 +816,7 @@ func (r *RIB) reselectFlipped(flipped map[Table]map[GroupID]bool, ch *changeSet)
 				continue
 			}
 			for i := 0; i < int(e.n); i++ {
-				if gs[r.at(&e, i).group] {
+				if gs[r.cand(&e, i).group] {
 					// best still holds the choice made before the flip.
 					old, _ := r.look(&e)
 					r.reselect(t, k, &e, old, false, ch)

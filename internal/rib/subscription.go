@@ -261,6 +261,7 @@ func (s *Subscription) Next(max int) Update {
 		s.notify()
 		return u
 	}
+	s.latest = nil // empty now; a map does not give back what it grew to
 	u.Removed, s.removed = s.removed, nil
 	if !s.synced {
 		s.synced = true
