@@ -123,7 +123,8 @@ func (s *Subscription) replace(id uint32, b Best) {
 }
 
 // maxSubscribers bounds the open subscriptions: each is one bit in every
-// entry.
+// group and in the RIB's masks (a 32-bit word), and has a pending set of
+// one bit per key.
 const maxSubscribers = 32
 
 // ErrTooManySubscribers is returned when maxSubscribers subscriptions are open.
