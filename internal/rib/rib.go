@@ -440,7 +440,13 @@ func (r *RIB) usable(c candidate) bool {
 	if c.kind != KindUnicast {
 		return true
 	}
-	g := r.groups[c.group]
+	// Most calls are for the group just interned (a batch of routes with
+	// one next hop); a group's id is never reused, so the one remembered
+	// is either this group or not it.
+	g := r.lastGroup
+	if g == nil || g.id != c.group {
+		g = r.groups[c.group]
+	}
 	return g != nil && len(g.resolved) > 0
 }
 
