@@ -56,6 +56,14 @@ type compState struct {
 	// Writer.pressed).
 	freeWords uint64
 	used      uint64 // words in live copies
+
+	// The main table's shortcut table in the file (nil if none), its
+	// log2 size, and the keys of depth-32 nodes freed since the last
+	// Commit (their entries go at its start, before anything they link
+	// is quarantined).
+	sc     []uint64
+	scBits uint
+	scDel  []uint32
 }
 
 type compCopy struct {
@@ -70,6 +78,79 @@ func (w *Writer) initComp() {
 	c.slot, c.off, c.words, c.dmark = make([]uint8, n), make([]uint32, n), make([]uint8, n), make([]bool, n)
 	c.pool = unsafe.Slice((*uint64)(unsafe.Pointer(&w.mem[w.lay.compPool])), w.opts.CompWords)
 	c.next = 8 // offset 0 means "none"
+	if w.lay.shortcuts > 0 {
+		c.sc = unsafe.Slice((*uint64)(unsafe.Pointer(&w.mem[w.lay.shortcut])), w.lay.shortcuts)
+		c.scBits = uint(bits.TrailingZeros64(w.lay.shortcuts))
+	}
+}
+
+// shortcutKey is the key of node n in the shortcut table (the top 32
+// address bits of its prefix) if n is a depth-32 node of the main table.
+func (w *Writer) shortcutKey(n uint32) (uint32, bool) {
+	c := &w.comp
+	if c.sc == nil || w.nodeDepth[n] != fr.ShortcutBits || c.slot[n] != 0 {
+		return 0, false
+	}
+	// Each node up to the root contributes the index of the entry that
+	// links it; a node at depth d is linked from an entry fixing bits up
+	// to d.
+	var key uint64
+	for x := int32(n); x >= 0; x = c.parent[x] {
+		key |= uint64(c.pos[x]) << (fr.ShortcutBits - uint(w.nodeDepth[x]))
+	}
+	return uint32(key), true
+}
+
+// scSet points key's shortcut at link, adding it if there is room within
+// ShortcutProbes slots of its home (otherwise lookups of key walk from the
+// root, which is only slower).
+func (c *compState) scSet(key, link uint32) {
+	mask := uint32(len(c.sc) - 1)
+	i := fr.ShortcutHome(key, c.scBits)
+	for k := uint32(0); k < fr.ShortcutProbes; k++ {
+		j := (i + k) & mask
+		if w := c.sc[j]; w == 0 || uint32(w) == key {
+			atomic.StoreUint64(&c.sc[j], uint64(link)<<32|uint64(key))
+			return
+		}
+	}
+}
+
+// scDelete removes key's shortcut and shifts later entries of the probe
+// run back into the hole, so that no present key lies beyond an empty
+// slot. A reader probing meanwhile may miss a moved key (and walk from the
+// root) but never finds a wrong one: each slot is one atomic word.
+func (c *compState) scDelete(key uint32) {
+	mask := uint32(len(c.sc) - 1)
+	i := fr.ShortcutHome(key, c.scBits)
+	hole := ^uint32(0)
+	for k := uint32(0); k < fr.ShortcutProbes; k++ {
+		j := (i + k) & mask
+		w := c.sc[j]
+		if w == 0 {
+			return
+		}
+		if uint32(w) == key {
+			hole = j
+			break
+		}
+	}
+	if hole == ^uint32(0) {
+		return
+	}
+	for k, n := (hole+1)&mask, 0; n < len(c.sc); k, n = (k+1)&mask, n+1 {
+		w := c.sc[k]
+		if w == 0 {
+			break
+		}
+		// The entry at k may fill the hole if the hole is not before its
+		// home (cyclically): it then moves closer to its home.
+		if home := fr.ShortcutHome(uint32(w), c.scBits); (k-home)&mask >= (k-hole)&mask {
+			atomic.StoreUint64(&c.sc[hole], w)
+			hole = k
+		}
+	}
+	atomic.StoreUint64(&c.sc[hole], 0)
 }
 
 func (w *Writer) markNode(n uint32) {
@@ -142,6 +223,9 @@ func (w *Writer) freeNode(n uint32) bool {
 	c := &w.comp
 	if !c.v6[n] {
 		return false
+	}
+	if key, ok := w.shortcutKey(n); ok {
+		c.scDel = append(c.scDel, key)
 	}
 	c.v6[n] = false
 	// A stale entry in a dirty list is skipped at publication (see
@@ -285,6 +369,13 @@ func (c *compState) room() uint64 { return uint64(len(c.pool)) - uint64(c.next) 
 // with the time now (one clock read per Commit, not one per node).
 func (w *Writer) publish6(now int64) error {
 	c := &w.comp
+	// Shortcuts of freed nodes go first: until their parents are
+	// republished below, the walk from the root still finds the old
+	// copies, and those are quarantined only at the end.
+	for _, k := range c.scDel {
+		c.scDelete(k)
+	}
+	c.scDel = c.scDel[:0]
 	p32 := w.pool32()
 	for d := len(c.dirty) - 1; d >= 0; d-- {
 		if err := w.publishDepth(d, c.dirty[d], p32, now); err != nil {
@@ -326,6 +417,9 @@ func (w *Writer) publishDepth(d int, dirty []uint32, p32 []uint32, now int64) er
 		c.dmark[n] = false
 		old, oldWords := c.off[n], c.words[n]
 		c.off[n], c.words[n] = o, uint8(words-compMinWords)
+		if key, ok := w.shortcutKey(n); ok {
+			c.scSet(key, fr.EncodeLink(o))
+		}
 		// A parent that is not itself republished gets the new link in place.
 		if par := c.parent[n]; par >= 0 {
 			if !c.dmark[par] && c.off[par] != 0 {

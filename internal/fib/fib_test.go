@@ -3,6 +3,8 @@ package fib
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -140,10 +142,22 @@ func checkBatch(t testing.TB, tab *fr.Table, addrs []netip.Addr) {
 		}
 	}
 	out = out[:len(raw)]
-	tab.Lookup6Batch(raw, out)
-	for i := range raw {
-		if out[i] != want6[i] {
-			t.Fatalf("%x %x: Lookup6Batch %v/%d, LookupAddr %v/%d", raw[i].Hi, raw[i].Lo, out[i].Kind(), out[i].Bits(), want6[i].Kind(), want6[i].Bits())
+	// The walks from the root must agree with the shortcut ones.
+	no := tab.WithoutShortcuts()
+	for _, tb := range []*fr.Table{tab, no} {
+		tb.Lookup6Batch(raw, out)
+		for i := range raw {
+			if out[i] != want6[i] {
+				t.Fatalf("%x %x: Lookup6Batch %v/%d, LookupAddr %v/%d", raw[i].Hi, raw[i].Lo, out[i].Kind(), out[i].Bits(), want6[i].Kind(), want6[i].Bits())
+			}
+			if e := tb.Lookup6(raw[i].Hi, raw[i].Lo); e != want6[i] {
+				t.Fatalf("%x %x: Lookup6 %v/%d, LookupAddr %v/%d", raw[i].Hi, raw[i].Lo, e.Kind(), e.Bits(), want6[i].Kind(), want6[i].Bits())
+			}
+		}
+	}
+	for _, a := range addrs {
+		if e := no.LookupAddr(a); e != tab.LookupAddr(a) {
+			t.Fatalf("%v: LookupAddr without shortcuts %v/%d, with %v/%d", a, e.Kind(), e.Bits(), tab.LookupAddr(a).Kind(), tab.LookupAddr(a).Bits())
 		}
 	}
 }
@@ -216,6 +230,9 @@ func TestRandomDifferential(t *testing.T) {
 		rng := rand.New(rand.NewPCG(uint64(mainBits), 7))
 		o := smallOpts()
 		o.MainRootBits = mainBits
+		// A tiny shortcut table (collisions, full probe windows, deletes
+		// that shift entries back) and none at all, besides the default.
+		o.Shortcuts = map[int]int{24: 0, 16: 8, 8: -1}[mainBits]
 		w, err := Create("", o)
 		if err != nil {
 			t.Fatal(err)
@@ -270,6 +287,7 @@ func TestRandomDifferential(t *testing.T) {
 			}
 			w.Commit()
 			probe()
+			checkShortcuts(t, w)
 		}
 		// Delete everything: the trie must shrink back to its roots.
 		for _, p := range live {
@@ -286,6 +304,44 @@ func TestRandomDifferential(t *testing.T) {
 		}
 		w.Close()
 	}
+}
+
+// checkShortcuts verifies that every entry of the shortcut table is the
+// link the published trie holds at depth 32 for its key, and returns how
+// many there are.
+func checkShortcuts(t testing.TB, w *Writer) int {
+	t.Helper()
+	c := &w.comp
+	n := 0
+	for i, s := range c.sc {
+		if s == 0 {
+			continue
+		}
+		n++
+		key, link := uint32(s), uint32(s>>32)
+		hi := uint64(key) << 32
+		tr := w.tables[0].v6
+		e := tr.pub[hi>>(64-tr.bits)]
+		d := uint32(tr.bits)
+		for ; d < fr.ShortcutBits && e&(1<<31) != 0; d += 8 {
+			e = compStep(c.pool, e, uint32(hi>>(56-d)&0xff))
+		}
+		if d != fr.ShortcutBits || e != link {
+			t.Fatalf("shortcut slot %d: key %#x -> %#x, the trie has %#x at depth %d", i, key, link, e, d)
+		}
+		if h := fr.ShortcutHome(key, c.scBits); (uint32(i)-h)&uint32(len(c.sc)-1) >= fr.ShortcutProbes {
+			t.Fatalf("shortcut slot %d: key %#x lies beyond the probe window of its home %d", i, key, h)
+		}
+	}
+	return n
+}
+
+// compStep is one step of the published walk, for tests.
+func compStep(pool []uint64, e, b uint32) uint32 {
+	o := e & (1<<31 - 1)
+	q := b >> 6
+	rank := uint32(pool[o+4]>>(16*q)&0xffff) + uint32(bits.OnesCount64(pool[o+q]&(2<<(b&63)-1))) - 1
+	return uint32(pool[o+fr.CompHeaderWords+rank/2] >> (32 * (rank & 1)))
 }
 
 func isNotFound(err error) bool { return err != nil && errorsIs(err, ErrNotFound) }
@@ -338,6 +394,9 @@ func TestFullTableDifferential(t *testing.T) {
 		checkBatch(t, tab, batch)
 	}
 	probe()
+	if n := checkShortcuts(t, w); n < 10000 {
+		t.Errorf("only %d shortcuts for the full table's nodes at depth 32", n)
+	}
 	// Withdraw and re-announce 100k random prefixes.
 	idx := rng.Perm(len(ps))[:100_000]
 	for _, i := range idx {
@@ -348,12 +407,16 @@ func TestFullTableDifferential(t *testing.T) {
 	}
 	w.Commit()
 	probe()
+	checkShortcuts(t, w)
 	for _, i := range idx[:50_000] {
 		w.Insert(MainTable, ps[i], acts[i])
 		ref.insert(ps[i], acts[i])
 	}
 	w.Commit()
 	probe()
+	if n := checkShortcuts(t, w); n < 5000 {
+		t.Errorf("only %d shortcuts for the full table's nodes at depth 32", n)
+	}
 }
 
 func randBytes(rng *rand.Rand, n int) []byte {
@@ -405,8 +468,14 @@ func TestCreateErrors(t *testing.T) {
 // them) and the rest must be released early under pressure, instead of
 // Insert or Commit failing with ErrFull. Answers stay right throughout.
 func TestChurnBeyondGrace(t *testing.T) {
+	for _, sc := range []int{0, 4} {
+		t.Run(fmt.Sprintf("shortcuts=%d", sc), func(t *testing.T) { testChurnBeyondGrace(t, sc) })
+	}
+}
+
+func testChurnBeyondGrace(t *testing.T, shortcuts int) {
 	rng := rand.New(rand.NewPCG(3, 3))
-	o := Options{MainRootBits: 16, Nodes: 1 << 10, GroupSlots: 256, Records: 1024, CompWords: 1 << 14, Grace: time.Hour}
+	o := Options{MainRootBits: 16, Nodes: 1 << 10, GroupSlots: 256, Records: 1024, CompWords: 1 << 14, Grace: time.Hour, Shortcuts: shortcuts}
 	w, err := Create("", o)
 	if err != nil {
 		t.Fatal(err)
@@ -468,6 +537,7 @@ func TestChurnBeyondGrace(t *testing.T) {
 		for i := 0; i < 200; i++ {
 			check(t, w, tab, ref, addrIn(rng, ps[rng.IntN(len(ps))]))
 		}
+		checkShortcuts(t, w)
 	}
 	if *w.hdr64(fr.OffReclaim) == 0 {
 		t.Error("nothing was released early: the test no longer exercises the pressure")

@@ -35,6 +35,11 @@ type Options struct {
 	// compressed IPv6 nodes that readers walk. Default 1<<22 (32 MiB of
 	// address space; the full table uses about 3 MiB).
 	CompWords int
+	// Shortcuts is the number of slots (a power of two, at most 1<<24) of
+	// the main table's IPv6 shortcut table, which takes lookups straight
+	// to the node at depth 32 of their /32. Default 1<<16 (512 KiB; the
+	// full table has about 11k such nodes); -1 for none.
+	Shortcuts int
 	// Grace is how long freed nodes and records stay untouched before
 	// reuse. Default 1s. Readers stay correct even past it (they retry on
 	// the reclaim sequence); the grace period only makes retries rare.
@@ -55,6 +60,7 @@ func (o *Options) fill() error {
 	def(&o.MainRootBits, 24)
 	def(&o.TableRootBits, 16)
 	def(&o.CompWords, 1<<22)
+	def(&o.Shortcuts, 1<<15)
 	if o.Grace == 0 {
 		o.Grace = time.Second
 	}
@@ -75,6 +81,8 @@ func (o *Options) fill() error {
 		return fmt.Errorf("fib: TableRootBits must be 8 or 16")
 	case o.CompWords < 16 || o.CompWords > 1<<31:
 		return fmt.Errorf("fib: CompWords %d out of range", o.CompWords)
+	case o.Shortcuts != -1 && (o.Shortcuts < 1 || o.Shortcuts > 1<<24 || o.Shortcuts&(o.Shortcuts-1) != 0):
+		return fmt.Errorf("fib: Shortcuts %d must be a power of two up to 1<<24, or -1", o.Shortcuts)
 	case o.Grace < 0:
 		return fmt.Errorf("fib: negative grace period")
 	}
@@ -84,6 +92,7 @@ func (o *Options) fill() error {
 // layout holds the byte offsets of every section.
 type layout struct {
 	tableDir, groupDir, recPool, nodePool, compPool uint64
+	shortcut, shortcuts                             uint64 // offset, slots (0: none)
 	recSize                                         uint64
 	root4, root6                                    []uint64 // per table slot
 	bits4                                           []int
@@ -101,6 +110,10 @@ func computeLayout(o *Options) layout {
 	off = align(off+uint64(o.MaxTables)*fr.TableEntrySize, 64)
 	l.groupDir = off
 	off = align(off+uint64(o.GroupSlots)*4, 64)
+	if o.Shortcuts > 0 {
+		l.shortcut, l.shortcuts = off, uint64(o.Shortcuts)
+		off = align(off+uint64(o.Shortcuts)*8, 64)
+	}
 	l.root4 = make([]uint64, o.MaxTables)
 	l.root6 = make([]uint64, o.MaxTables)
 	l.bits4 = make([]int, o.MaxTables)

@@ -189,6 +189,8 @@ func Create(path string, opts Options) (*Writer, error) {
 	le.PutUint64(h[fr.OffRecordPool:], w.lay.recPool)
 	le.PutUint64(h[fr.OffCompPool:], w.lay.compPool)
 	le.PutUint64(h[fr.OffCompWords:], uint64(opts.CompWords))
+	le.PutUint64(h[fr.OffShortcut:], w.lay.shortcut)
+	le.PutUint32(h[fr.OffShortcutLen:], uint32(w.lay.shortcuts))
 	w.Heartbeat()
 	if _, err := w.table(MainTable, true); err != nil {
 		w.abandon()

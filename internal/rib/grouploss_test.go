@@ -382,3 +382,66 @@ func TestGroupLossRandom(t *testing.T) {
 		}
 	}
 }
+
+// A key with two candidates whose groups are both lost is parked too, with
+// the candidate that would win were every group resolved: the kernel hears
+// no route change if that one was selected before (both next hops lost at
+// once, or the better one last), and gets its routes back with the group.
+func TestGroupLossAllCandidatesLost(t *testing.T) {
+	r, _, static, api := lab(t)
+	bgp := r.NewSource(OriginEBGP, "bgp")
+	far2 := netip.MustParseAddr("198.18.0.1")
+	far2rt := Route{Table: TableMain, Prefix: netip.MustParsePrefix("198.18.0.0/24"), Distance: 1, NextHops: []NextHop{{Gateway: gw2}}}
+	must(t, static.Apply([]Route{far1rt, far2rt}, nil))
+	var keys []Key
+	for i := 0; i < 20; i++ {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i), 0}), 24)
+		keys = append(keys, Key{TableMain, p})
+		must(t, bgp.Apply([]Route{{Table: TableMain, Prefix: p, Distance: 20, NextHops: []NextHop{{Gateway: far1}}}}, nil))
+		must(t, api.Apply([]Route{{Table: TableMain, Prefix: p, Distance: 30, NextHops: []NextHop{{Gateway: far2}}}}, nil))
+	}
+	kern, km := subscribe(t, r, "kernel", true)
+	fib, fm := subscribe(t, r, "fib", false)
+	check := func(what string, wantKernelRoutes int, wantForwarding int) {
+		t.Helper()
+		u := km.drain(kern, 6)
+		n := 0
+		for _, rc := range u.Routes {
+			if rc.Prefix.Bits() == 24 && rc.Prefix.Addr().As4()[1] == 16 {
+				n++
+			}
+		}
+		if n != wantKernelRoutes {
+			t.Errorf("%s: kernel got %d route changes for the table, want %d: %+v", what, n, wantKernelRoutes, u.Routes)
+		}
+		fm.drain(fib, 6)
+		want := ribForwarding(r)
+		if len(want) != wantForwarding {
+			t.Errorf("%s: RIB forwards %d keys, want %d", what, len(want), wantForwarding)
+		}
+		sameForwarding(t, what+": kernel", km.forwarding(), want)
+		sameForwarding(t, what+": fib", fm.forwarding(), want)
+	}
+	both := []Key{{TableMain, far1rt.Prefix}, {TableMain, far2rt.Prefix}}
+	// Both lost at once: the BGP routes, selected before, are parked.
+	must(t, static.Apply(nil, both))
+	check("both lost", 0, 2)
+	if b := km.routes[keys[0]]; b.Origin != OriginEBGP {
+		t.Fatalf("%s parked as %+v, want the BGP route (it would win)", keys[0], b)
+	}
+	// far2 back: every key moves to the API route, route by route.
+	must(t, static.Apply([]Route{far2rt}, nil))
+	check("far2 back", 20, 2+1+20)
+	// far1 back: back to BGP, route by route.
+	must(t, static.Apply([]Route{far1rt}, nil))
+	check("far1 back", 20, 2+2+20)
+	// The better next hop lost first (to the API routes), then the other
+	// (parked on BGP, which would win): route by route both times.
+	must(t, static.Apply(nil, both[:1]))
+	check("far1 lost", 20, 2+1+20)
+	must(t, static.Apply(nil, both[1:]))
+	check("far2 lost", 20, 2)
+	// far1 back: the parked BGP routes come back with their group alone.
+	must(t, static.Apply([]Route{far1rt}, nil))
+	check("far1 back again", 0, 2+1+20)
+}

@@ -290,9 +290,10 @@ func (r *RIB) bestFor(e *entry, bit uint32) Best {
 }
 
 // look returns e's route as subscribers that follow group loss see it, and
-// whether it is parked: the only candidate, unicast, its group unresolved.
-// A parked route is not selected (others see no route), but it comes back
-// with its group without any change to e.
+// whether it is parked: no candidate is usable (all are unicast with their
+// groups unresolved), and the one that would be selected if they all
+// resolved stands for the key. A parked route is not selected (others see
+// no route), but it comes back with its group without any change to e.
 func (r *RIB) look(e *entry) (b Best, parked bool) {
 	i := -1
 	switch {
@@ -301,6 +302,9 @@ func (r *RIB) look(e *entry) (b Best, parked bool) {
 		parked = !r.usable(r.cand(e, 0))
 	case e.n > 1:
 		i = int(e.best)
+		if i < 0 {
+			i, parked = r.bestIgnoringGroups(e), true
+		}
 	}
 	if i < 0 {
 		return Best{}, false
@@ -440,7 +444,13 @@ func (r *RIB) usable(c candidate) bool {
 	if c.kind != KindUnicast {
 		return true
 	}
-	g := r.groups[c.group]
+	// Most calls are for the group just interned (a batch of routes with
+	// one next hop); a group's id is never reused, so the one remembered
+	// is either this group or not it.
+	g := r.lastGroup
+	if g == nil || g.id != c.group {
+		g = r.groups[c.group]
+	}
 	return g != nil && len(g.resolved) > 0
 }
 
@@ -467,6 +477,18 @@ func (r *RIB) selectBest(e *entry) int8 {
 		c := r.cand(e, i)
 		if r.usable(c) && (best < 0 || r.better(c, r.cand(e, int(best)))) {
 			best = int8(i)
+		}
+	}
+	return best
+}
+
+// bestIgnoringGroups returns the index of the candidate that would be
+// selected if every group resolved.
+func (r *RIB) bestIgnoringGroups(e *entry) int {
+	best := 0
+	for i := 1; i < int(e.n); i++ {
+		if r.better(r.cand(e, i), r.cand(e, best)) {
+			best = i
 		}
 	}
 	return best
@@ -818,8 +840,8 @@ func (r *RIB) reselectFlipped(flipped map[Table]map[GroupID]bool, ch *changeSet)
 			for i := 0; i < int(e.n); i++ {
 				if gs[r.cand(&e, i).group] {
 					// best still holds the choice made before the flip.
-					old, _ := r.look(&e)
-					r.reselect(t, k, &e, old, false, ch)
+					old, oldParked := r.look(&e)
+					r.reselect(t, k, &e, old, oldParked, ch)
 					t.put(k, e)
 					break
 				}

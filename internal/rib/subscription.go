@@ -123,7 +123,8 @@ func (s *Subscription) replace(id uint32, b Best) {
 }
 
 // maxSubscribers bounds the open subscriptions: each is one bit in every
-// entry.
+// group and in the RIB's masks (a 32-bit word), and has a pending set of
+// one bit per key.
 const maxSubscribers = 32
 
 // ErrTooManySubscribers is returned when maxSubscribers subscriptions are open.
@@ -178,16 +179,18 @@ func (r *RIB) Subscribe(name string, exclude ...Origin) (*Subscription, error) {
 var ErrAlreadyStarted = errors.New("rib: subscription already drained")
 
 // GroupLoss makes the subscription follow group loss: when a group stops
-// resolving, a key whose only candidate uses that group keeps being reported
-// with that route (it is parked, not selected), and the GroupChange without
+// resolving, a key left without a usable candidate keeps being reported
+// with a route (it is parked, not selected: its only candidate, or the one
+// that would win were every group resolved), and the GroupChange without
 // next hops is the news that all such routes stopped forwarding; the
 // GroupChange with next hops when the group resolves again brings them back.
 // A table behind one lost next hop is then one group change instead of a
-// withdrawal per route, and nothing per route when it comes back. A key
-// with several candidates is still reported per route when another
-// candidate takes over or none is left. Other subscribers see parked routes
-// as withdrawn, route by route. The kernel programmer follows group loss:
-// the kernel drops every route of a deleted nexthop object by itself.
+// withdrawal per route, and nothing per route when it comes back. A key is
+// still reported per route when another candidate takes over, or when the
+// parked candidate is not the one selected before. Other subscribers see
+// parked routes as withdrawn, route by route. The kernel programmer follows
+// group loss: the kernel drops every route of a deleted nexthop object by
+// itself.
 //
 // Call it before the first Next.
 func (s *Subscription) GroupLoss() error {

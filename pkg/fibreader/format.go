@@ -12,8 +12,9 @@ const Magic uint64 = 0x0000424946445452
 
 // Version is the format version this package reads. A change to the layout
 // of any section, the entry encoding or the meaning of a header field bumps
-// it; a reader refuses any other version.
-const Version uint32 = 1
+// it; a reader refuses any other version. Version 2 added the IPv6
+// shortcut table (OffShortcut).
+const Version uint32 = 2
 
 // Header field offsets, in bytes from the start of the file.
 const (
@@ -36,6 +37,8 @@ const (
 	OffRecordPool  = 88  // uint64 offset of the record pool
 	OffCompPool    = 96  // uint64 offset of the compressed-node pool (IPv6)
 	OffCompWords   = 104 // uint64 size of the compressed-node pool in 8-byte words
+	OffShortcut    = 112 // uint64 offset of the IPv6 shortcut table of table slot 0 (see ShortcutHome), 0 if none
+	OffShortcutLen = 120 // uint32 slots in the shortcut table: a power of two up to 1<<24, 0 if none
 	OffGeneration  = 128 // uint64 generation, atomic, +1 per committed batch
 	OffReclaim     = 192 // uint64 reclaim sequence, atomic, +1 before freed memory is reused
 	OffHeartbeat   = 256 // uint64 writer heartbeat, Unix nanoseconds, atomic
@@ -108,6 +111,29 @@ const NodeEntries = 256
 const (
 	CompHeaderWords = 5
 )
+
+// The shortcut table lets an IPv6 lookup of the table in directory slot 0
+// (the main table) skip the levels above depth ShortcutBits: it maps the
+// top 32 bits of an address to the link to the compressed node at depth 32
+// below them, when there is one. A lookup whose root entry is a link
+// probes it first; on a miss (or after ShortcutProbes slots) it walks from
+// the root as usual, so a missing entry only costs time. It applies only
+// when the IPv6 root stride leaves 32 a node depth (root bits 8 or 16).
+//
+// Slot word (uint64, atomic): key in bits 0..31, link entry in bits 32..63
+// (bit 63 set); 0 is an empty slot. Linear probing from ShortcutHome; the
+// writer never places an entry more than ShortcutProbes-1 slots past its
+// home and deletes by shifting later entries back, so no probe of a present
+// key passes an empty slot.
+const (
+	ShortcutBits   = 32
+	ShortcutProbes = 16
+	shortcutMul    = 0x9E3779B1
+)
+
+// ShortcutHome is the first slot probed for key (the top 32 bits of an
+// IPv6 address) in a shortcut table of 1<<bits slots.
+func ShortcutHome(key uint32, bits uint) uint32 { return key * shortcutMul >> (32 - bits) }
 
 // Entry encoding (uint32).
 //

@@ -22,6 +22,8 @@ type Table struct {
 	comp64  []uint64
 	comp32  []uint32
 	reclaim *uint64
+	sc      []uint64 // IPv6 shortcut table (see ShortcutBits), nil if none
+	scShift uint32   // 32 - log2(len(sc))
 }
 
 // ID is the routing table id.
@@ -95,7 +97,11 @@ func (t *Table) lookup6Node(hi, lo uint64) Entry {
 		seq := atomic.LoadUint64(t.reclaim)
 		e := atomic.LoadUint32(&t.root6[hi>>(64-t.bits6)])
 		if e&entryLink != 0 {
-			e = t.walk6(e, hi, lo)
+			d := t.bits6
+			if l, ok := t.shortcut(hi); ok {
+				e, d = l, ShortcutBits
+			}
+			e = t.walk6(e, d, hi, lo)
 		}
 		if atomic.LoadUint64(t.reclaim) == seq {
 			return Entry(e)
@@ -103,8 +109,31 @@ func (t *Table) lookup6Node(hi, lo uint64) Entry {
 	}
 }
 
-func (t *Table) walk6(e uint32, hi, lo uint64) uint32 {
-	d := t.bits6
+// shortcut finds the link to the node at depth ShortcutBits for the
+// address whose top half is hi, if the table has it in its shortcut table.
+func (t *Table) shortcut(hi uint64) (uint32, bool) {
+	sc := t.sc
+	if len(sc) == 0 {
+		return 0, false
+	}
+	key := uint32(hi >> 32)
+	mask := uint32(len(sc) - 1)
+	i := key * shortcutMul >> t.scShift
+	for k := 0; k < ShortcutProbes; k++ {
+		w := atomic.LoadUint64(&sc[i&mask])
+		if w == 0 {
+			break
+		}
+		if uint32(w) == key {
+			return uint32(w >> 32), true
+		}
+		i++
+	}
+	return 0, false
+}
+
+// walk6 walks from the link e at depth d.
+func (t *Table) walk6(e, d uint32, hi, lo uint64) uint32 {
 	c64, c32 := t.comp64, t.comp32
 	for e&entryLink != 0 {
 		var b uint64
@@ -161,6 +190,11 @@ func (t *Table) lookup6(hi, lo uint64) Entry {
 		seq := atomic.LoadUint64(t.reclaim)
 		e = atomic.LoadUint32(&t.root6[hi>>sh])
 		d := t.bits6
+		if e&entryLink != 0 {
+			if l, ok := t.shortcut(hi); ok {
+				e, d = l, ShortcutBits
+			}
+		}
 		for e&entryLink != 0 {
 			var b uint64
 			switch {
@@ -276,20 +310,77 @@ func (t *Table) walk6Chunk(addrs []Addr6, out []Entry, seq uint64) bool {
 	// and compacts the list without a branch, so finished lookups cost
 	// nothing and there is no unpredictable skip per address.
 	var act [batch]uint8
-	c64, c32 := t.comp64, t.comp32
 	n := 0
-	for i, e := range out[:len(addrs)] {
-		act[n&(batch-1)] = uint8(i)
-		n += int(e >> 31)
-	}
-	d := t.bits6
-	for n > 0 {
-		if d >= 128 {
-			for _, i := range act[:n] {
-				out[i] = 0 // corrupt: a link below the last stride
-			}
-			break
+	if len(t.sc) == 0 {
+		for i, e := range out[:len(addrs)] {
+			act[n&(batch-1)] = uint8(i)
+			n += int(e >> 31)
 		}
+		t.walk6Levels(addrs, out, &act, n, t.bits6)
+		return atomic.LoadUint64(t.reclaim) == seq
+	}
+	// Lookups found in the shortcut table start at depth ShortcutBits, the
+	// others at the root's link; all walk together, each at its own depth
+	// (walking the others down to depth 32 first would serialise their two
+	// extra levels). Only each key's home slot is probed, without a
+	// branch: a mispredicted branch on a probe that misses the cache would
+	// stall the probes behind it, and keys away from their home slot are
+	// rare.
+	var dd [batch]uint32
+	sc, mask := t.sc, uint32(len(t.sc)-1)
+	for i, e := range out[:len(addrs)] {
+		key := uint32(addrs[i].Hi >> 32)
+		s := atomic.LoadUint64(&sc[key*shortcutMul>>t.scShift&mask])
+		h := uint32(0)
+		if uint32(s) == key {
+			h = 1
+		}
+		h &= uint32(s>>63) & (uint32(e) >> 31) // an occupied slot, below a link
+		m := -h                                // all ones on a hit
+		out[i] = Entry(uint32(e)&^m | uint32(s>>32)&m)
+		dd[i&(batch-1)] = t.bits6&^m | ShortcutBits&m
+		act[n&(batch-1)] = uint8(i)
+		n += int(uint32(e) >> 31)
+	}
+	c64, c32 := t.comp64, t.comp32
+	for n > 0 {
+		m := 0
+		for _, i := range act[:n] {
+			i &= batch - 1
+			d := dd[i]
+			var b uint64
+			if d < 64 {
+				b = addrs[i].Hi >> (56 - d) & 0xff
+			} else {
+				b = addrs[i].Lo >> (120 - d) & 0xff
+			}
+			// One step, as in walk6 (a link below the last stride is
+			// corrupt and ends the lookup with no route).
+			e := uint32(0)
+			if o := uint(out[i] & entryNodeMask); d < 128 && o+CompHeaderWords <= uint(len(c64)) {
+				q := uint(b >> 6)
+				bm := atomic.LoadUint64(&c64[o+q])
+				bases := atomic.LoadUint64(&c64[o+4])
+				j := 2*(o+CompHeaderWords) + uint(bases>>(16*q)&0xffff) + uint(bits.OnesCount64(bm&(2<<(b&63)-1))) - 1
+				if j < uint(len(c32)) {
+					e = atomic.LoadUint32(&c32[j])
+				}
+			}
+			out[i] = Entry(e)
+			dd[i] = d + 8
+			act[m] = i
+			m += int(e >> 31)
+		}
+		n = m
+	}
+	return atomic.LoadUint64(t.reclaim) == seq
+}
+
+// walk6Levels walks the n lookups listed in act, all at links of depth
+// d, level by level until they end.
+func (t *Table) walk6Levels(addrs []Addr6, out []Entry, act *[batch]uint8, n int, d uint32) {
+	c64, c32 := t.comp64, t.comp32
+	for n > 0 && d < 128 {
 		m := 0
 		for _, i := range act[:n] {
 			var b uint64
@@ -316,7 +407,9 @@ func (t *Table) walk6Chunk(addrs []Addr6, out []Entry, seq uint64) bool {
 		n = m
 		d += 8
 	}
-	return atomic.LoadUint64(t.reclaim) == seq
+	for _, i := range act[:n] {
+		out[i] = 0 // corrupt: a link below the last stride
+	}
 }
 
 // LookupAddrs looks up a batch of addresses of either family. It converts
@@ -357,4 +450,13 @@ func (t *Table) LookupAddrs(addrs []netip.Addr, out []Entry) {
 			}
 		}
 	}
+}
+
+// WithoutShortcuts returns a handle of the same table whose IPv6 lookups
+// do not use the shortcut table (they walk from the root), for
+// measurements and for tests that compare both paths.
+func (t *Table) WithoutShortcuts() *Table {
+	c := *t
+	c.sc = nil
+	return &c
 }

@@ -19,6 +19,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"os"
 	"sync"
@@ -59,6 +60,7 @@ type Reader struct {
 	recCount   int
 	comp64     []uint64 // compressed IPv6 nodes
 	comp32     []uint32 // the same memory as uint32 words
+	shortcut   []uint64 // IPv6 shortcut table of table slot 0, nil if none
 	tableDir   int      // byte offset
 	reclaim    *uint64
 	generation *uint64
@@ -176,6 +178,15 @@ func newReader(mem []byte) (*Reader, error) {
 	if err := section("compressed pool", fs, offComp, compWords*8); err != nil {
 		return nil, err
 	}
+	offSc, scLen := le64(mem, OffShortcut), uint64(le32(mem, OffShortcutLen))
+	if scLen != 0 {
+		if scLen&(scLen-1) != 0 || scLen > 1<<24 {
+			return nil, fmt.Errorf("%w: shortcut table of %d slots", ErrInvalid, scLen)
+		}
+		if err := section("shortcut table", fs, offSc, scLen*8); err != nil {
+			return nil, err
+		}
+	}
 	if err := section("table directory", fs, offDir, uint64(maxTables)*TableEntrySize); err != nil {
 		return nil, err
 	}
@@ -198,6 +209,9 @@ func newReader(mem []byte) (*Reader, error) {
 	if compWords > 0 {
 		r.comp64 = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[offComp])), compWords)
 		r.comp32 = words(mem, offComp, compWords*2)
+	}
+	if scLen != 0 {
+		r.shortcut = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[offSc])), scLen)
 	}
 	r.reclaim = (*uint64)(unsafe.Pointer(&mem[OffReclaim]))
 	r.generation = (*uint64)(unsafe.Pointer(&mem[OffGeneration]))
@@ -288,6 +302,10 @@ func (r *Reader) openTable(base int, id, flags uint32) (*Table, error) {
 		root4: words(r.mem, o4, 1<<b4), shift4: 32 - b4,
 		root6: words(r.mem, o6, 1<<b6), bits6: b6, shift6: 64 - b6,
 		nodes: r.nodes, comp64: r.comp64, comp32: r.comp32, reclaim: r.reclaim,
+	}
+	if base == r.tableDir && r.shortcut != nil && b6 <= ShortcutBits && (ShortcutBits-b6)%8 == 0 {
+		t.sc = r.shortcut
+		t.scShift = 32 - uint32(bits.TrailingZeros(uint(len(r.shortcut))))
 	}
 	return t, nil
 }

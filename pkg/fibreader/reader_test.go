@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +129,9 @@ func TestOpenBadFiles(t *testing.T) {
 		{"zeros", make([]byte, 8192)},
 		{"bad magic", patch(fibreader.OffMagic, 0x12345678)},
 		{"other version", patch(fibreader.OffVersion, fibreader.Version+1)},
+		{"version 1 (before the shortcut table)", patch(fibreader.OffVersion, 1)},
+		{"shortcut table not a power of two", patch(fibreader.OffShortcutLen, 3)},
+		{"shortcut table outside", patch(fibreader.OffShortcutLen, 1<<24)},
 		{"truncated", good[:len(good)/2]},
 		{"truncated header", good[:100]},
 		{"size mismatch", append(append([]byte(nil), good...), make([]byte, 4096)...)},
@@ -148,6 +152,9 @@ func TestOpenBadFiles(t *testing.T) {
 			}
 			if !errors.Is(err, fibreader.ErrInvalid) {
 				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			if strings.Contains(c.name, "version") && !strings.Contains(err.Error(), "format version") {
+				t.Fatalf("error %q does not name the format version", err)
 			}
 			t.Log(err)
 		})
