@@ -412,6 +412,9 @@ func measure(im impl, t *table, enc *encoded, dir string, fib bool, timeout time
 	// The router may still be finishing (End-of-RIB, buffers): let it.
 	time.Sleep(time.Second)
 	res.afterKB = memKB(pid, "VmRSS")
+	if st, ok := rt.(interface{ settle() }); ok {
+		st.settle()
+	}
 	heapProfile()
 	res.peakKB = max(memKB(pid, "VmHWM"), peakRSS)
 	if p, ok := rt.(*proc); ok && p.exited() {

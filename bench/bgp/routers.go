@@ -174,9 +174,17 @@ func startGoBGP(ns *netns.NS, dir string, _ bool) (router, error) {
 // process (for -cpuprofile / -memprofile): no daemon, no kernel.
 type inproc struct {
 	s *bgp.Speaker
+	r *rib.RIB
 }
 
 func (p *inproc) pid() int { return 0 }
+
+// settle packs the tables as the daemon does once a burst has settled,
+// so that a heap profile shows what the daemon keeps.
+func (p *inproc) settle() {
+	p.r.Compact()
+	p.s.Compact()
+}
 func (p *inproc) stop()    { p.s.Stop("benchmark done", 5*time.Second) }
 
 func startInproc(ns *netns.NS, dir string, _ bool) (router, error) {
@@ -206,5 +214,5 @@ func startInproc(ns *netns.NS, dir string, _ bool) (router, error) {
 	if err := s.Start(context.Background()); err != nil {
 		return nil, err
 	}
-	return &inproc{s: s}, nil
+	return &inproc{s: s, r: r}, nil
 }

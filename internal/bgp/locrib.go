@@ -189,6 +189,24 @@ func (s *Speaker) put(p wire.Prefix, d dest) { s.loc.Put(locKey(p), d) }
 // del forgets p.
 func (s *Speaker) del(p wire.Prefix) { s.loc.Delete(locKey(p)) }
 
+// Compact packs the Loc-RIB's arrays (see rib.RIB.Compact) and lets go of
+// the buffers a burst of UPDATEs grew: the batches kept for reuse and the
+// update groups' emptied queues. The daemon calls it once a burst has
+// settled.
+func (s *Speaker) Compact() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loc.Compact()
+	for _, g := range s.groups {
+		if g.head == len(g.pending) {
+			g.pending, g.head = nil, 0
+		}
+	}
+	s.rq.mu.Lock()
+	s.rq.free = nil
+	s.rq.mu.Unlock()
+}
+
 // locLen returns the number of prefixes in the Loc-RIB.
 func (s *Speaker) locLen() int { return s.loc.Len() }
 

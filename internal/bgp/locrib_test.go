@@ -192,6 +192,9 @@ func TestLocRIBChurn(t *testing.T) {
 		}
 		s.flush(b)
 		s.mu.Unlock()
+		if step%500 == 499 {
+			s.Compact()
+		}
 		checkSpeakerCounts(t, s)
 		if t.Failed() {
 			t.Fatalf("after step %d", step)

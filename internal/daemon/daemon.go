@@ -64,7 +64,7 @@ type Daemon struct {
 
 	// Each consumer and source runs under its own context so shutdown can
 	// stop them in order.
-	stopMonitor, stopKernel, stopFIB context.CancelFunc
+	stopMonitor, stopKernel, stopFIB, stopTrim context.CancelFunc
 	wg                               sync.WaitGroup
 	kernelDone                       chan error
 }
@@ -275,6 +275,13 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err := d.startBGP(ctx); err != nil {
 		return fmt.Errorf("bgp: %w", err)
 	}
+	tctx, cancel := context.WithCancel(context.Background())
+	d.stopTrim = cancel
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.trimMemory(tctx)
+	}()
 
 	srv := api.NewServer(api.ServerConfig{
 		Socket:     cfg.API.Socket,
@@ -360,6 +367,9 @@ func (d *Daemon) shutdown() {
 	}
 	if d.metrics != nil {
 		d.metrics.stop()
+	}
+	if d.stopTrim != nil {
+		d.stopTrim()
 	}
 	d.wg.Wait()
 	if d.prog != nil {

@@ -45,6 +45,7 @@ func FuzzOps(f *testing.F) {
 						delete(ref, k2)
 					}
 				}
+				m.Compact()
 			case 3:
 				v, ok := m.Get(k)
 				if w, wok := ref[k]; ok != wok || v != w {

@@ -259,6 +259,47 @@ func (m *Map[V]) Delete(k Key) bool {
 	return true
 }
 
+// Compact packs every leaf's keys and values, per family, into one array
+// of keys and one of values, each leaf a piece of exactly its length.
+// After a bulk load the leaves keep up to a quarter of growth slack, and
+// the arrays they outgrew on the way, of every size class, leave the heap
+// in partly used spans that the runtime cannot return to the system; once
+// every leaf lives in the two arrays, those spans are wholly free. A leaf
+// that changes later moves to arrays of its own again (its piece stays
+// unused until the next Compact), so a table that changes little keeps
+// the benefit.
+func (m *Map[V]) Compact() {
+	compactRoot(&m.v4, m.n4)
+	compactRoot(&m.v6, m.n6)
+}
+
+func compactRoot[K leafKey, V any](root *node[K, V], n int) {
+	if n == 0 {
+		return
+	}
+	keys := make([]K, 0, n)
+	vals := make([]V, 0, n)
+	root.pack(&keys, &vals)
+}
+
+// pack moves n's leaves into the arrays behind keys and vals, which have
+// room for all of them.
+func (n *node[K, V]) pack(keys *[]K, vals *[]V) {
+	if n.kids != nil {
+		for _, c := range n.kids {
+			if c != nil {
+				c.pack(keys, vals)
+			}
+		}
+		return
+	}
+	i, l := len(*keys), len(n.keys)
+	*keys = append(*keys, n.keys...)
+	*vals = append(*vals, n.vals...)
+	n.keys = (*keys)[i : i+l : i+l]
+	n.vals = (*vals)[i : i+l : i+l]
+}
+
 // Clear removes every key.
 func (m *Map[V]) Clear() { *m = Map[V]{} }
 

@@ -90,6 +90,10 @@ func TestDifferential(t *testing.T) {
 			}
 		}
 		check(t, &m, ref)
+		if round%7 == 3 {
+			m.Compact()
+			check(t, &m, ref)
+		}
 		if round%5 == 4 {
 			// Delete every other key, and change the rest, while iterating.
 			i := 0
