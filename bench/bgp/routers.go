@@ -185,7 +185,7 @@ func (p *inproc) settle() {
 	p.r.Compact()
 	p.s.Compact()
 }
-func (p *inproc) stop()    { p.s.Stop("benchmark done", 5*time.Second) }
+func (p *inproc) stop() { p.s.Stop("benchmark done", 5*time.Second) }
 
 func startInproc(ns *netns.NS, dir string, _ bool) (router, error) {
 	cfg, err := config.Parse("routerd.yaml", []byte(routerdConfig(dir, false)))

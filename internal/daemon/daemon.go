@@ -65,8 +65,8 @@ type Daemon struct {
 	// Each consumer and source runs under its own context so shutdown can
 	// stop them in order.
 	stopMonitor, stopKernel, stopFIB, stopTrim context.CancelFunc
-	wg                               sync.WaitGroup
-	kernelDone                       chan error
+	wg                                         sync.WaitGroup
+	kernelDone                                 chan error
 }
 
 // Run loads the configuration, starts everything, serves until ctx ends or
