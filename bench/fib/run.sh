@@ -12,9 +12,12 @@ count=${1:-3}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 go version
+# The machine is shared: record the load the figures were taken under.
+uptime
 go test ./internal/fib/ -run '^$' -bench 'Lookup|Parallel' -benchtime 3000000x -count "$count" | tee "$out"
 go test ./internal/fib/ -run '^$' -bench 'Update' -benchtime 200000x -count "$count" | tee -a "$out"
 go test ./internal/fib/ -run '^$' -bench 'Build|SecondProcess' -benchtime 1x -count 1 | tee -a "$out"
+uptime
 
 echo
 echo "== median ns/op and speed-up against bart.Fast (same address set) =="

@@ -55,6 +55,7 @@ type compState struct {
 	// Words in the free lists, for the writer's pressure test (see
 	// Writer.pressed).
 	freeWords uint64
+	quarWords uint64 // words of copies in the quarantine
 	used      uint64 // words in live copies
 
 	// The main table's shortcut table in the file (nil if none), its
@@ -280,6 +281,7 @@ func (w *Writer) compAlloc(words int) (uint32, error) {
 
 func (w *Writer) compRelease(o uint32, words uint8, at int64) {
 	w.comp.used -= uint64(words) + compMinWords
+	w.comp.quarWords += uint64(words) + compMinWords
 	w.quar = append(w.quar, quarItem{kind: qComp, idx: o, size: words, at: at})
 }
 

@@ -424,18 +424,22 @@ func (w *Writer) releaseFirst(n int) {
 		case qComp:
 			w.comp.free[q.size] = append(w.comp.free[q.size], q.idx)
 			w.comp.freeWords += uint64(q.size) + compMinWords
+			w.comp.quarWords -= uint64(q.size) + compMinWords
 		}
 	}
 	w.quar = append(w.quar[:0], w.quar[n:]...)
 }
 
 // pressed reports whether a pool has less than a quarter of its capacity
-// left outside the quarantine.
+// left outside the quarantine, or the quarantined compressed copies
+// outweigh the live ones twice (and 512 KiB): readers walk the compressed
+// pool, and letting churn spread the live copies over a pool many times
+// their size would cost them cache misses long after the churn.
 func (w *Writer) pressed() bool {
 	room := func(p *pool) bool { return int(p.cap-p.next)+len(p.free) < int(p.cap)/4 }
 	c := &w.comp
 	return room(w.nodeMem) || room(w.recMem) || room(w.slots) ||
-		uint64(len(c.pool))-uint64(c.next)+c.freeWords < uint64(len(c.pool))/4
+		c.room() < uint64(len(c.pool))/4 || c.quarWords > 2*c.used+1<<16
 }
 
 func (w *Writer) quarantine(k quarKind, idx uint32) {
