@@ -327,7 +327,10 @@ func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
 	if rt.Kind == KindUnicast {
 		c.group = r.internGroup(rt.Table, rt.NextHops)
 	}
-	e, ok := t.get(k)
+	// One search: ep stays valid, as nothing below adds or removes keys
+	// before e is written back.
+	ep, ok := t.m.Entry(k.mkey())
+	e := *ep
 	if !ok {
 		e.best = -1
 		e.id = r.newID()
@@ -350,7 +353,7 @@ func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
 		}
 	}
 	r.reselect(t, k, &e, old, oldParked, ch)
-	t.put(k, e)
+	*ep = e
 }
 
 func (r *RIB) withdraw(src SourceID, tid Table, k pfx, ch *changeSet) {
