@@ -385,10 +385,9 @@ func (n *node[K, V]) burst(d, maxDepth int) {
 func (n *node[K, V]) insertAt(i int, k K) {
 	l := len(n.keys)
 	if l == cap(n.keys) {
-		// Grow by a quarter: leaves of a full table hold a few to a few
-		// hundred keys, and doubling would leave a third of the memory
-		// unused on average.
-		n.realloc(l, l+l/4+1)
+		// Grow by half: a bulk load reallocates each leaf a few times
+		// only, and Compact takes the slack away once it is over.
+		n.realloc(l, l+l/2+2)
 	}
 	n.keys = n.keys[:l+1]
 	copy(n.keys[i+1:], n.keys[i:l])
