@@ -296,14 +296,17 @@ func (f *idleFeed) Next(max int) rib.Update {
 // wait runs fn (which changes the RIB) and waits until the programmer has
 // applied everything that followed.
 func (f *idleFeed) wait(fn func() error) (span, error) {
+	// Armed before fn: a programmer done with fn's changes before fn
+	// returned must still be seen. It calls Next only when C announces
+	// something (and C answers only changes not yet drained), so nothing
+	// earlier can pass for the end of this step.
+	f.mu.Lock()
+	f.armed = true
+	f.mu.Unlock()
 	start := startClock()
 	if err := fn(); err != nil {
 		return span{}, err
 	}
-	f.mu.Lock()
-	f.armed = true
-	f.mu.Unlock()
-	// Nudge the programmer in case it is already waiting on C.
 	select {
 	case <-f.idle:
 	case <-time.After(5 * time.Minute):

@@ -42,7 +42,8 @@ func ParseNexthopMode(s string) (NexthopMode, error) {
 
 // Feed is the consumer side of a RIB subscription: C signals that updates
 // are waiting (and is signalled again after a Next that left more, as
-// rib.Subscription does), Next returns at most max route changes (an empty
+// rib.Subscription does; a signal for changes a Next already returned must
+// not outlive that Next), Next returns at most max route changes (an empty
 // Update when nothing is waiting). The programmer finishes all its kernel
 // work before it calls Next without C signalled, so an empty Update tells
 // the feed that everything it handed out is in the kernel.

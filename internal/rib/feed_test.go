@@ -109,3 +109,42 @@ func TestEntrySize(t *testing.T) {
 		t.Fatalf("entry is %d bytes, want 20", n)
 	}
 }
+
+// C is signalled after Next only for what Next left or what came later.
+func TestFeedSignal(t *testing.T) {
+	r, _, static, _ := lab(t)
+	sub, err := r.Subscribe("s")
+	must(t, err)
+	defer sub.Close()
+	signalled := func() bool {
+		select {
+		case <-sub.C():
+			return true
+		default:
+			return false
+		}
+	}
+	drain(sub)
+	// Several changes in one batch raise C more than once; one Next that
+	// takes them all leaves it clear.
+	must(t, static.Apply([]Route{
+		{Table: TableMain, Prefix: p20, NextHops: []NextHop{{Gateway: gw1}}},
+		{Table: TableMain, Prefix: p6, NextHops: []NextHop{{Gateway: gw6}}},
+	}, nil))
+	if u := sub.Next(10); len(u.Routes) != 2 {
+		t.Fatalf("want both routes: %+v", u.Routes)
+	}
+	if signalled() {
+		t.Fatal("C signalled with nothing left")
+	}
+	must(t, static.Apply(nil, []Key{{TableMain, p20}, {TableMain, p6}}))
+	if u := sub.Next(1); len(u.Routes) != 1 {
+		t.Fatalf("want one route: %+v", u.Routes)
+	}
+	if !signalled() {
+		t.Fatal("C not signalled with one change left")
+	}
+	if u := sub.Next(1); len(u.Routes) != 1 || signalled() {
+		t.Fatalf("want the last change and C clear: %+v", u.Routes)
+	}
+}

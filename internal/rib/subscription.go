@@ -234,6 +234,16 @@ func (s *Subscription) Next(max int) Update {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s.started = true
+	// A signal raised before this call is answered by it, so that C is
+	// signalled afterwards only for changes that came later (or what this
+	// call left): a consumer that finds C signalled after an update has
+	// more to read. The kernel programmer relies on it: it goes on without
+	// waiting for its own work in flight only while C says more is coming,
+	// and an empty Next tells its feed that everything is applied.
+	select {
+	case <-s.c:
+	default:
+	}
 	var u Update
 	for _, id := range s.groups {
 		if g := r.groups[id]; g != nil && g.dirty&s.bit != 0 {
