@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -26,9 +25,6 @@ import (
 	"github.com/routerd/routerd/internal/kernel"
 	"github.com/routerd/routerd/internal/rib"
 )
-
-// defaultGCPercent is the collector's headroom unless GOGC is set.
-const defaultGCPercent = 25
 
 // Version is set at build time (-ldflags "-X ...daemon.Version=...").
 var Version = "dev"
@@ -143,13 +139,6 @@ func (d *Daemon) toggleDebug() {
 
 func (d *Daemon) start(ctx context.Context) error {
 	cfg := d.cfg
-	if os.Getenv("GOGC") == "" {
-		// A routing daemon's heap is mostly long-lived tables, and on the
-		// hot paths it allocates little: a small collection headroom keeps
-		// resident memory close to the live tables at little CPU cost.
-		// GOGC in the environment still decides when set.
-		debug.SetGCPercent(defaultGCPercent)
-	}
 	if n, err := raiseFileLimit(); err != nil {
 		d.log.Warn("cannot raise the open-file limit", "err", err)
 	} else {
