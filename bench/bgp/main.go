@@ -85,7 +85,8 @@ type result struct {
 	conv      time.Duration
 	peakKB    int64 // VmHWM
 	beforeKB  int64 // VmRSS with sessions up, before the table
-	afterKB   int64 // VmRSS after convergence
+	afterKB   int64 // VmRSS a second after the router went idle after convergence
+	settle    time.Duration // from convergence until the router went idle
 	cpu       time.Duration
 	updatesIn int64 // UPDATEs the monitor received
 }
@@ -190,8 +191,8 @@ func main() {
 				if err != nil {
 					fatal(fmt.Sprintf("%s (%s): %v", im.name, sc, err))
 				}
-				fmt.Fprintf(os.Stderr, "  %-14s %s run %d: %.2fs, peak %.0f MiB, %.0f B/route, cpu %.1fs, %d UPDATEs to the monitor; load %s\n",
-					im.name, sc, i+1, r.conv.Seconds(), float64(r.peakKB)/1024, r.bytesPerRoute(t.len()), r.cpu.Seconds(), r.updatesIn, loadavg())
+				fmt.Fprintf(os.Stderr, "  %-14s %s run %d: %.2fs, peak %.0f MiB, %.0f B/route, cpu %.1fs, idle %.1fs later, %d UPDATEs to the monitor; load %s\n",
+					im.name, sc, i+1, r.conv.Seconds(), float64(r.peakKB)/1024, r.bytesPerRoute(t.len()), r.cpu.Seconds(), r.settle.Seconds(), r.updatesIn, loadavg())
 				all[im.name] = append(all[im.name], r)
 			}
 		}
@@ -409,7 +410,11 @@ func measure(im impl, t *table, enc *encoded, dir string, fib bool, timeout time
 	res.conv = time.Unix(0, c.doneAt.Load()).Sub(start)
 	res.cpu = cpuTime(pid) - cpu0
 	res.updatesIn = c.updates.Load()
-	// The router may still be finishing (End-of-RIB, buffers): let it.
+	// The router may still be finishing (its RIB, the kernel's table,
+	// End-of-RIB, buffers): B/route is taken a second after it is idle.
+	if pid != 0 {
+		res.settle = waitIdle(pid, 2*timeout)
+	}
 	time.Sleep(time.Second)
 	res.afterKB = memKB(pid, "VmRSS")
 	if st, ok := rt.(interface{ settle() }); ok {
@@ -460,6 +465,23 @@ func memKB(pid int, field string) int64 {
 
 // cpuTime is the user and system time of a process (utime + stime of
 // /proc/PID/stat); pid 0 is this process.
+// waitIdle waits until process pid uses less than 2 % of a CPU over half
+// a second (or limit passes) and returns how long that took.
+func waitIdle(pid int, limit time.Duration) time.Duration {
+	const step = 500 * time.Millisecond
+	start := time.Now()
+	last := cpuTime(pid)
+	for time.Since(start) < limit {
+		time.Sleep(step)
+		cur := cpuTime(pid)
+		if cur-last < step/50 {
+			return time.Since(start) - step
+		}
+		last = cur
+	}
+	return time.Since(start)
+}
+
 func cpuTime(pid int) time.Duration {
 	p := "self"
 	if pid != 0 {
