@@ -83,9 +83,9 @@ func profile() func() {
 // result is one measurement.
 type result struct {
 	conv      time.Duration
-	peakKB    int64 // VmHWM
-	beforeKB  int64 // VmRSS with sessions up, before the table
-	afterKB   int64 // VmRSS a second after the router went idle after convergence
+	peakKB    int64         // VmHWM
+	beforeKB  int64         // VmRSS with sessions up, before the table
+	afterKB   int64         // VmRSS a second after the router went idle after convergence
 	settle    time.Duration // from convergence until the router went idle
 	cpu       time.Duration
 	updatesIn int64 // UPDATEs the monitor received
