@@ -251,6 +251,44 @@ type batch struct {
 	// allocates nothing per route once it has grown (the RIB copies next
 	// hops into its own groups).
 	nhs []rib.NextHop
+	// delAt indexes del by source and key. rib.Source.Apply offers before
+	// it withdraws, so a key withdrawn and then offered again within one
+	// batch (a flap, or a prefix both withdrawn and announced in one
+	// UPDATE) must lose its withdrawal, or the RIB would end without it.
+	delAt map[srcKey]int
+}
+
+type srcKey struct {
+	src int
+	k   rib.Key
+}
+
+// withdraw adds a withdrawal of k from source src.
+func (b *batch) withdraw(src int, k rib.Key) {
+	if b.delAt == nil {
+		b.delAt = map[srcKey]int{}
+	}
+	b.delAt[srcKey{src, k}] = len(b.del[src])
+	b.del[src] = append(b.del[src], k)
+}
+
+// offer adds route r from source src, dropping a withdrawal of its key
+// earlier in the batch.
+func (b *batch) offer(src int, r rib.Route) {
+	if len(b.delAt) > 0 {
+		sk := srcKey{src, rib.Key{Table: r.Table, Prefix: r.Prefix}}
+		if i, ok := b.delAt[sk]; ok {
+			d := b.del[src]
+			last := len(d) - 1
+			if i != last {
+				d[i] = d[last]
+				b.delAt[srcKey{src, d[i]}] = i
+			}
+			b.del[src] = d[:last]
+			delete(b.delAt, sk)
+		}
+	}
+	b.add[src] = append(b.add[src], r)
 }
 
 func (b *batch) size() int { return len(b.add[0]) + len(b.add[1]) + len(b.del[0]) + len(b.del[1]) }
@@ -263,6 +301,7 @@ func (b *batch) reset() {
 	}
 	b.exported = false
 	b.nhs = b.nhs[:0]
+	clear(b.delAt)
 }
 
 // nexthops returns a one-element next hop list backed by the batch.
@@ -488,7 +527,7 @@ func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
 	}
 	if d.flags&destHasBest == 0 || d.slot0 < firstPeerSlot {
 		if wasIn {
-			b.del[wasI] = append(b.del[wasI], key)
+			b.withdraw(wasI, key)
 			d.flags &^= destBestInRIB | destBestIsIBGP
 		}
 		return
@@ -511,9 +550,9 @@ func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
 		nhs = b.nexthops(s.hop(pt))
 	}
 	if wasIn && wasI != src {
-		b.del[wasI] = append(b.del[wasI], key)
+		b.withdraw(wasI, key)
 	}
-	b.add[src] = append(b.add[src], rib.Route{Table: key.Table, Prefix: key.Prefix, Distance: dist, NextHops: nhs})
+	b.offer(src, rib.Route{Table: key.Table, Prefix: key.Prefix, Distance: dist, NextHops: nhs})
 	d.flags |= destBestInRIB
 	if src == 1 {
 		d.flags |= destBestIsIBGP

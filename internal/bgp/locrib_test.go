@@ -210,3 +210,33 @@ func TestLocRIBChurn(t *testing.T) {
 		t.Errorf("with every path gone: %d prefixes, %d attribute sets, %d path lists left", n, nsets, lists)
 	}
 }
+
+// TestWithdrawAndOfferInOneBatch checks that a prefix withdrawn and
+// announced again before its batch reaches the RIB ends in the RIB (the
+// RIB applies a batch's offers before its withdrawals), and that one
+// announced and then withdrawn ends out of it.
+func TestWithdrawAndOfferInOneBatch(t *testing.T) {
+	s, r := testSpeaker(t)
+	p := wire.MustParsePrefix("192.0.2.0/24")
+	q := wire.MustParsePrefix("198.51.100.0/24")
+	inRIB := func(pfx wire.Prefix) bool {
+		_, ok := r.Get(rib.Key{Table: rib.TableMain, Prefix: pfx.Netip()})
+		return ok
+	}
+	s.mu.Lock()
+	b := &batch{}
+	s.setPath(p, 2, nhAttrs("10.9.0.2", 65002), b)
+	s.flush(b)
+	s.removePath(p, 2, b)
+	s.setPath(p, 2, nhAttrs("10.9.0.2", 65002, 7), b)
+	s.setPath(q, 2, nhAttrs("10.9.0.2", 65002), b)
+	s.removePath(q, 2, b)
+	s.flush(b)
+	s.mu.Unlock()
+	if !inRIB(p) {
+		t.Error("withdrawn and announced again in one batch: not in the RIB")
+	}
+	if inRIB(q) {
+		t.Error("announced and withdrawn in one batch: still in the RIB")
+	}
+}
