@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"fmt"
+	"net/netip"
 	"unique"
 
 	"github.com/routerd/routerd/internal/bgp/wire"
@@ -29,17 +30,20 @@ type attrTable struct {
 type attrSet struct {
 	h    unique.Handle[wire.Attrs]
 	a    *wire.Attrs // h.Value(), so that readers need not copy it
+	nh   *nexthop    // the tracked state of a.NextHop
 	refs uint32
 }
 
-// ref returns h's ID and counts one more reference to it.
-func (t *attrTable) ref(h unique.Handle[wire.Attrs]) attrID {
+// ref returns h's ID and counts one more reference to it; fresh reports
+// a set new to the table, whose next hop the caller is to track.
+func (t *attrTable) ref(h unique.Handle[wire.Attrs]) (id attrID, fresh bool) {
 	if t.lastID != 0 && h == t.last {
 		t.sets[t.lastID].refs++
-		return t.lastID
+		return t.lastID, false
 	}
 	id, ok := t.ids[h]
 	if !ok {
+		fresh = true
 		a := h.Value()
 		if n := len(t.free); n > 0 {
 			id = t.free[n-1]
@@ -59,20 +63,42 @@ func (t *attrTable) ref(h unique.Handle[wire.Attrs]) attrID {
 	}
 	t.sets[id].refs++
 	t.last, t.lastID = h, id
-	return id
+	return id, fresh
 }
 
-// unref drops one reference to id, freeing it with the last.
-func (t *attrTable) unref(id attrID) {
+// unref drops one reference to id and, when that was the last, frees it
+// and returns its next hop for the caller to stop tracking.
+func (t *attrTable) unref(id attrID) (freed bool, nh netip.Addr) {
 	s := &t.sets[id]
 	if s.refs--; s.refs > 0 {
-		return
+		return false, netip.Addr{}
 	}
+	nh = s.a.NextHop
 	delete(t.ids, s.h)
 	*s = attrSet{}
 	t.free = append(t.free, id)
 	if t.lastID == id {
 		t.lastID = 0
+	}
+	return true, nh
+}
+
+// refAttrs is attrTable.ref for a path: a set new to the table starts
+// tracking its next hop. Tracking by set rather than by path keeps the
+// per-prefix work free of next-hop map lookups.
+func (s *Speaker) refAttrs(h unique.Handle[wire.Attrs]) attrID {
+	id, fresh := s.attrs.ref(h)
+	if fresh {
+		set := &s.attrs.sets[id]
+		set.nh = s.trackNH(set.a.NextHop, 1)
+	}
+	return id
+}
+
+// unrefAttrs is attrTable.unref for a path.
+func (s *Speaker) unrefAttrs(id attrID) {
+	if freed, nh := s.attrs.unref(id); freed {
+		s.trackNH(nh, -1)
 	}
 }
 
@@ -112,6 +138,21 @@ func (s *Speaker) checkRefs() error {
 	}
 	if inUse != len(s.attrs.ids) {
 		return fmt.Errorf("%d attribute IDs in use, %d interned", inUse, len(s.attrs.ids))
+	}
+	// Next hops are counted once per attribute set in use.
+	nhRefs := map[netip.Addr]int{}
+	for id := 1; id < len(refs); id++ {
+		if set := &s.attrs.sets[id]; set.refs > 0 {
+			nhRefs[set.a.NextHop]++
+			if set.nh != s.nhs[set.a.NextHop] {
+				return fmt.Errorf("attribute ID %d does not share its next hop's tracked state", id)
+			}
+		}
+	}
+	for a, n := range s.nhs {
+		if n.refs != nhRefs[a] {
+			return fmt.Errorf("next hop %s: %d references counted, %d attribute sets use it", a, n.refs, nhRefs[a])
+		}
 	}
 	return nil
 }

@@ -364,12 +364,12 @@ func (s *Speaker) setPath(p wire.Prefix, slot uint16, h unique.Handle[wire.Attrs
 	// before d is written back.
 	dp, _ := s.loc.Entry(locKey(p))
 	d := *dp
-	id := s.attrs.ref(h)
+	id := s.refAttrs(h)
 	old, had := d.best()
 	if i := d.find(pl, slot); i >= 0 {
 		pt := d.at(pl, i)
 		if pt.attr == id {
-			s.attrs.unref(id)
+			s.unrefAttrs(id)
 			if pt.stale() {
 				pt.flags &^= pathStale
 				d.set(pl, i, pt)
@@ -377,19 +377,11 @@ func (s *Speaker) setPath(p wire.Prefix, slot uint16, h unique.Handle[wire.Attrs
 			}
 			return
 		}
-		oldNH := s.attrs.get(pt.attr).NextHop
 		d.set(pl, i, path{attr: id, slot: slot})
-		if nh := s.attrs.get(id).NextHop; nh != oldNH && slot >= firstPeerSlot {
-			s.trackNH(oldNH, -1)
-			s.trackNH(nh, 1)
-		}
 		s.decideDest(p, &d, old, had, b)
 		*dp = d
-		s.attrs.unref(pt.attr) // after the decision, which compares with old
+		s.unrefAttrs(pt.attr) // after the decision, which compares with old
 		return
-	}
-	if slot >= firstPeerSlot {
-		s.trackNH(s.attrs.get(id).NextHop, 1)
 	}
 	s.slots[slot].accepted++
 	d.add(pl, path{attr: id, slot: slot})
@@ -432,7 +424,7 @@ func (s *Speaker) store(p wire.Prefix, d dest) {
 
 // usable reports whether a path may be selected: its next hop resolves.
 func (s *Speaker) usable(pt *path) bool {
-	return s.nexthopUsable(pt.slot, s.attrs.get(pt.attr).NextHop)
+	return pt.slot < firstPeerSlot || s.attrs.sets[pt.attr].nh.ok
 }
 
 // nexthopUsable reports whether a path from slot with next hop nh may be
@@ -453,12 +445,11 @@ func (s *Speaker) candidates(d *dest) []candInfo {
 			continue
 		}
 		si := &s.slots[pt.slot]
-		a := s.attrs.get(pt.attr)
+		set := &s.attrs.sets[pt.attr]
+		a := set.a
 		c := candInfo{i: i, a: a, local: si.local, ebgp: si.ebgp, routerID: si.routerID, peer: si.addr}
 		if !si.local {
-			if n := s.nhs[a.NextHop]; n != nil {
-				c.igp = n.metric
-			}
+			c.igp = set.nh.metric
 		}
 		c.neighAS, _ = a.ASPath.First()
 		cs = append(cs, c)
@@ -732,13 +723,10 @@ func (s *Speaker) dropSlot(slot uint16, keep wire.Families) {
 func (s *Speaker) removeAt(p wire.Prefix, d *dest, i int, b *batch) {
 	old, had := d.best()
 	pt := d.at(&s.more, i)
-	if pt.slot >= firstPeerSlot {
-		s.trackNH(s.attrs.get(pt.attr).NextHop, -1)
-	}
 	s.slots[pt.slot].accepted--
 	d.remove(&s.more, i)
 	s.decideDest(p, d, old, had, b)
-	s.attrs.unref(pt.attr) // after the decision, which compares with old
+	s.unrefAttrs(pt.attr) // after the decision, which compares with old
 }
 
 // markStale marks slot's paths of the families in fams stale (a route
