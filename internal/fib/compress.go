@@ -308,7 +308,7 @@ func (w *Writer) compress(n uint32) (uint32, int, error) {
 		return 0, 0, err
 	}
 	dst := w.comp.pool[o : o+uint32(words)]
-	copy(dst, bm[:])
+	dst[0], dst[1], dst[2], dst[3] = bm[0], bm[1], bm[2], bm[3]
 	dst[4] = b1<<16 | b2<<32 | b3<<48
 	// The runs' entries as uint32 pairs, written as whole words (readers
 	// never see this copy before it is linked).
