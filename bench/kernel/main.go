@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -37,6 +38,9 @@ import (
 )
 
 const metric = 20
+
+// memprofile is where the routerd way writes its heap profile, if set.
+var memprofile string
 
 var (
 	gw4a, gw4b = netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")
@@ -83,6 +87,7 @@ func main() {
 	limit := flag.Int("limit", 0, "use only the first N prefixes (0: all)")
 	ways := flag.String("ways", "routerd,programmer,raw,ip", "which ways to measure (programmer: the kernel package fed pre-built updates, no RIB)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run")
+	flag.StringVar(&memprofile, "memprofile", "", "write a heap profile of the routerd way with the table installed (first run; packed as the daemon packs it)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -376,6 +381,8 @@ func benchRouterd(l *lab, prefixes []netip.Prefix) (phases, string, error) {
 	var ms0 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
+	rss0 := rssKB()
+	peak := watchPeak()
 	routes := make([]rib.Route, 0, 10000)
 	ph.install, err = feed.wait(func() error {
 		for i := 0; i < len(prefixes); {
@@ -400,12 +407,33 @@ func benchRouterd(l *lab, prefixes []netip.Prefix) (phases, string, error) {
 	if rep.n > 0 {
 		return ph, "", fmt.Errorf("%d routes rejected", rep.n)
 	}
+	peakHeap, peakRSS := peak()
 	var ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms1)
-	mem := fmt.Sprintf("routerd with %d routes installed: heap %.1f MiB (RIB + programmer; %.0f bytes/route), process RSS %s",
-		len(prefixes), float64(ms1.HeapAlloc-ms0.HeapAlloc)/(1<<20), float64(ms1.HeapAlloc-ms0.HeapAlloc)/float64(len(prefixes)), rss())
+	// Then packed as the daemon packs its tables once a burst settles
+	// (internal/daemon/memtrim.go).
 	debug.FreeOSMemory()
+	r.Compact()
+	p.Compact()
+	debug.FreeOSMemory()
+	var ms2 runtime.MemStats
+	runtime.ReadMemStats(&ms2)
+	perRoute := func(b uint64) float64 { return float64(b) / float64(len(prefixes)) }
+	mib := func(b uint64) float64 { return float64(b) / (1 << 20) }
+	mem := fmt.Sprintf("routerd with %d routes installed (RIB + programmer, over the heap before):\n"+
+		"  heap after GC %.1f MiB (%.0f B/route); packed %.1f MiB (%.0f B/route)\n"+
+		"  during install: heap objects peak %.1f MiB (%.0f B/route), RSS peak +%.1f MiB; RSS packed +%.1f MiB (%.0f B/route)",
+		len(prefixes), mib(ms1.HeapAlloc-ms0.HeapAlloc), perRoute(ms1.HeapAlloc-ms0.HeapAlloc),
+		mib(ms2.HeapAlloc-ms0.HeapAlloc), perRoute(ms2.HeapAlloc-ms0.HeapAlloc),
+		mib(peakHeap-ms0.HeapAlloc), perRoute(peakHeap-ms0.HeapAlloc),
+		float64(int64(peakRSS)-int64(rss0))/1024, float64(int64(rssKB())-int64(rss0))/1024, float64(1024*(int64(rssKB())-int64(rss0)))/float64(len(prefixes)))
+	if memprofile != "" {
+		if err := writeHeapProfile(memprofile); err != nil {
+			return ph, "", err
+		}
+		memprofile = ""
+	}
 
 	sent := p.Metrics().RoutesSent.Load()
 	ph.move, err = feed.wait(func() error { return st.Apply(via(gw4b, gw6b), nil) })
@@ -457,14 +485,60 @@ func benchRouterd(l *lab, prefixes []netip.Prefix) (phases, string, error) {
 	return ph, mem, nil
 }
 
-func rss() string {
+// rssKB returns the process's VmRSS in kB.
+func rssKB() uint64 {
 	b, _ := os.ReadFile("/proc/self/status")
 	for _, line := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(line, "VmRSS:") {
-			return strings.Join(strings.Fields(line)[1:], " ")
+			if f := strings.Fields(line); len(f) > 1 {
+				n, _ := strconv.ParseUint(f[1], 10, 64)
+				return n
+			}
 		}
 	}
-	return "?"
+	return 0
+}
+
+// watchPeak samples the heap's objects (live and not yet collected) and
+// the RSS every 10 ms until the returned function is called, which
+// returns their peaks: the transient a burst costs, which the figures
+// after GC do not show.
+func watchPeak() func() (heap, rssKB uint64) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	stop, done := make(chan struct{}), make(chan struct{})
+	var heap, rss uint64
+	go func() {
+		defer close(done)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			heap = max(heap, sample[0].Value.Uint64())
+			rss = max(rss, rssKB())
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() (uint64, uint64) {
+		close(stop)
+		<-done
+		return heap, rss
+	}
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // moved checks that a sample route now goes through the second gateway.

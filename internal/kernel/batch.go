@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 
+	"github.com/routerd/routerd/internal/prefixmap"
 	"github.com/routerd/routerd/internal/rib"
 	"golang.org/x/sys/unix"
 )
@@ -21,12 +22,60 @@ const (
 )
 
 // pending is one message of the batch in flight, found again by sequence
-// number when the kernel answers with an error.
+// number when the kernel answers with an error: 24 bytes. A batch that
+// re-sends a full table (a group restored) holds a million of them; with
+// a rib.Key (a netip.Prefix and its pointer) they took 48.
 type pending struct {
-	key    rib.Key
-	id     uint32 // nexthop object id
+	hi, lo uint64 // a route's prefix, as a prefixmap.Key
+	aux    uint32 // a route's table, or the nexthop object's id
+	bits   uint8
+	v6     bool
 	op     opKind
 	failed bool
+}
+
+func (pd *pending) routeKey() rib.Key {
+	k := prefixmap.Key{Hi: pd.hi, Lo: pd.lo, Bits: pd.bits, V6: pd.v6}
+	return rib.Key{Table: rib.Table(pd.aux), Prefix: k.Prefix()}
+}
+
+func (pd *pending) id() uint32 { return pd.aux }
+
+// pendList holds a batch's pending messages in fixed chunks: a full
+// table's batch grows to a million messages, and a slice growing to that
+// would copy itself again and again and leave its old arrays to the
+// collector, doubling the transient. Chunks beyond the first few are
+// dropped when the batch is done.
+type pendList struct {
+	chunks [][]pending
+	n      int
+}
+
+const (
+	pendChunkBits = 12
+	pendChunk     = 1 << pendChunkBits // messages per chunk (96 KiB)
+	pendKeep      = 4                  // chunks kept between batches: one feed read's routes
+)
+
+func (l *pendList) push(pd pending) {
+	c := l.n >> pendChunkBits
+	if c == len(l.chunks) {
+		l.chunks = append(l.chunks, make([]pending, pendChunk))
+	}
+	l.chunks[c][l.n&(pendChunk-1)] = pd
+	l.n++
+}
+
+func (l *pendList) at(i int) *pending { return &l.chunks[i>>pendChunkBits][i&(pendChunk-1)] }
+
+func (l *pendList) len() int { return l.n }
+
+func (l *pendList) reset() {
+	l.n = 0
+	if len(l.chunks) > pendKeep {
+		clear(l.chunks[pendKeep:])
+		l.chunks = l.chunks[:pendKeep]
+	}
 }
 
 type batchErr struct {
@@ -49,7 +98,7 @@ type batch struct {
 	max     int
 	buf     msgBuf
 	last    int
-	pend    []pending
+	pend    pendList
 	base    uint32
 	bufFrom int // index in pend of the first message in buf
 	errs    []batchErr
@@ -126,10 +175,15 @@ func (b *batch) add(op opKind, k rib.Key, id uint32) uint32 {
 		b.send()
 	}
 	seq := b.c.nextSeq()
-	if len(b.pend) == 0 {
+	if b.pend.len() == 0 {
 		b.base = seq
 	}
-	b.pend = append(b.pend, pending{key: k, id: id, op: op})
+	pd := pending{op: op, aux: id}
+	if op == opRoute || op == opDelRoute {
+		mk := mkey(k.Prefix)
+		pd.hi, pd.lo, pd.bits, pd.v6, pd.aux = mk.Hi, mk.Lo, mk.Bits, mk.V6, uint32(k.Table)
+	}
+	b.pend.push(pd)
 	b.last = len(b.buf.b)
 	return seq
 }
@@ -139,8 +193,8 @@ func (b *batch) send() {
 	if len(b.buf.b) == 0 {
 		return
 	}
-	j := sendJob{buf: b.buf.b, base: b.base, from: b.bufFrom, to: len(b.pend)}
-	b.bufFrom = len(b.pend)
+	j := sendJob{buf: b.buf.b, base: b.base, from: b.bufFrom, to: b.pend.len()}
+	b.bufFrom = b.pend.len()
 	if b.jobs != nil {
 		j.recycleBuf = true
 		b.jobs <- j
@@ -219,16 +273,17 @@ func (b *batch) drain(j sendJob, wait bool) {
 // commit sends what is left, waits for the sync marker and collects the
 // errors; the caller resets with reset.
 func (b *batch) commit() {
-	if len(b.pend) == 0 {
+	n := b.pend.len()
+	if n == 0 {
 		return
 	}
-	j := sendJob{sync: true, base: b.base, from: b.bufFrom, to: len(b.pend), last: b.base + uint32(len(b.pend)) - 1}
+	j := sendJob{sync: true, base: b.base, from: b.bufFrom, to: n, last: b.base + uint32(n) - 1}
 	if len(b.buf.b) > 0 {
 		flags := ne.Uint16(b.buf.b[b.last+6:])
 		ne.PutUint16(b.buf.b[b.last+6:], flags|unix.NLM_F_ACK)
 		j.buf = b.buf.b
 	}
-	b.bufFrom = len(b.pend)
+	b.bufFrom = n
 	switch {
 	case b.jobs != nil && len(j.buf) > 0:
 		j.recycleBuf = true
@@ -244,7 +299,7 @@ func (b *batch) commit() {
 		b.buf.b = b.buf.b[:0]
 	}
 	for _, e := range b.acc.errs {
-		b.pend[e.idx].failed = true
+		b.pend.at(e.idx).failed = true
 	}
 	b.errs = append(b.errs, b.acc.errs...)
 	b.overrun = b.overrun || b.acc.overrun
@@ -255,7 +310,7 @@ func (b *batch) commit() {
 }
 
 func (b *batch) reset() {
-	b.pend = b.pend[:0]
+	b.pend.reset()
 	b.errs = b.errs[:0]
 	b.bufFrom = 0
 	b.overrun = false

@@ -26,8 +26,8 @@ func (p *Programmer) commit() error {
 	// replace nor the routes that failed with it count as failures.
 	var gone map[rib.GroupID]bool
 	for _, be := range p.b.errs {
-		if pd := &p.b.pend[be.idx]; pd.op == opReplNexthop && isGone(be.err) {
-			if gid, ok := p.ids[pd.id]; ok {
+		if pd := p.b.pend.at(be.idx); pd.op == opReplNexthop && isGone(be.err) {
+			if gid, ok := p.ids[pd.id()]; ok {
 				if gone == nil {
 					gone = make(map[rib.GroupID]bool)
 				}
@@ -36,48 +36,47 @@ func (p *Programmer) commit() error {
 		}
 	}
 	for _, be := range p.b.errs {
-		pd := &p.b.pend[be.idx]
+		pd := p.b.pend.at(be.idx)
 		pd.failed = true
 		switch pd.op {
 		case opRoute:
-			e, ok := p.routes.get(pd.key)
-			if ok && e.kind == rib.KindUnicast && gone[e.gid] {
-				e.installed = false
-				p.routes.set(pd.key, e)
+			key := pd.routeKey()
+			e := p.routes.ptr(key)
+			if e != nil && e.kind() == rib.KindUnicast && gone[e.gid()] {
+				e.setInstalled(false)
 				continue
 			}
 			routeErrs++
 			p.m.RouteErrors.Add(1)
-			if ok {
-				e.installed = false
-				p.routes.set(pd.key, e)
+			if e != nil {
+				e.setInstalled(false)
 				// The route failed because its next hop did: say why.
-				if ge := nhErr[e.gid]; ge != nil && e.kind == rib.KindUnicast {
+				if ge := nhErr[e.gid()]; ge != nil && e.kind() == rib.KindUnicast {
 					be.err = fmt.Errorf("next hop: %w", ge)
 				}
 			}
 			if logged < maxErrorLogs {
 				logged++
-				p.log.Warn("kernel rejected route", "route", pd.key, "err", be.err)
+				p.log.Warn("kernel rejected route", "route", key, "err", be.err)
 			}
-			if txt := be.err.Error(); p.failed[pd.key] != txt {
-				p.failed[pd.key] = txt
+			if txt := be.err.Error(); p.failed[key] != txt {
+				p.failed[key] = txt
 				if p.rep != nil {
-					p.rep.SetInstallError(pd.key, be.err)
+					p.rep.SetInstallError(key, be.err)
 				}
 			}
 		case opDelRoute:
 			if !errors.Is(be.err, unix.ESRCH) && !errors.Is(be.err, unix.ENOENT) {
-				p.log.Warn("kernel refused to delete route", "route", pd.key, "err", be.err)
+				p.log.Warn("kernel refused to delete route", "route", pd.routeKey(), "err", be.err)
 			}
 		case opNexthop, opReplNexthop:
-			if gid, ok := p.ids[pd.id]; ok && gone[gid] {
-				p.log.Info("kernel programmer: nexthop object was removed by the kernel (link down); creating it again with its routes", "id", pd.id, "group", gid)
+			if gid, ok := p.ids[pd.id()]; ok && gone[gid] {
+				p.log.Info("kernel programmer: nexthop object was removed by the kernel (link down); creating it again with its routes", "id", pd.id(), "group", gid)
 				continue
 			}
 			p.m.NexthopErrors.Add(1)
-			p.log.Warn("kernel rejected nexthop object", "id", pd.id, "err", be.err)
-			if gid, ok := p.ids[pd.id]; ok {
+			p.log.Warn("kernel rejected nexthop object", "id", pd.id(), "err", be.err)
+			if gid, ok := p.ids[pd.id()]; ok {
 				if g := p.groups[gid]; g != nil && len(g.nhs) > 0 {
 					g.state = groupLost
 				}
@@ -88,7 +87,7 @@ func (p *Programmer) commit() error {
 			}
 		case opDelNexthop:
 			if !errors.Is(be.err, unix.ESRCH) && !errors.Is(be.err, unix.ENOENT) {
-				p.log.Warn("kernel refused to delete nexthop object", "id", pd.id, "err", be.err)
+				p.log.Warn("kernel refused to delete nexthop object", "id", pd.id(), "err", be.err)
 			}
 		}
 	}
@@ -96,15 +95,16 @@ func (p *Programmer) commit() error {
 		p.log.Warn("kernel rejected more routes", "count", routeErrs-logged)
 	}
 	if len(p.failed) > 0 {
-		for i := range p.b.pend {
-			pd := &p.b.pend[i]
+		for i := range p.b.pend.len() {
+			pd := p.b.pend.at(i)
 			if pd.op != opRoute || pd.failed {
 				continue
 			}
-			if _, ok := p.failed[pd.key]; ok {
-				delete(p.failed, pd.key)
+			k := pd.routeKey()
+			if _, ok := p.failed[k]; ok {
+				delete(p.failed, k)
 				if p.rep != nil {
-					p.rep.SetInstallError(pd.key, nil)
+					p.rep.SetInstallError(k, nil)
 				}
 			}
 		}

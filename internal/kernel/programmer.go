@@ -2,10 +2,13 @@ package kernel
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -136,15 +139,38 @@ type member struct {
 	refs int
 }
 
-// entry is what the programmer keeps per installed route: 8 bytes.
+// entry is what the programmer keeps per route: its group, its kind and
+// whether the kernel has it, in 5 bytes. A million of them sit in the
+// prefixmap's value arrays, where a uint32 field would pad each to 8.
 type entry struct {
-	gid       rib.GroupID
-	kind      rib.Kind
-	installed bool
+	g    [4]byte // rib.GroupID, little-endian; zero unless unicast
+	bits uint8   // rib.Kind, and entryInstalled
+}
+
+const entryInstalled = 0x80
+
+func mkEntry(gid rib.GroupID, kind rib.Kind, installed bool) entry {
+	e := entry{bits: uint8(kind)}
+	binary.LittleEndian.PutUint32(e.g[:], uint32(gid))
+	e.setInstalled(installed)
+	return e
+}
+
+func (e entry) gid() rib.GroupID { return rib.GroupID(binary.LittleEndian.Uint32(e.g[:])) }
+func (e entry) kind() rib.Kind   { return rib.Kind(e.bits &^ entryInstalled) }
+func (e entry) installed() bool  { return e.bits&entryInstalled != 0 }
+
+func (e *entry) setInstalled(on bool) {
+	if on {
+		e.bits |= entryInstalled
+	} else {
+		e.bits &^= entryInstalled
+	}
 }
 
 // Programmer writes the RIB's best routes into the kernel over netlink.
 type Programmer struct {
+	mu    sync.Mutex // held by Run except while it waits: see Compact
 	cfg   ProgrammerConfig
 	log   *slog.Logger
 	m     *ProgrammerMetrics
@@ -258,6 +284,10 @@ func (p *Programmer) Close() error {
 // Synced. Run returns nil when ctx is cancelled, or an error if a netlink
 // socket fails.
 func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
+	// Run holds mu while it works and lets go only while it waits, so that
+	// Compact, called from another goroutine, finds the state at rest.
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.rep = rep
 	// The programmer already treats a group without next hops as the loss
 	// of all its routes (it deletes the object and the kernel drops them),
@@ -326,15 +356,33 @@ func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
 	}
 	var retry <-chan time.Time
 	backoff := 50 * time.Millisecond
+	const (
+		wakeRetry = iota + 1
+		wakeFeed
+		wakeEvent
+	)
 	for {
 		if p.resyncDue && retry == nil {
 			retry = time.After(backoff)
 			backoff = min(2*backoff, 5*time.Second)
 		}
+		var wake int
+		var e progEvent
+		p.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return nil
 		case <-retry:
+			wake = wakeRetry
+		case <-feed.C():
+			wake = wakeFeed
+		case e = <-events:
+			wake = wakeEvent
+		}
+		p.mu.Lock()
+		switch wake {
+		case 0:
+			return nil
+		case wakeRetry:
 			retry = nil
 			if err := p.resyncOrLater(); err != nil {
 				return err
@@ -342,7 +390,7 @@ func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
 			if !p.resyncDue {
 				backoff = 50 * time.Millisecond
 			}
-		case <-feed.C():
+		case wakeFeed:
 			// Take in what the kernel already said (links gone down) so
 			// the update is applied to the kernel's current state.
 			for pending := true; pending; {
@@ -358,12 +406,29 @@ func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
 			if err := drain(); err != nil {
 				return err
 			}
-		case e := <-events:
+		case wakeEvent:
 			if err := p.handleEvent(e); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// Compact packs the per-route state after a burst of changes (a full
+// table installed or removed): the route map's leaves move into one array
+// per family (see prefixmap.Map.Compact), so that the arrays they outgrew
+// while the table arrived are wholly garbage and the runtime can return
+// them to the system, and maps that grew with failures are rebuilt at
+// their current size. It may be called from any goroutine, and waits
+// while Run is applying an update.
+func (p *Programmer) Compact() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.routes.compact()
+	// Go maps do not shrink: a burst of failures would keep its size.
+	p.failed = maps.Clone(p.failed)
+	p.dirty = maps.Clone(p.dirty)
+	p.b.pend.reset()
 }
 
 // apply programs one RIB update as one batch.
@@ -627,33 +692,32 @@ func (p *Programmer) resendDirty() {
 	if len(p.dirty) == 0 {
 		return
 	}
-	p.routes.each(func(k rib.Key, e entry) (entry, bool) {
-		if e.kind != rib.KindUnicast || !p.dirty[e.gid] {
-			return e, false
+	for k, e := range p.routes.all() {
+		if e.kind() != rib.KindUnicast || !p.dirty[e.gid()] {
+			continue
 		}
-		g := p.groups[e.gid]
+		g := p.groups[e.gid()]
 		if len(g.nhs) == 0 {
-			if e.installed && !p.useNH {
+			if e.installed() && !p.useNH {
 				p.sendDelRoute(k, p.cfg.Metric)
 			}
-			e.installed = false
-			return e, true
+			e.setInstalled(false)
+			continue
 		}
-		p.sendRoute(k, e, g)
-		e.installed = true
-		return e, true
-	})
+		p.sendRoute(k, *e, g)
+		e.setInstalled(true)
+	}
 	clear(p.dirty)
 }
 
 func (p *Programmer) sendRoute(k rib.Key, e entry, g *group) {
 	seq := p.b.add(opRoute, k, 0)
-	if e.kind != rib.KindUnicast {
-		p.b.buf.appendRoute(seq, k, e.kind, p.cfg.Protocol, p.cfg.Metric, 0, nil)
+	if kind := e.kind(); kind != rib.KindUnicast {
+		p.b.buf.appendRoute(seq, k, kind, p.cfg.Protocol, p.cfg.Metric, 0, nil)
 	} else if p.useNH {
-		p.b.buf.appendRoute(seq, k, e.kind, p.cfg.Protocol, p.cfg.Metric, g.nhid, nil)
+		p.b.buf.appendRoute(seq, k, kind, p.cfg.Protocol, p.cfg.Metric, g.nhid, nil)
 	} else {
-		p.b.buf.appendRoute(seq, k, e.kind, p.cfg.Protocol, p.cfg.Metric, 0, g.nhs)
+		p.b.buf.appendRoute(seq, k, kind, p.cfg.Protocol, p.cfg.Metric, 0, g.nhs)
 	}
 	p.m.RoutesSent.Add(1)
 }
@@ -665,16 +729,17 @@ func (p *Programmer) sendDelRoute(k rib.Key, prio uint32) {
 }
 
 func (p *Programmer) setRoute(k rib.Key, best rib.Best) {
-	old, had := p.routes.get(k)
-	var og *group
-	if had && old.kind == rib.KindUnicast {
-		og = p.groups[old.gid]
-	}
 	if !best.Valid() || !best.Origin.Owned() {
-		if !had {
+		ep := p.routes.ptr(k)
+		if ep == nil {
 			return
 		}
-		if old.installed && (og == nil || og.present()) {
+		old := *ep
+		var og *group
+		if old.kind() == rib.KindUnicast {
+			og = p.groups[old.gid()]
+		}
+		if old.installed() && (og == nil || og.present()) {
 			p.sendDelRoute(k, p.cfg.Metric)
 		}
 		if og != nil {
@@ -688,21 +753,31 @@ func (p *Programmer) setRoute(k rib.Key, best rib.Best) {
 		}
 		return
 	}
-	e := entry{kind: best.Kind}
-	if e.kind == 0 {
-		e.kind = rib.KindUnicast
+	// One lookup: ep is where the entry goes (a new key is added with the
+	// zero entry, and every path below stores one), and stays valid: no
+	// other key of p.routes changes before the store.
+	ep, had := p.routes.entry(k)
+	old := *ep
+	var og *group
+	if had && old.kind() == rib.KindUnicast {
+		og = p.groups[old.gid()]
 	}
+	kind := best.Kind
+	if kind == 0 {
+		kind = rib.KindUnicast
+	}
+	var gid rib.GroupID
 	var g *group
-	if e.kind == rib.KindUnicast {
-		e.gid = best.Group
-		g = p.groups[e.gid]
+	if kind == rib.KindUnicast {
+		gid = best.Group
+		g = p.groups[gid]
 		if g == nil {
-			p.log.Warn("kernel programmer: route refers to an unknown group", "key", k, "group", e.gid)
+			p.log.Warn("kernel programmer: route refers to an unknown group", "key", k, "group", gid)
 			g = &group{}
-			p.groups[e.gid] = g
+			p.groups[gid] = g
 		}
 	}
-	if had && old.installed && old.gid == e.gid && old.kind == e.kind && (g == nil || g.present()) {
+	if had && old.installed() && old.gid() == gid && old.kind() == kind && (g == nil || g.present()) {
 		return // distance or metric changed: the kernel route is the same
 	}
 	if !had {
@@ -714,26 +789,24 @@ func (p *Programmer) setRoute(k rib.Key, best rib.Best) {
 	if g != nil {
 		g.refs++
 	}
+	e := mkEntry(gid, kind, false)
 	if g != nil && !g.present() {
 		// Unresolved (or lost with its link): nothing to point at yet. A
 		// GroupChange brings the route in.
-		if had && old.installed && (og == nil || og.present()) {
+		if had && old.installed() && (og == nil || og.present()) {
 			p.sendDelRoute(k, p.cfg.Metric)
 		}
-		e.installed = false
-		p.routes.set(k, e)
+		*ep = e
 		return
 	}
+	e.setInstalled(true)
+	*ep = e
 	if p.ks != nil && p.ks.matches(k, e, g, p.useNH) {
 		p.m.RoutesAdopted.Add(1)
-		e.installed = true
-		p.routes.set(k, e)
 		return
 	}
 	if p.ks != nil {
 		p.ks.routes.del(k)
 	}
 	p.sendRoute(k, e, g)
-	e.installed = true
-	p.routes.set(k, e)
 }

@@ -189,10 +189,10 @@ func (ks *kernelState) matches(k rib.Key, e entry, g *group, useNH bool) bool {
 		return false
 	}
 	ks.routes.del(k)
-	if ke.kind != e.kind {
+	if ke.kind != e.kind() {
 		return false
 	}
-	if e.kind != rib.KindUnicast {
+	if e.kind() != rib.KindUnicast {
 		return true
 	}
 	if useNH {
@@ -223,13 +223,12 @@ func (p *Programmer) finishReconcile() {
 		}
 	}
 	stale := 0
-	ks.routes.each(func(k rib.Key, e kent) (kent, bool) {
+	for k, e := range ks.routes.all() {
 		if e.nhid == 0 || !gone[e.nhid] {
 			p.sendDelRoute(k, p.cfg.Metric)
 		}
 		stale++
-		return e, false
-	})
+	}
 	for _, r := range ks.others {
 		if r.NHID == 0 || !gone[r.NHID] {
 			p.sendDelRoute(r.Key, r.Priority)
@@ -299,23 +298,22 @@ func (p *Programmer) resync() error {
 			p.dirty[gid] = true
 		}
 	}
-	p.routes.each(func(k rib.Key, e entry) (entry, bool) {
+	for k, e := range p.routes.all() {
 		var g *group
-		if e.kind == rib.KindUnicast {
-			g = p.groups[e.gid]
+		if e.kind() == rib.KindUnicast {
+			g = p.groups[e.gid()]
 			if g == nil || len(g.nhs) == 0 {
 				ks.routes.del(k)
-				return e, false
+				continue
 			}
 		}
-		if (g == nil || !p.dirty[e.gid]) && ks.matches(k, e, g, p.useNH) {
-			return e, false
+		if (g == nil || !p.dirty[e.gid()]) && ks.matches(k, *e, g, p.useNH) {
+			continue
 		}
 		ks.routes.del(k)
-		p.sendRoute(k, e, g)
-		e.installed = true
-		return e, true
-	})
+		p.sendRoute(k, *e, g)
+		e.setInstalled(true)
+	}
 	clear(p.dirty)
 	p.finishReconcile()
 	p.b.commit()
