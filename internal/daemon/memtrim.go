@@ -44,6 +44,9 @@ func (d *Daemon) trimMemory(ctx context.Context) {
 			// table's copy to the resident size.
 			debug.FreeOSMemory()
 			d.rib.Compact()
+			if d.prog != nil {
+				d.prog.Compact()
+			}
 			debug.FreeOSMemory()
 			if s := d.bgp.get(); s != nil {
 				s.Compact()
