@@ -121,7 +121,7 @@ func (s *Speaker) countPrefixes() (acc, adv []int) {
 		for _, pt := range d.paths(&s.more) {
 			acc[pt.slot]++
 		}
-		for m := d.adv; m != 0; m &= m - 1 {
+		for m := d.advertised(); m != 0; m &= m - 1 {
 			if i := bits.TrailingZeros64(m); i < len(adv) {
 				adv[i]++
 			}
@@ -156,7 +156,7 @@ func (s *Speaker) LocRIB(filter netip.Prefix, fn func(RouteView) bool) {
 	s.mu.Lock()
 	var keys []wire.Prefix
 	for p, d := range s.all() {
-		if d.npaths() == 0 {
+		if d.empty() {
 			continue
 		}
 		np := p.Netip()
@@ -199,11 +199,11 @@ func (s *Speaker) view(p wire.Prefix, d *dest) RouteView {
 		}
 		v.Paths = append(v.Paths, pv)
 	}
-	if d.flags&destHasBest != 0 && d.npaths() > 1 {
+	if d.flags&destHasBest != 0 && d.multi() {
 		_, v.Reason = decide(s.candidates(d), s.cfg.AlwaysCompareMED)
 	}
 	for i := firstPeerSlot; i < len(s.slots) && i < maxAdvertBits; i++ {
-		if d.adv&(1<<i) != 0 && s.slots[i].used {
+		if d.advertised()&(1<<i) != 0 && s.slots[i].used {
 			v.Advertised = append(v.Advertised, s.slots[i].addr)
 		}
 	}
@@ -251,7 +251,7 @@ func (s *Speaker) adj(addr netip.Addr, in bool) ([]RouteView, error) {
 			continue
 		}
 		ss := p.sess
-		if ss == nil || !ss.established || d.adv&bit == 0 {
+		if ss == nil || !ss.established || d.advertised()&bit == 0 {
 			continue
 		}
 		if h, ok := ss.exportRoute(k, &d); ok {

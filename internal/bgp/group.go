@@ -319,11 +319,12 @@ func (s *Speaker) exportChange(p wire.Prefix, d *dest, b *batch) {
 			// One member, the source of the path and never advertised
 			// it: nothing to do (a neighbour's own routes).
 			m := g.members[bits.TrailingZeros64(g.used)].p.slot
-			if bit := slotBit(m); m == src && bit != 0 && d.adv&bit == 0 {
+			if bit := slotBit(m); m == src && bit != 0 && d.advertised()&bit == 0 {
 				continue
 			}
 		}
 		h, ok := g.export(s, p, d)
+		adv := d.advertised()
 		var ann, wd uint64
 		for m := g.used; m != 0; m &= m - 1 {
 			i := bits.TrailingZeros64(m)
@@ -331,18 +332,19 @@ func (s *Speaker) exportChange(p wire.Prefix, d *dest, b *batch) {
 			bit := slotBit(slot)
 			if ok && slot != src {
 				ann |= 1 << i
-				if bit != 0 && d.adv&bit == 0 {
-					d.adv |= bit
+				if bit != 0 && adv&bit == 0 {
+					adv |= bit
 					s.slots[slot].advertised++
 				}
-			} else if bit == 0 || d.adv&bit != 0 {
+			} else if bit == 0 || adv&bit != 0 {
 				wd |= 1 << i
 				if bit != 0 {
-					d.adv &^= bit
+					adv &^= bit
 					s.slots[slot].advertised--
 				}
 			}
 		}
+		d.setAdvertised(adv)
 		if ann != 0 {
 			g.pending = append(g.pending, outEntry{p: p, kind: entAnnounce, mask: ann, h: h})
 		}
@@ -434,16 +436,16 @@ func (g *updGroup) syncChunk(s *Speaker, ss *session, budget int) int {
 		if d.flags&destHasBest != 0 && d.slot0 != slot {
 			if h, ok := g.export(s, p, &d); ok {
 				g.work = append(g.work, outEntry{p: p, kind: entAnnounce, mask: mask, h: h})
-				if bit != 0 && d.adv&bit == 0 {
-					d.adv |= bit
+				if adv := d.advertised(); bit != 0 && adv&bit == 0 {
+					d.setAdvertised(adv | bit)
 					s.slots[slot].advertised++
 					s.put(p, d)
 				}
 				continue
 			}
 		}
-		if d.adv&bit != 0 && bit != 0 {
-			d.adv &^= bit
+		if adv := d.advertised(); adv&bit != 0 && bit != 0 {
+			d.setAdvertised(adv &^ bit)
 			s.slots[slot].advertised--
 			s.store(p, d)
 			g.work = append(g.work, outEntry{p: p, kind: entWithdraw, mask: mask})

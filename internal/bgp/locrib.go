@@ -48,19 +48,22 @@ func (pt path) stale() bool { return pt.flags&pathStale != 0 }
 // same reports whether two paths are the same route (flags aside).
 func (pt path) same(o path) bool { return pt.attr == o.attr && pt.slot == o.slot }
 
-// dest is the state of one prefix in 24 bytes and no pointer: its paths,
+// dest is the state of one prefix in 20 bytes and no pointer: its paths,
 // best first when flags has destHasBest, the first inline (most prefixes
 // have one) and the others in a list of the speaker's pathLists, and the
-// neighbours (by slot bit) it was advertised to.
+// neighbours (by slot bit) it was advertised to. The number of paths is
+// not stored: attr0 is 0 without paths (attribute IDs start at 1), and
+// a list holds the paths after the first.
 type dest struct {
-	adv    uint64 // slot bit set: advertised to that neighbour (slots < 64)
-	attr0  attrID // the first path
-	more   uint32 // paths 1..n-1: list more-1 of the pathLists; 0 while n <= 1
-	slot0  uint16
-	n      uint16 // number of paths
-	flags  uint8
-	flags0 uint8 // the first path's flags
+	adv   [2]uint32 // slot bit set: advertised to that neighbour (slots < 64); two words keep dest 4-aligned
+	attr0 attrID    // the first path's attributes, 0 for no path
+	more  uint32    // paths 1..n-1: list more-1 of the pathLists; 0 while n <= 1
+	slot0 uint16
+	flags uint8 // dest flags, and destStale0 for the first path's pathStale
 }
+
+// destStale0 is the first path's pathStale flag, kept in dest.flags.
+const destStale0 = 1 << 7
 
 // pathLists holds the paths beyond the first of the prefixes that have
 // several (a route server's, or a router's with several peers), indexed
@@ -70,13 +73,40 @@ type pathLists struct {
 	free  []uint32
 }
 
+// advertised returns the slot bits the prefix was advertised to.
+func (d *dest) advertised() uint64 { return uint64(d.adv[0]) | uint64(d.adv[1])<<32 }
+
+// setAdvertised replaces the slot bits.
+func (d *dest) setAdvertised(m uint64) { d.adv = [2]uint32{uint32(m), uint32(m >> 32)} }
+
+// empty reports whether d has no path; multi whether it has more than one.
+func (d *dest) empty() bool { return d.attr0 == 0 }
+func (d *dest) multi() bool { return d.more != 0 }
+
 // npaths returns the number of paths.
-func (d *dest) npaths() int { return int(d.n) }
+func (d *dest) npaths(pl *pathLists) int {
+	switch {
+	case d.empty():
+		return 0
+	case !d.multi():
+		return 1
+	}
+	return 1 + len(pl.lists[d.more-1])
+}
+
+// first returns path 0 (the best one when d has a best).
+func (d *dest) first() path {
+	var f uint8
+	if d.flags&destStale0 != 0 {
+		f = pathStale
+	}
+	return path{attr: d.attr0, slot: d.slot0, flags: f}
+}
 
 // at returns path i.
 func (d *dest) at(pl *pathLists, i int) path {
 	if i == 0 {
-		return path{attr: d.attr0, slot: d.slot0, flags: d.flags0}
+		return d.first()
 	}
 	return pl.lists[d.more-1][i-1]
 }
@@ -84,7 +114,11 @@ func (d *dest) at(pl *pathLists, i int) path {
 // set replaces path i.
 func (d *dest) set(pl *pathLists, i int, pt path) {
 	if i == 0 {
-		d.attr0, d.slot0, d.flags0 = pt.attr, pt.slot, pt.flags
+		d.attr0, d.slot0 = pt.attr, pt.slot
+		d.flags &^= destStale0
+		if pt.stale() {
+			d.flags |= destStale0
+		}
 		return
 	}
 	pl.lists[d.more-1][i-1] = pt
@@ -92,7 +126,7 @@ func (d *dest) set(pl *pathLists, i int, pt path) {
 
 // find returns the index of slot's path, or -1.
 func (d *dest) find(pl *pathLists, slot uint16) int {
-	if d.n > 0 && d.slot0 == slot {
+	if !d.empty() && d.slot0 == slot {
 		return 0
 	}
 	if d.more != 0 {
@@ -108,7 +142,7 @@ func (d *dest) find(pl *pathLists, slot uint16) int {
 // add appends a path.
 func (d *dest) add(pl *pathLists, pt path) {
 	switch {
-	case d.n == 0:
+	case d.empty():
 		d.set(pl, 0, pt)
 	case d.more == 0:
 		if n := len(pl.free); n > 0 {
@@ -122,12 +156,11 @@ func (d *dest) add(pl *pathLists, pt path) {
 	default:
 		pl.lists[d.more-1] = append(pl.lists[d.more-1], pt)
 	}
-	d.n++
 }
 
 // remove deletes path i, moving the last path into its place.
 func (d *dest) remove(pl *pathLists, i int) {
-	last := d.npaths() - 1
+	last := d.npaths(pl) - 1
 	if i != last {
 		d.set(pl, i, d.at(pl, last))
 	}
@@ -142,15 +175,15 @@ func (d *dest) remove(pl *pathLists, i int) {
 			d.more = 0
 		}
 	} else {
-		d.attr0, d.slot0, d.flags0 = 0, 0, 0
+		d.attr0, d.slot0 = 0, 0
+		d.flags &^= destStale0
 	}
-	d.n--
 }
 
 // paths returns the paths in order.
 func (d *dest) paths(pl *pathLists) iter.Seq2[int, path] {
 	return func(yield func(int, path) bool) {
-		for i := range d.npaths() {
+		for i := range d.npaths(pl) {
 			if !yield(i, d.at(pl, i)) {
 				return
 			}
@@ -411,7 +444,9 @@ func (s *Speaker) removePath(p wire.Prefix, slot uint16, b *batch) {
 
 // unused reports whether d can go: no path, advertised to no one, not in
 // the RIB.
-func (d *dest) unused() bool { return d.n == 0 && d.adv == 0 && d.flags&destBestInRIB == 0 }
+func (d *dest) unused() bool {
+	return d.empty() && d.adv == [2]uint32{} && d.flags&destBestInRIB == 0
+}
 
 // store writes d back, or forgets p once it is unused.
 func (s *Speaker) store(p wire.Prefix, d dest) {
@@ -463,11 +498,11 @@ func (s *Speaker) candidates(d *dest) []candInfo {
 // d.best() from before the caller changed d's paths.
 func (s *Speaker) decideDest(p wire.Prefix, d *dest, oldBest path, hadBest bool, b *batch) {
 	best := -1
-	if d.n == 1 {
+	if !d.empty() && !d.multi() {
 		if p0 := d.first(); s.usable(&p0) {
 			best = 0
 		}
-	} else if d.n > 1 {
+	} else if d.multi() {
 		best, _ = decide(s.candidates(d), s.cfg.AlwaysCompareMED)
 	}
 	if best > 0 {
@@ -483,7 +518,7 @@ func (s *Speaker) decideDest(p wire.Prefix, d *dest, oldBest path, hadBest bool,
 	}
 	changed := hadBest != hasBest || hasBest && !oldBest.same(d.first())
 	// With multipath, a change of any path may change the next hops.
-	multi := d.flags&destMultipath != 0 || s.cfg.Multipath > 1 && d.n > 1
+	multi := d.flags&destMultipath != 0 || s.cfg.Multipath > 1 && d.multi()
 	if !changed && !multi {
 		return
 	}
@@ -499,14 +534,12 @@ func (s *Speaker) decideDest(p wire.Prefix, d *dest, oldBest path, hadBest bool,
 // best returns the best path, if d has one. Callers take it before they
 // change d's paths, for decideDest to tell whether the best changed.
 func (d *dest) best() (path, bool) {
-	if d.flags&destHasBest == 0 || d.n == 0 {
+	if d.flags&destHasBest == 0 || d.empty() {
 		return path{}, false
 	}
 	return d.first(), true
 }
 
-// first returns path 0 (the best one when d has a best).
-func (d *dest) first() path { return path{attr: d.attr0, slot: d.slot0, flags: d.flags0} }
 
 // toRIB offers the best path of d to the RIB, or withdraws it.
 func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
@@ -532,7 +565,7 @@ func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
 	}
 	var nhs []rib.NextHop
 	d.flags &^= destMultipath
-	if s.cfg.Multipath > 1 && d.n > 1 {
+	if s.cfg.Multipath > 1 && d.multi() {
 		if nhs = s.multipathHops(d, int(s.cfg.Multipath)); nhs != nil {
 			d.flags |= destMultipath
 		}
@@ -699,7 +732,7 @@ func (s *Speaker) dropSlot(slot uint16, keep wire.Families) {
 	b := &s.evBatch
 	bit := slotBit(slot)
 	for p, d := range s.all() {
-		d.adv &^= bit
+		d.setAdvertised(d.advertised() &^ bit)
 		if i := d.find(&s.more, slot); i >= 0 {
 			if keep.Has(p.Family()) {
 				pt := d.at(&s.more, i)
@@ -774,7 +807,7 @@ func (s *Speaker) sweepStale(slot uint16, fams wire.Families) int {
 func (s *Speaker) redecideAll() {
 	b := &s.evBatch
 	for p, d := range s.all() {
-		if d.n > 1 || d.flags&destMultipath != 0 {
+		if d.multi() || d.flags&destMultipath != 0 {
 			if d.flags&destHasBest != 0 {
 				s.toRIB(p, &d, b)
 				s.put(p, d)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"unique"
+	"unsafe"
 
 	"github.com/routerd/routerd/internal/bgp/wire"
 	"github.com/routerd/routerd/internal/config"
@@ -238,5 +239,13 @@ func TestWithdrawAndOfferInOneBatch(t *testing.T) {
 	}
 	if inRIB(q) {
 		t.Error("announced and withdrawn in one batch: still in the RIB")
+	}
+}
+
+// TestDestSize keeps the Loc-RIB's per-prefix state at 20 bytes: a full
+// table has a million of them.
+func TestDestSize(t *testing.T) {
+	if n := unsafe.Sizeof(dest{}); n != 20 {
+		t.Errorf("dest is %d bytes, want 20", n)
 	}
 }
