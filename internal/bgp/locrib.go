@@ -540,7 +540,6 @@ func (d *dest) best() (path, bool) {
 	return d.first(), true
 }
 
-
 // toRIB offers the best path of d to the RIB, or withdraws it.
 func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
 	key := rib.Key{Table: rib.Table(s.cfg.Table), Prefix: p.Netip()}
