@@ -261,6 +261,7 @@ type slotInfo struct {
 	// accepted counts the slot's paths in the Loc-RIB, advertised the
 	// prefixes whose adv bit is set for the slot.
 	accepted   int
+	accepted6  int // of accepted, IPv6 (for per-family prefix limits)
 	advertised int
 	used       bool
 	local      bool
@@ -417,6 +418,9 @@ func (s *Speaker) setPath(p wire.Prefix, slot uint16, h unique.Handle[wire.Attrs
 		return
 	}
 	s.slots[slot].accepted++
+	if p.Is6() {
+		s.slots[slot].accepted6++
+	}
 	d.add(pl, path{attr: id, slot: slot})
 	s.decideDest(p, &d, old, had, b)
 	*dp = d
@@ -756,6 +760,9 @@ func (s *Speaker) removeAt(p wire.Prefix, d *dest, i int, b *batch) {
 	old, had := d.best()
 	pt := d.at(&s.more, i)
 	s.slots[pt.slot].accepted--
+	if p.Is6() {
+		s.slots[pt.slot].accepted6--
+	}
 	d.remove(&s.more, i)
 	s.decideDest(p, d, old, had, b)
 	s.unrefAttrs(pt.attr) // after the decision, which compares with old

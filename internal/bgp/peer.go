@@ -211,6 +211,10 @@ func (p *Peer) run() {
 		conns       = map[*net.TCPConn]bool{} // connections with a goroutine
 		dialing     bool
 		retry       = time.NewTimer(time.Duration(rand.Int64N(int64(300 * time.Millisecond))))
+		// held: the last session went over max-prefixes; no session until
+		// the restart time passes (retry fires) or the operator resets or
+		// enables the neighbour.
+		held bool
 	)
 	dialParent, dialStop := context.WithCancel(context.Background())
 	defer dialStop()
@@ -283,6 +287,15 @@ func (p *Peer) run() {
 			p.setState(StateIdle)
 			return
 		case <-retry.C:
+			if held {
+				held = false
+				p.log("max-prefixes restart time passed: sessions allowed again")
+				if !cfg.Passive {
+					p.setState(StateConnect)
+				} else {
+					p.setState(StateActive)
+				}
+			}
 			if established != nil || dialing || cfg.Passive || !enabled {
 				break
 			}
@@ -311,7 +324,7 @@ func (p *Peer) run() {
 					s.mu.Unlock()
 					break
 				}
-				if established != nil || !enabled {
+				if established != nil || !enabled || held {
 					e.c.Close()
 					break
 				}
@@ -334,7 +347,7 @@ func (p *Peer) run() {
 					e.c.Close()
 					break
 				}
-				if !enabled {
+				if !enabled || held {
 					writeNotification(e.c, wire.Notification{Code: wire.CodeCease, Subcode: wire.SubConnectionRejected})
 					e.c.Close()
 					break
@@ -374,7 +387,7 @@ func (p *Peer) run() {
 					p.setState(StateOpenConfirm)
 				}
 			case evEstablished:
-				if established != nil || !enabled {
+				if established != nil || !enabled || held {
 					e.ok <- false
 					break
 				}
@@ -412,7 +425,18 @@ func (p *Peer) run() {
 					established.close(nil)
 					sessionDown(established, e.err, false)
 					established = nil
-					if enabled {
+					switch {
+					case errors.Is(e.err, errMaxPrefixes):
+						held = true
+						s.mu.Lock()
+						restart := p.cfg.MaxPrefixes.Restart // a reload may have changed it
+						s.mu.Unlock()
+						if restart > 0 {
+							retry.Reset(restart)
+						} else {
+							retry.Stop()
+						}
+					case enabled:
 						retry.Reset(idleHold)
 					}
 				} else if e.err != nil {
@@ -427,13 +451,14 @@ func (p *Peer) run() {
 					} else {
 						p.setState(StateConnect)
 					}
-					if !enabled {
+					if !enabled || held {
 						p.setState(StateIdle)
 					}
 				}
 			case evReset:
 				n := wire.NewShutdown(wire.SubAdminReset, "reset by the operator")
 				closeAll(&n)
+				held = false
 				retry.Reset(idleHold)
 			case evEnable:
 				enabled = e.on
@@ -445,6 +470,7 @@ func (p *Peer) run() {
 					closeAll(&n)
 					p.setState(StateIdle)
 				} else {
+					held = false
 					retry.Reset(0)
 				}
 			}

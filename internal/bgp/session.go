@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -42,21 +43,23 @@ func readAhead(br *bufio.Reader) bool {
 // session is an established BGP session: its reader runs in the
 // connection's goroutine, its writer in one more.
 type session struct {
-	p        *Peer
-	conn     *net.TCPConn
-	wmu      sync.Mutex // serialises writes (writer, NOTIFICATIONs)
-	opts     wire.Options
-	hold     time.Duration
-	remoteID netip.Addr
-	remoteAS uint32
-	caps     wire.Capabilities
-	ebgp     bool
-	local    netip.Addr
-	self4    netip.Addr
-	self6    netip.Addr
-	kickc    chan struct{}
-	closed   chan struct{}
-	closeMu  sync.Once
+	p    *Peer
+	conn *net.TCPConn
+	// limitWarned: the 90 % warning of max-prefixes was logged (IPv4, IPv6).
+	limitWarned [2]bool
+	wmu         sync.Mutex // serialises writes (writer, NOTIFICATIONs)
+	opts        wire.Options
+	hold        time.Duration
+	remoteID    netip.Addr
+	remoteAS    uint32
+	caps        wire.Capabilities
+	ebgp        bool
+	local       netip.Addr
+	self4       netip.Addr
+	self6       netip.Addr
+	kickc       chan struct{}
+	closed      chan struct{}
+	closeMu     sync.Once
 	// enhanced: enhanced route refresh (RFC 7313) negotiated.
 	enhanced bool
 	// noGR is set once a NOTIFICATION other than hold timer expiry was
@@ -270,6 +273,11 @@ func (ss *session) reader() error {
 				s.flush(b)
 				ss.p.sweep(wire.FamilyBit(f), "End-of-RIB")
 			}
+			if err := ss.checkLimits(); err != nil {
+				s.flush(b)
+				s.mu.Unlock()
+				return err
+			}
 			if b.size() < readerBatch && readAhead(br) {
 				// The next UPDATE is already here: let it join this
 				// batch, so that the RIB, the writers and the lock see
@@ -348,6 +356,43 @@ func (ss *session) importUpdate(u *wire.Update, b *batch) {
 			}
 		}
 	}
+}
+
+// errMaxPrefixes ends a session whose neighbour went over a prefix limit.
+var errMaxPrefixes = errors.New("maximum prefixes exceeded")
+
+// checkLimits enforces the neighbour's max-prefixes: over a family's limit
+// the session ends with Cease / Maximum Number of Prefixes Reached, the
+// data holding the family and the limit (RFC 4486 §4); at 90 % it warns
+// once per session. Called with s.mu held.
+func (ss *session) checkLimits() error {
+	p := ss.p
+	lim := p.cfg.MaxPrefixes
+	if lim.IPv4 == 0 && lim.IPv6 == 0 {
+		return nil
+	}
+	si := &p.s.slots[p.slot]
+	for i, f := range []struct {
+		fam wire.Family
+		n   int
+		max uint32
+	}{{wire.IPv4Unicast, si.accepted - si.accepted6, lim.IPv4}, {wire.IPv6Unicast, si.accepted6, lim.IPv6}} {
+		switch {
+		case f.max == 0:
+		case f.n > int(f.max):
+			data := binary.BigEndian.AppendUint16(nil, f.fam.AFI)
+			data = append(data, f.fam.SAFI)
+			data = binary.BigEndian.AppendUint32(data, f.max)
+			p.log("maximum prefixes exceeded: session closed", "family", f.fam, "limit", f.max, "accepted", f.n,
+				"restart", lim.Restart)
+			ss.close(&wire.Notification{Code: wire.CodeCease, Subcode: wire.SubMaxPrefixes, Data: data})
+			return fmt.Errorf("%w: %d %s prefixes accepted, limit %d", errMaxPrefixes, f.n, f.fam, f.max)
+		case !ss.limitWarned[i] && uint64(f.n)*10 >= uint64(f.max)*9:
+			ss.limitWarned[i] = true
+			p.log("prefixes near the maximum", "family", f.fam, "limit", f.max, "accepted", f.n)
+		}
+	}
+	return nil
 }
 
 // withdraw removes the neighbour's route for pfx. Called with s.mu held.

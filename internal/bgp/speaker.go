@@ -251,11 +251,16 @@ func (s *Speaker) Reconfigure(cfg *config.BGP, pol *config.Policy) error {
 				delete(s.peers, a)
 				s.log.Info("bgp: neighbor changed; restarting its session", "neighbor", a)
 			} else {
+				policies := p.cfg.Import != n.Import || p.cfg.Export != n.Export || polChanged && (n.Import != "" || n.Export != "")
 				p.cfg = n
-				p.setPolicies(s)
-				p.requestSoftReset(s)
 				delete(want, a)
-				s.log.Info("bgp: neighbor policies changed; soft reset", "neighbor", a)
+				if policies {
+					p.setPolicies(s)
+					p.requestSoftReset(s)
+					s.log.Info("bgp: neighbor policies changed; soft reset", "neighbor", a)
+				} else {
+					s.log.Info("bgp: neighbor settings changed", "neighbor", a)
+				}
 			}
 		default:
 			delete(want, a)
@@ -276,9 +281,9 @@ func (s *Speaker) Reconfigure(cfg *config.BGP, pol *config.Policy) error {
 }
 
 // sessionChanged reports whether a neighbour change needs a new session
-// (anything but its policies).
+// (anything but its policies, description and prefix limits).
 func sessionChanged(a, b config.Neighbor) bool {
-	a.Import, a.Export, a.Description = b.Import, b.Export, b.Description
+	a.Import, a.Export, a.Description, a.MaxPrefixes = b.Import, b.Export, b.Description, b.MaxPrefixes
 	return !a.Equal(b)
 }
 

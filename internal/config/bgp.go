@@ -78,6 +78,19 @@ type Neighbor struct {
 	// SoftReconfigInbound keeps the neighbour's routes before import
 	// policy, so that a policy change is applied without ROUTE-REFRESH.
 	SoftReconfigInbound bool `key:"soft-reconfiguration-inbound"`
+	// MaxPrefixes limits the prefixes the neighbour may have accepted.
+	MaxPrefixes MaxPrefixes `key:"max-prefixes"`
+}
+
+// MaxPrefixes limits the prefixes of each family a neighbour may have
+// accepted by import policy; 0 is no limit. Going over ends the session
+// with a Cease NOTIFICATION (Maximum Number of Prefixes Reached, RFC
+// 4486) and drops its routes; the session comes back after Restart, or,
+// when Restart is 0, on an operator's reset or enable.
+type MaxPrefixes struct {
+	IPv4    uint32        `key:"ipv4"`
+	IPv6    uint32        `key:"ipv6"`
+	Restart time.Duration `key:"restart"`
 }
 
 // Equal reports whether two neighbour configurations are the same.
@@ -87,7 +100,8 @@ func (n Neighbor) Equal(o Neighbor) bool {
 		n.TTLSecurity == o.TTLSecurity && n.Password == o.Password && n.HoldTime == o.HoldTime &&
 		n.ConnectRetry == o.ConnectRetry && n.NextHopSelf == o.NextHopSelf && n.Import == o.Import &&
 		n.Export == o.Export && slices.Equal(n.Families, o.Families) && n.RouteReflectorClient == o.RouteReflectorClient &&
-		n.GracefulRestart == o.GracefulRestart && n.SoftReconfigInbound == o.SoftReconfigInbound
+		n.GracefulRestart == o.GracefulRestart && n.SoftReconfigInbound == o.SoftReconfigInbound &&
+		n.MaxPrefixes == o.MaxPrefixes
 }
 
 // Equal reports whether two bgp sections are the same (nil is no section).
@@ -107,7 +121,7 @@ var bgpKeys = []string{"as", "router-id", "listen", "listen-port", "listen-addre
 
 var neighborKeys = []string{"address", "as", "description", "enabled", "local-address", "port", "passive",
 	"multihop", "ttl-security", "password", "hold-time", "connect-retry", "next-hop-self", "import", "export",
-	"families", "route-reflector-client", "graceful-restart", "soft-reconfiguration-inbound"}
+	"families", "route-reflector-client", "graceful-restart", "soft-reconfiguration-inbound", "max-prefixes"}
 
 func decodeBGP(d *decoder, n *yaml.Node, c *Config) {
 	if n == nil {
@@ -341,6 +355,25 @@ func (d *decoder) neighbor(n *yaml.Node, path string, c *Config, b *BGP) (Neighb
 	if v := m.get("soft-reconfiguration-inbound"); v != nil {
 		nb.SoftReconfigInbound, _ = d.boolean(v, join(path, "soft-reconfiguration-inbound"))
 	}
+	if v := m.get("max-prefixes"); v != nil {
+		mp := join(path, "max-prefixes")
+		mm, _ := d.mapping(v, mp, []string{"ipv4", "ipv6", "restart"})
+		for _, k := range []struct {
+			key string
+			dst *uint32
+		}{{"ipv4", &nb.MaxPrefixes.IPv4}, {"ipv6", &nb.MaxPrefixes.IPv6}} {
+			if x := mm.get(k.key); x != nil {
+				if u, ok := d.uint(x, join(mp, k.key), 1, 1<<32-1); ok {
+					*k.dst = uint32(u)
+				}
+			}
+		}
+		if x := mm.get("restart"); x != nil {
+			if t, ok := d.seconds(x, join(mp, "restart"), 0, 86400); ok {
+				nb.MaxPrefixes.Restart = t
+			}
+		}
+	}
 	return nb, len(d.errs) == before
 }
 
@@ -416,6 +449,19 @@ func marshalBGP(b *BGP) *yaml.Node {
 			}
 			if nb.Export != "" {
 				add(n, "export", quoted(nb.Export))
+			}
+			if mp := nb.MaxPrefixes; mp != (MaxPrefixes{}) {
+				mn := mapping()
+				if mp.IPv4 > 0 {
+					add(mn, "ipv4", scalar(strconv.FormatUint(uint64(mp.IPv4), 10)))
+				}
+				if mp.IPv6 > 0 {
+					add(mn, "ipv6", scalar(strconv.FormatUint(uint64(mp.IPv6), 10)))
+				}
+				if mp.Restart > 0 {
+					add(mn, "restart", scalar(strconv.Itoa(int(mp.Restart/time.Second))))
+				}
+				add(n, "max-prefixes", mn)
 			}
 			fs := &yaml.Node{Kind: yaml.SequenceNode}
 			for _, f := range nb.Families {

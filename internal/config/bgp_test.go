@@ -210,3 +210,36 @@ func TestBGPRestartMultipath(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxPrefixes(t *testing.T) {
+	c, err := Parse("m.yaml", []byte("router-id: 192.0.2.1\nbgp:\n  as: 65001\n  neighbors:\n"+
+		"    - {address: 10.0.0.2, as: 65002, max-prefixes: {ipv4: 1000, ipv6: 50, restart: 300}}\n"+
+		"    - {address: 10.0.0.3, as: 65003, max-prefixes: {ipv6: 7}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := c.BGP.Neighbors
+	if n[0].MaxPrefixes != (MaxPrefixes{IPv4: 1000, IPv6: 50, Restart: 300 * time.Second}) || n[1].MaxPrefixes != (MaxPrefixes{IPv6: 7}) {
+		t.Errorf("max-prefixes = %+v, %+v", n[0].MaxPrefixes, n[1].MaxPrefixes)
+	}
+	out, err := Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Parse("m.yaml", out)
+	if err != nil || !c.Equal(c2) {
+		t.Fatalf("round trip: %v\n%s", err, out)
+	}
+	for _, bad := range []struct{ yaml, want string }{
+		{"{ipv4: 0}", "max-prefixes.ipv4"},
+		{"{ipv4: 10, l2vpn: 5}", "l2vpn"},
+		{"{restart: -1}", "max-prefixes.restart"},
+		{"100", "max-prefixes"},
+	} {
+		_, err := Parse("m.yaml", []byte("router-id: 192.0.2.1\nbgp:\n  as: 65001\n  neighbors:\n"+
+			"    - {address: 10.0.0.2, as: 65002, max-prefixes: "+bad.yaml+"}\n"))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("max-prefixes %s: %v, want an error naming %s", bad.yaml, err, bad.want)
+		}
+	}
+}
