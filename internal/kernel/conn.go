@@ -433,3 +433,30 @@ func cString(b []byte) string {
 	}
 	return string(b)
 }
+
+// dropOwnRoutes attaches a socket filter that drops route notifications
+// (RTM_NEWROUTE, RTM_DELROUTE) of protocol proto in the kernel. The
+// monitor ignores routerd's own routes, and while the programmer installs
+// a full table they are a million notifications: as many wakeups, reads
+// and parses on a machine whose CPUs the kernel needs for the install,
+// and a queue that can overrun into a full dump of that table. Route
+// notifications carry one message per datagram, so the filter looks at
+// the first: nlmsg_type at offset 4, rtm_protocol at 16+5.
+func (c *conn) dropOwnRoutes(proto uint8) error {
+	// Classic BPF loads halfwords big-endian; nlmsg_type is in host order.
+	be := func(t uint16) uint32 { return uint32(binary.BigEndian.Uint16(ne.AppendUint16(nil, t))) }
+	prog := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_ABS, K: 4},
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: be(unix.RTM_NEWROUTE), Jt: 1, Jf: 0},
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: be(unix.RTM_DELROUTE), Jt: 0, Jf: 3},
+		{Code: unix.BPF_LD | unix.BPF_B | unix.BPF_ABS, K: nlmsgHdrLen + 5},
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: uint32(proto), Jt: 0, Jf: 1},
+		{Code: unix.BPF_RET | unix.BPF_K, K: 0},
+		{Code: unix.BPF_RET | unix.BPF_K, K: 0xffffffff},
+	}
+	fp := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if err := unix.SetsockoptSockFprog(c.fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fp); err != nil {
+		return fmt.Errorf("netlink socket filter: %w", err)
+	}
+	return nil
+}

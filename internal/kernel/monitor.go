@@ -34,7 +34,7 @@ type Sinks struct {
 
 // MonitorMetrics are the monitor's counters.
 type MonitorMetrics struct {
-	Events   atomic.Uint64 // netlink notifications handled
+	Events   atomic.Uint64 // netlink notifications handled (not counting routerd's own routes, dropped by the kernel)
 	Overruns atomic.Uint64 // ENOBUFS on the notification socket
 	Resyncs  atomic.Uint64 // full re-dumps
 }
@@ -112,6 +112,11 @@ func NewMonitor(cfg MonitorConfig) (*Monitor, error) {
 		unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_NEXTHOP}, cfg.RcvBuf, true)
 	if err != nil {
 		req.close()
+		return nil, fmt.Errorf("kernel monitor: %w", err)
+	}
+	if err := ev.dropOwnRoutes(cfg.Protocol); err != nil {
+		req.close()
+		ev.close()
 		return nil, fmt.Errorf("kernel monitor: %w", err)
 	}
 	return &Monitor{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, req: req, ev: ev, links: make(map[int32]*Link)}, nil

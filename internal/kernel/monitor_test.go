@@ -237,3 +237,39 @@ func TestMonitorMultipathLinkFlap(t *testing.T) {
 		t.Errorf("kernel route after the flap: %q", s)
 	}
 }
+
+// TestMonitorDropsOwnRoutes checks that notifications of routerd's own
+// routes never reach the monitor (the kernel drops them), while foreign
+// routes still do, in both families and for deletions too.
+func TestMonitorDropsOwnRoutes(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	m, _, foreign, _ := startMonitor(t, l, MonitorConfig{})
+	var batch strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&batch, "route add 10.%d.%d.0/24 via 10.0.0.2 proto 196\n", 100+i/100, i%100)
+		fmt.Fprintf(&batch, "route add 2001:db8:%x::/48 via 2001:db8::2 proto 196\n", 0x100+i)
+	}
+	for i := range 100 {
+		fmt.Fprintf(&batch, "route del 10.100.%d.0/24 proto 196\n", i)
+	}
+	f := filepath.Join(t.TempDir(), "batch")
+	if err := os.WriteFile(f, []byte(batch.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := m.m.Events.Load()
+	l.ip(t, "-batch", f)
+	l.ip(t, "route", "add", "198.18.0.0/15", "via", "10.0.0.2", "proto", "static")
+	l.ip(t, "route", "add", "2001:db8:ffff::/48", "via", "2001:db8::2", "proto", "static")
+	eventually(t, "the foreign routes", func() bool {
+		_, ok4 := foreign.get(key("198.18.0.0/15"))
+		_, ok6 := foreign.get(key("2001:db8:ffff::/48"))
+		return ok4 && ok6
+	})
+	if n := m.m.Events.Load() - before; n > 20 {
+		t.Errorf("%d notifications handled for 500 changes of own routes and 2 foreign routes", n)
+	}
+	if foreign.len() != 2 {
+		t.Errorf("foreign routes: %d, want 2", foreign.len())
+	}
+}
