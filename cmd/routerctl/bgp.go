@@ -182,6 +182,16 @@ func writeBGPNeighbor(w io.Writer, n *pb.BGPNeighbor, now time.Time) {
 	}
 	row("Policies", "import %s, export %s", policyName(n.GetImportPolicy()), policyName(n.GetExportPolicy()))
 	row("Prefixes", "received %d, accepted %d, advertised %d", n.GetPrefixesReceived(), n.GetPrefixesAccepted(), n.GetPrefixesAdvertised())
+	if l4, l6 := n.GetMaxPrefixesIpv4(), n.GetMaxPrefixesIpv6(); l4 > 0 || l6 > 0 {
+		v6 := n.GetPrefixesAcceptedIpv6()
+		limit := func(l uint32) string {
+			if l == 0 {
+				return "none"
+			}
+			return strconv.FormatUint(uint64(l), 10)
+		}
+		row("Prefix limits", "ipv4 %d of %s, ipv6 %d of %s", n.GetPrefixesAccepted()-v6, limit(l4), v6, limit(l6))
+	}
 	row("UPDATE messages", "received %d, sent %d", n.GetUpdatesReceived(), n.GetUpdatesSent())
 	row("Flaps", "%d", n.GetFlaps())
 	if n.GetLastError() != "" {

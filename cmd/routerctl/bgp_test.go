@@ -29,7 +29,8 @@ func (f *fakeBGP) Summary() api.BGPSummary {
 		{Address: peerA, AS: 65002, Description: "transit", Enabled: true, State: "established",
 			RemoteID: peerA, LocalAddr: netip.MustParseAddr("192.0.2.10"), HoldTime: 90 * time.Second,
 			Families: []string{"ipv4-unicast"}, AS4: true, UpSince: time.Now().Add(-(3*time.Hour + 25*time.Minute + 7*time.Second)),
-			PrefixesReceived: 12, PrefixesAccepted: 10, PrefixesAdvertised: 3, UpdatesIn: 8, UpdatesOut: 2, Import: "in", Export: "out"},
+			PrefixesReceived: 12, PrefixesAccepted: 10, PrefixesAdvertised: 3, UpdatesIn: 8, UpdatesOut: 2, Import: "in", Export: "out",
+			PrefixesAcceptedIPv6: 4, MaxPrefixesIPv4: 100},
 		{Address: peerB, AS: 65003, State: "idle", Flaps: 2, LastError: "administratively disabled", LastDown: time.Now().Add(-50 * time.Hour)},
 	}}
 }
@@ -194,6 +195,7 @@ func TestBGPNeighborOutput(t *testing.T) {
 		"  Families:          ipv4-unicast\n",
 		"  Policies:          import in, export out\n",
 		"  Prefixes:          received 12, accepted 10, advertised 3\n",
+		"  Prefix limits:     ipv4 6 of 100, ipv6 4 of none\n",
 		"  UPDATE messages:   received 8, sent 2\n",
 	} {
 		if !strings.Contains(out, s) {

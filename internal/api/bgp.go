@@ -84,13 +84,17 @@ type BGPNeighbor struct {
 	PrefixesReceived   uint64
 	PrefixesAccepted   uint64
 	PrefixesAdvertised uint64
-	UpdatesIn          uint64
-	UpdatesOut         uint64
-	Flaps              int
-	LastError          string
-	LastDown           time.Time
-	LastNotification   string // the last NOTIFICATION received
-	Import, Export     string // policy names
+	// Accepted IPv6 prefixes (of PrefixesAccepted) and the limits per
+	// family (0: none).
+	PrefixesAcceptedIPv6             uint64
+	MaxPrefixesIPv4, MaxPrefixesIPv6 uint32
+	UpdatesIn                        uint64
+	UpdatesOut                       uint64
+	Flaps                            int
+	LastError                        string
+	LastDown                         time.Time
+	LastNotification                 string // the last NOTIFICATION received
+	Import, Export                   string // policy names
 }
 
 // BGPPath is one path of a BGP route, its attributes in text form.
@@ -328,6 +332,9 @@ func neighborToPB(n *BGPNeighbor) *pb.BGPNeighbor {
 		UpSince:                  timeToPB(n.UpSince),
 		PrefixesReceived:         n.PrefixesReceived,
 		PrefixesAccepted:         n.PrefixesAccepted,
+		PrefixesAcceptedIpv6:     n.PrefixesAcceptedIPv6,
+		MaxPrefixesIpv4:          n.MaxPrefixesIPv4,
+		MaxPrefixesIpv6:          n.MaxPrefixesIPv6,
 		PrefixesAdvertised:       n.PrefixesAdvertised,
 		UpdatesReceived:          n.UpdatesIn,
 		UpdatesSent:              n.UpdatesOut,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/routerd/routerd/internal/bgp/wire"
+	"github.com/routerd/routerd/internal/config"
 )
 
 // NeighborStatus is a neighbour as operators see it (show bgp summary,
@@ -35,6 +36,7 @@ type NeighborStatus struct {
 	LastNotifIn string
 	Import      string
 	Export      string
+	MaxPrefixes config.MaxPrefixes // as configured
 }
 
 // ErrNoNeighbor is returned for an address that is not a configured
@@ -68,7 +70,7 @@ func (s *Speaker) status(p *Peer) NeighborStatus {
 	st := NeighborStatus{
 		Address: p.cfg.Address, AS: p.cfg.AS, Description: p.cfg.Description, Enabled: p.enabled,
 		State: p.State(), Flaps: p.stats.flaps, LastError: p.stats.lastError, LastDown: p.stats.lastDown,
-		LastNotifIn: p.stats.lastNotifIn, Import: p.cfg.Import, Export: p.cfg.Export,
+		LastNotifIn: p.stats.lastNotifIn, Import: p.cfg.Import, Export: p.cfg.Export, MaxPrefixes: p.cfg.MaxPrefixes,
 	}
 	if ss := p.sess; ss != nil && ss.established {
 		st.RemoteID, st.LocalAddr, st.HoldTime, st.AS4 = ss.remoteID, ss.local, ss.hold, ss.opts.AS4
@@ -94,8 +96,9 @@ func (s *Speaker) Identity() (as uint32, routerID netip.Addr) {
 // PrefixCounts is how many of a neighbour's paths the Loc-RIB holds and to
 // how many prefixes it is advertised.
 type PrefixCounts struct {
-	Accepted   int
-	Advertised int
+	Accepted     int
+	AcceptedIPv6 int // of Accepted
+	Advertised   int
 }
 
 // PrefixCounts returns every neighbour's counts, kept exact as routes
@@ -107,7 +110,7 @@ func (s *Speaker) PrefixCounts() map[netip.Addr]PrefixCounts {
 	out := make(map[netip.Addr]PrefixCounts, len(s.peers))
 	for a, p := range s.peers {
 		si := &s.slots[p.slot]
-		out[a] = PrefixCounts{Accepted: si.accepted, Advertised: si.advertised}
+		out[a] = PrefixCounts{Accepted: si.accepted, AcceptedIPv6: si.accepted6, Advertised: si.advertised}
 	}
 	return out
 }

@@ -166,6 +166,7 @@ func neighborToAPI(n *bgp.NeighborStatus, c bgp.PrefixCounts) api.BGPNeighbor {
 		UpdatesIn: n.UpdatesIn, UpdatesOut: n.UpdatesOut, Flaps: n.Flaps,
 		LastError: n.LastError, LastDown: n.LastDown, LastNotification: n.LastNotifIn,
 		Import: n.Import, Export: n.Export,
+		PrefixesAcceptedIPv6: uint64(c.AcceptedIPv6), MaxPrefixesIPv4: n.MaxPrefixes.IPv4, MaxPrefixesIPv6: n.MaxPrefixes.IPv6,
 	}
 	for _, f := range n.Families {
 		out.Families = append(out.Families, f.String())

@@ -2022,10 +2022,15 @@ type BGPNeighbor struct {
 	// The last NOTIFICATION received from the neighbour.
 	LastNotificationReceived string `protobuf:"bytes,20,opt,name=last_notification_received,json=lastNotificationReceived,proto3" json:"last_notification_received,omitempty"`
 	// Policy names as configured; empty: none.
-	ImportPolicy  string `protobuf:"bytes,21,opt,name=import_policy,json=importPolicy,proto3" json:"import_policy,omitempty"`
-	ExportPolicy  string `protobuf:"bytes,22,opt,name=export_policy,json=exportPolicy,proto3" json:"export_policy,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ImportPolicy string `protobuf:"bytes,21,opt,name=import_policy,json=importPolicy,proto3" json:"import_policy,omitempty"`
+	ExportPolicy string `protobuf:"bytes,22,opt,name=export_policy,json=exportPolicy,proto3" json:"export_policy,omitempty"`
+	// Of prefixes_accepted, the IPv6 ones.
+	PrefixesAcceptedIpv6 uint64 `protobuf:"varint,23,opt,name=prefixes_accepted_ipv6,json=prefixesAcceptedIpv6,proto3" json:"prefixes_accepted_ipv6,omitempty"`
+	// The neighbour's prefix limits per family as configured; 0: none.
+	MaxPrefixesIpv4 uint32 `protobuf:"varint,24,opt,name=max_prefixes_ipv4,json=maxPrefixesIpv4,proto3" json:"max_prefixes_ipv4,omitempty"`
+	MaxPrefixesIpv6 uint32 `protobuf:"varint,25,opt,name=max_prefixes_ipv6,json=maxPrefixesIpv6,proto3" json:"max_prefixes_ipv6,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *BGPNeighbor) Reset() {
@@ -2210,6 +2215,27 @@ func (x *BGPNeighbor) GetExportPolicy() string {
 		return x.ExportPolicy
 	}
 	return ""
+}
+
+func (x *BGPNeighbor) GetPrefixesAcceptedIpv6() uint64 {
+	if x != nil {
+		return x.PrefixesAcceptedIpv6
+	}
+	return 0
+}
+
+func (x *BGPNeighbor) GetMaxPrefixesIpv4() uint32 {
+	if x != nil {
+		return x.MaxPrefixesIpv4
+	}
+	return 0
+}
+
+func (x *BGPNeighbor) GetMaxPrefixesIpv6() uint32 {
+	if x != nil {
+		return x.MaxPrefixesIpv6
+	}
+	return 0
 }
 
 type GetBGPNeighborRequest struct {
@@ -2951,7 +2977,7 @@ const file_routerd_v1_routerd_proto_rawDesc = "" +
 	"\x18ListBGPNeighborsResponse\x12\x19\n" +
 	"\blocal_as\x18\x01 \x01(\rR\alocalAs\x12\x1b\n" +
 	"\trouter_id\x18\x02 \x01(\tR\brouterId\x125\n" +
-	"\tneighbors\x18\x03 \x03(\v2\x17.routerd.v1.BGPNeighborR\tneighbors\"\xd2\x06\n" +
+	"\tneighbors\x18\x03 \x03(\v2\x17.routerd.v1.BGPNeighborR\tneighbors\"\xe0\a\n" +
 	"\vBGPNeighbor\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x17\n" +
 	"\apeer_as\x18\x02 \x01(\rR\x06peerAs\x12 \n" +
@@ -2976,7 +3002,10 @@ const file_routerd_v1_routerd_proto_rawDesc = "" +
 	"\tlast_down\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\blastDown\x12<\n" +
 	"\x1alast_notification_received\x18\x14 \x01(\tR\x18lastNotificationReceived\x12#\n" +
 	"\rimport_policy\x18\x15 \x01(\tR\fimportPolicy\x12#\n" +
-	"\rexport_policy\x18\x16 \x01(\tR\fexportPolicy\"3\n" +
+	"\rexport_policy\x18\x16 \x01(\tR\fexportPolicy\x124\n" +
+	"\x16prefixes_accepted_ipv6\x18\x17 \x01(\x04R\x14prefixesAcceptedIpv6\x12*\n" +
+	"\x11max_prefixes_ipv4\x18\x18 \x01(\rR\x0fmaxPrefixesIpv4\x12*\n" +
+	"\x11max_prefixes_ipv6\x18\x19 \x01(\rR\x0fmaxPrefixesIpv6\"3\n" +
 	"\x15GetBGPNeighborRequest\x12\x1a\n" +
 	"\bneighbor\x18\x01 \x01(\tR\bneighbor\"\xbf\x04\n" +
 	"\aBGPPath\x12\x1a\n" +
