@@ -37,8 +37,9 @@ type Options struct {
 	CompWords int
 	// Shortcuts is the number of slots (a power of two, at most 1<<24) of
 	// the main table's IPv6 shortcut table, which takes lookups straight
-	// to the node at depth 32 of their /32. Default 1<<16 (512 KiB; the
-	// full table has about 11k such nodes); -1 for none.
+	// to the node at depth 32 of their /32. Default 1<<15 (256 KiB; the
+	// full table has about 11k such nodes, and 16k to 64k slots measured
+	// the same); -1 for none.
 	Shortcuts int
 	// Grace is how long freed nodes and records stay untouched before
 	// reuse. Default 1s. Readers stay correct even past it (they retry on
