@@ -375,7 +375,7 @@ func (g *updGroup) kickAll() {
 
 // syncWork reports whether ss has a table, End-of-RIB or EoRR to send.
 func (ss *session) syncWork() bool {
-	return !ss.regroup && (len(ss.sync) > 0 || ss.syncing || ss.eorr != 0)
+	return !ss.regroup && (ss.syncFams != 0 || ss.syncing || ss.eorr != 0)
 }
 
 // hasWork reports whether the group has entries to encode.
@@ -420,26 +420,35 @@ func (g *updGroup) take(s *Speaker) {
 	}
 }
 
-// syncChunk exports up to budget prefixes of ss's sync list into g.work,
-// and its End-of-RIB and EoRR once the list is done. Called with s.mu
-// held.
+// syncChunk exports up to budget prefixes of the table walk of ss into
+// g.work, and its End-of-RIB and EoRR once the walk is done. Called with
+// s.mu held.
 func (g *updGroup) syncChunk(s *Speaker, ss *session, budget int) int {
 	mask := uint64(1) << ss.bit
 	slot := ss.p.slot
 	bit := slotBit(slot)
-	n := min(len(ss.sync), budget)
-	for _, p := range ss.sync[len(ss.sync)-n:] {
-		d, ok := s.get(p)
-		if !ok {
+	it := s.loc.All()
+	if !ss.syncFrom0 {
+		it = s.loc.After(ss.syncAfter)
+	}
+	n, done := 0, true
+	for k, d := range it {
+		if n == budget {
+			done = false
+			break
+		}
+		ss.syncAfter, ss.syncFrom0 = k, false
+		p := locPrefix(k)
+		if !ss.syncFams.Has(p.Family()) {
 			continue
 		}
+		n++
 		if d.flags&destHasBest != 0 && d.slot0 != slot {
-			if h, ok := g.export(s, p, &d); ok {
+			if h, ok := g.export(s, p, d); ok {
 				g.work = append(g.work, outEntry{p: p, kind: entAnnounce, mask: mask, h: h})
 				if adv := d.advertised(); bit != 0 && adv&bit == 0 {
 					d.setAdvertised(adv | bit)
 					s.slots[slot].advertised++
-					s.put(p, d)
 				}
 				continue
 			}
@@ -447,15 +456,16 @@ func (g *updGroup) syncChunk(s *Speaker, ss *session, budget int) int {
 		if adv := d.advertised(); adv&bit != 0 && bit != 0 {
 			d.setAdvertised(adv &^ bit)
 			s.slots[slot].advertised--
-			s.store(p, d)
 			g.work = append(g.work, outEntry{p: p, kind: entWithdraw, mask: mask})
+			if d.unused() {
+				s.loc.Delete(k) // allowed for the key the walk is at
+			}
 		}
 	}
-	ss.sync = ss.sync[:len(ss.sync)-n]
-	if len(ss.sync) > 0 {
+	if !done {
 		return budget - n
 	}
-	ss.sync = nil
+	ss.syncFams, ss.syncFrom0 = 0, false
 	if ss.syncing {
 		ss.syncing = false
 		g.work = append(g.work, outEntry{kind: entEndOfRIB, mask: mask, fams: ss.opts.Families})

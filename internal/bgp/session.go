@@ -14,6 +14,7 @@ import (
 
 	"github.com/routerd/routerd/internal/bgp/wire"
 	"github.com/routerd/routerd/internal/config"
+	"github.com/routerd/routerd/internal/prefixmap"
 )
 
 // exportChunk is the most prefixes a writer handles per hold of the
@@ -76,9 +77,15 @@ type session struct {
 	bit     uint8
 	pos     uint64
 	regroup bool
-	sync    []wire.Prefix // prefixes still to send since establishment or a refresh
-	syncing bool          // End-of-RIB to send once sync is drained
-	eorr    wire.Families // End-of-Route-Refresh to send once sync is drained
+	// The table to send (since establishment or a refresh) is walked in
+	// the Loc-RIB's order by a cursor, not copied into a list: a full
+	// table's session costs no memory for it. syncFams are the families
+	// still to send, syncAfter the last prefix sent (unless syncFrom0).
+	syncFams  wire.Families
+	syncAfter prefixmap.Key
+	syncFrom0 bool
+	syncing   bool          // End-of-RIB to send once the walk is done
+	eorr      wire.Families // End-of-Route-Refresh to send once the walk is done
 	// disabled holds the families ignored after an RFC 7606 AFI/SAFI
 	// disable; the reader's own, read under s.mu by others.
 	disabled wire.Families
@@ -131,10 +138,11 @@ func (ss *session) close(n *wire.Notification) {
 // resync schedules every Loc-RIB prefix for export, then End-of-RIB (a
 // new session or a soft reset out). Called with s.mu held.
 func (ss *session) resync() {
-	s := ss.p.s
-	ss.sync = ss.sync[:0]
-	for p := range s.all() {
-		ss.sync = append(ss.sync, p)
+	ss.syncFams, ss.syncFrom0 = 0, false
+	if ss.p.s.locLen() > 0 {
+		// An empty Loc-RIB has nothing to walk: what arrives later comes
+		// as changes (and a walk would send it twice).
+		ss.syncFams, ss.syncFrom0 = wire.FamIPv4Unicast|wire.FamIPv6Unicast, true
 	}
 	ss.syncing = true
 	ss.kick()
@@ -144,11 +152,11 @@ func (ss *session) resync() {
 // prefixes are sent again, between BoRR and EoRR when enhanced route
 // refresh is negotiated. Called with s.mu held.
 func (ss *session) refresh(fams wire.Families) {
-	s := ss.p.s
-	for p := range s.all() {
-		if fams.Has(p.Family()) {
-			ss.sync = append(ss.sync, p)
-		}
+	// A walk under way starts over: what it sent already goes again, as a
+	// refresh asks.
+	if ss.p.s.locLen() > 0 {
+		ss.syncFams |= fams
+		ss.syncFrom0 = true
 	}
 	if ss.enhanced {
 		ss.mark(entBoRR, fams)

@@ -325,6 +325,83 @@ func (m *Map[V]) All() iter.Seq2[Key, *V] {
 	}
 }
 
+// After iterates, in key order, over the keys greater than k, with the
+// same rules as All: a caller can go through a large map in chunks,
+// resuming after the last key it saw, while the map changes in between.
+func (m *Map[V]) After(k Key) iter.Seq2[Key, *V] {
+	return func(yield func(Key, *V) bool) {
+		if !k.V6 {
+			ik := in4(k)
+			if !walkAfter(&m.v4, k, 0, func(keys []k4) int {
+				i, ok := search4(keys, ik)
+				if ok {
+					i++
+				}
+				return i
+			}, func(first byte, lk k4, v *V) bool { return yield(key4(first, lk), v) }, 0) {
+				return
+			}
+			// Every IPv6 key is greater than every IPv4 one.
+			if m.v6.kids != nil {
+				for first, n := range m.v6.kids {
+					if n != nil && !n.walk(func(lk k6, v *V) bool { return yield(key6(byte(first), lk), v) }) {
+						return
+					}
+				}
+			}
+			return
+		}
+		ik := in6(k)
+		walkAfter(&m.v6, k, 0, func(keys []k6) int {
+			i, ok := search6(keys, ik)
+			if ok {
+				i++
+			}
+			return i
+		}, func(first byte, lk k6, v *V) bool { return yield(key6(first, lk), v) }, 0)
+	}
+}
+
+// walkAfter calls yield for the keys under n (at depth d, under first
+// address byte first) that sort after k: in the leaf on k's path from the
+// index start returns, and every key of the kids beyond k's path. It
+// reports whether yield always returned true.
+func walkAfter[K leafKey, V any](n *node[K, V], k Key, d int, start func([]K) int, yield func(byte, K, *V) bool, first byte) bool {
+	if n.kids == nil {
+		for i := start(n.keys); i < len(n.keys); {
+			lk := n.keys[i]
+			if !yield(first, lk, &n.vals[i]) {
+				return false
+			}
+			if i < len(n.keys) && n.keys[i] == lk {
+				i++
+			}
+		}
+		return true
+	}
+	b := byteAt(k, d)
+	if d == 0 {
+		first = b
+	}
+	if c := n.kids[b]; c != nil && !walkAfter(c, k, d+1, start, yield, first) {
+		return false
+	}
+	for i := int(b) + 1; i < 256; i++ {
+		c := n.kids[i]
+		if c == nil {
+			continue
+		}
+		f := first
+		if d == 0 {
+			f = byte(i)
+		}
+		if !c.walk(func(lk K, v *V) bool { return yield(f, lk, v) }) {
+			return false
+		}
+	}
+	return true
+}
+
 // walk calls yield for every key under n in order, and reports whether
 // yield always returned true.
 func (n *node[K, V]) walk(yield func(K, *V) bool) bool {

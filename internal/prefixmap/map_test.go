@@ -207,3 +207,66 @@ func TestBurst(t *testing.T) {
 		t.Errorf("::/n: %d keys in %d leaves", same.Len(), leaves(&same.v6))
 	}
 }
+
+// checkAfter compares After with the keys of All that sort after k.
+func checkAfter(t *testing.T, m *Map[int], k Key) {
+	t.Helper()
+	var want, got []Key
+	for x := range m.All() {
+		if x.Compare(k) > 0 {
+			want = append(want, x)
+		}
+	}
+	for x := range m.After(k) {
+		got = append(got, x)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("After(%s): %d keys, want %d", k, len(got), len(want))
+	}
+}
+
+func TestAfter(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var m Map[int]
+	for i := range 20000 {
+		m.Put(randKey(r), i)
+	}
+	for range 300 {
+		checkAfter(t, &m, randKey(r))
+	}
+	for k := range m.All() {
+		if r.IntN(50) == 0 {
+			checkAfter(t, &m, k)
+		}
+	}
+	// Resuming after the last key seen visits every key once, while the
+	// map changes in between (deletions behind and ahead of the cursor).
+	var seen []Key
+	var last Key
+	started := false
+	for {
+		it := m.All()
+		if started {
+			it = m.After(last)
+		}
+		n := 0
+		for k := range it {
+			seen = append(seen, k)
+			last, started = k, true
+			if n++; n == 777 {
+				break
+			}
+		}
+		if n < 777 {
+			break
+		}
+		m.Delete(randKey(r))
+	}
+	if !slices.IsSortedFunc(seen, Key.Compare) || len(slices.CompactFunc(slices.Clone(seen), func(a, b Key) bool { return a == b })) != len(seen) {
+		t.Fatal("chunked walk out of order or repeated")
+	}
+	var empty Map[int]
+	for range empty.After(From4(0, 0)) {
+		t.Fatal("an empty map yielded a key")
+	}
+}
