@@ -132,4 +132,9 @@ func (p *Programmer) commit() error {
 }
 
 // InstallFailures returns how many keys the kernel currently refuses.
-func (p *Programmer) InstallFailures() int { return len(p.failed) }
+// It waits while Run applies an update.
+func (p *Programmer) InstallFailures() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.failed)
+}
