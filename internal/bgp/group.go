@@ -101,18 +101,25 @@ type updGroup struct {
 	encoded uint64 // bytes encoded (benchmarks)
 
 	// Encoder scratch.
-	enc  *wire.Encoder
-	work []outEntry
-	seen map[wire.Prefix]struct{}
-	anns map[annKey][]wire.Prefix
-	wds  map[uint64][]wire.Prefix
-	bufs map[uint64][]byte
+	enc    *wire.Encoder
+	work   []outEntry
+	seen   map[wire.Prefix]struct{}
+	runs   []annRun       // announcements by key, in first-seen order
+	runIdx map[annKey]int // index in runs
+	wds    map[uint64][]wire.Prefix
+	bufs   map[uint64][]byte
 }
 
 type annKey struct {
 	mask uint64
 	h    unique.Handle[wire.Attrs]
 	fam  wire.Family
+}
+
+// annRun is the prefixes an encoding announces with one key.
+type annRun struct {
+	k  annKey
+	ps []wire.Prefix
 }
 
 // groupKey returns the key of the session's update group. Called with
@@ -125,8 +132,8 @@ func (ss *session) groupKey() groupKey {
 
 // newGroup builds an empty group for key with ss's export policy.
 func (s *Speaker) newGroup(key groupKey, ss *session) *updGroup {
-	g := &updGroup{key: key, enc: wire.NewEncoder(key.opts), seen: map[wire.Prefix]struct{}{},
-		anns: map[annKey][]wire.Prefix{}, wds: map[uint64][]wire.Prefix{}, bufs: map[uint64][]byte{}}
+	g := &updGroup{key: key, enc: wire.NewEncoder(key.opts), seen: map[wire.Prefix]struct{}{}, runIdx: map[annKey]int{},
+		wds: map[uint64][]wire.Prefix{}, bufs: map[uint64][]byte{}}
 	self := func(v6 bool) netip.Addr {
 		if v6 {
 			return key.self6
@@ -484,20 +491,27 @@ var families = []wire.Family{wire.IPv4Unicast, wire.IPv6Unicast}
 // Runs without the speaker's lock, by the group's one encoder.
 func (g *updGroup) encode(log func(string, ...any)) []piece {
 	var pieces []piece
+	// The prefixes of one UPDATE come one after the other with the same
+	// key: the last run is tried before the map.
+	last := -1
 	flush := func() {
 		for mask, ps := range g.wds {
 			g.bufs[mask] = g.enc.AppendWithdraw(g.bufs[mask], ps)
 			delete(g.wds, mask)
 		}
-		for k, ps := range g.anns {
-			a := k.h.Value()
+		for i := range g.runs {
+			r := &g.runs[i]
+			a := r.k.h.Value()
 			var err error
-			g.bufs[k.mask], err = g.enc.AppendAnnounce(g.bufs[k.mask], &a, ps)
+			g.bufs[r.k.mask], err = g.enc.AppendAnnounce(g.bufs[r.k.mask], &a, r.ps)
 			if err != nil {
 				log("cannot encode announcement", "err", err)
 			}
-			delete(g.anns, k)
+			r.ps = r.ps[:0]
 		}
+		g.runs = g.runs[:0]
+		clear(g.runIdx)
+		last = -1
 		for mask, b := range g.bufs {
 			if len(b) > 0 {
 				pieces = append(pieces, piece{mask: mask, b: b, updates: countUpdates(b)})
@@ -520,7 +534,22 @@ func (g *updGroup) encode(log func(string, ...any)) []piece {
 				g.wds[e.mask] = append(g.wds[e.mask], e.p)
 			} else {
 				k := annKey{e.mask, e.h, e.p.Family()}
-				g.anns[k] = append(g.anns[k], e.p)
+				if last < 0 || g.runs[last].k != k {
+					i, ok := g.runIdx[k]
+					if !ok {
+						i = len(g.runs)
+						if i < cap(g.runs) {
+							// Reuse the prefix array a former run left.
+							g.runs = g.runs[:i+1]
+							g.runs[i].k = k
+						} else {
+							g.runs = append(g.runs, annRun{k: k})
+						}
+						g.runIdx[k] = i
+					}
+					last = i
+				}
+				g.runs[last].ps = append(g.runs[last].ps, e.p)
 			}
 		default:
 			flush()
