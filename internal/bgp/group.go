@@ -398,26 +398,36 @@ func (g *updGroup) hasWork() bool {
 	return false
 }
 
+// maxKeptEntries bounds the queue arrays a group keeps between uses
+// (10 MiB each); the daemon's trim after a burst lets go of them anyway.
+const maxKeptEntries = 1 << 18
+
 // take moves up to exportChunk pending entries to g.work, and, once
 // nothing older is pending, a chunk of the members' table syncs. Called
 // with s.mu held.
 func (g *updGroup) take(s *Speaker) {
 	n := min(len(g.pending)-g.head, exportChunk)
-	g.work = append(g.work[:0], g.pending[g.head:g.head+n]...)
-	g.head += n
-	if g.head < len(g.pending) {
-		if g.head >= len(g.pending)/2 {
-			k := copy(g.pending, g.pending[g.head:])
-			clear(g.pending[k:])
-			g.pending, g.head = g.pending[:k], 0
+	if g.head == 0 && n == len(g.pending) {
+		// All of it: the arrays change hands (encode cleared the work's),
+		// nothing is copied, and neither grows again once both are large.
+		g.work, g.pending = g.pending, g.work[:0]
+	} else {
+		g.work = append(g.work[:0], g.pending[g.head:g.head+n]...)
+		g.head += n
+		if g.head < len(g.pending) {
+			if g.head >= len(g.pending)/2 {
+				k := copy(g.pending, g.pending[g.head:])
+				clear(g.pending[k:])
+				g.pending, g.head = g.pending[:k], 0
+			}
+			return
 		}
-		return
+		clear(g.pending)
+		if cap(g.pending) > maxKeptEntries {
+			g.pending = nil
+		}
+		g.pending, g.head = g.pending[:0], 0
 	}
-	clear(g.pending)
-	if cap(g.pending) > 1<<16 {
-		g.pending = nil
-	}
-	g.pending, g.head = g.pending[:0], 0
 	budget := exportChunk - n
 	for m := g.used; m != 0 && budget > 0; m &= m - 1 {
 		i := bits.TrailingZeros64(m)
@@ -576,7 +586,7 @@ func (g *updGroup) encode(log func(string, ...any)) []piece {
 	}
 	flush()
 	clear(g.work)
-	if cap(g.work) > 1<<16 {
+	if cap(g.work) > maxKeptEntries {
 		g.work = nil
 	}
 	return pieces
