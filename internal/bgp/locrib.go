@@ -234,6 +234,11 @@ func (s *Speaker) Compact() {
 		if g.head == len(g.pending) {
 			g.pending, g.head = nil, 0
 		}
+		if !g.encoding {
+			// The encoder's arrays, emptied after each use.
+			g.work, g.runs = nil, nil
+			g.seen = map[wire.Prefix]struct{}{}
+		}
 	}
 	s.rq.mu.Lock()
 	s.rq.free = nil
