@@ -239,6 +239,14 @@ func (s *Speaker) Compact() {
 			g.work, g.runs = nil, nil
 			g.seen = map[wire.Prefix]struct{}{}
 		}
+		g.ev.forget()
+		g.noMED = nil
+		g.last, g.lastOut, g.lastOK = exportKey{}, unique.Handle[wire.Attrs]{}, false
+	}
+	for _, p := range s.peers {
+		if ss := p.sess; ss != nil && ss.impEval != nil {
+			ss.impEval.forget()
+		}
 	}
 	s.rq.mu.Lock()
 	s.rq.free = nil

@@ -255,6 +255,15 @@ func newEvaluator(p *policy, e env, post func(*wire.Attrs, bool)) *evaluator {
 	return &evaluator{p: p, e: e, post: post, attrs: map[unique.Handle[wire.Attrs]]uint64{}, results: map[resultKey]result{}}
 }
 
+// forget drops the evaluator's caches, which refill as routes come: after
+// a full table they hold thousands of attribute sets (and keep them
+// interned) that a quiet session no longer needs. Called with s.mu held.
+func (ev *evaluator) forget() {
+	ev.attrs = map[unique.Handle[wire.Attrs]]uint64{}
+	ev.results = map[resultKey]result{}
+	ev.last, ev.lastR, ev.hasLast = resultKey{}, result{}, false
+}
+
 // eval returns the attributes of prefix p after the policy, or ok false.
 func (ev *evaluator) eval(p wire.Prefix, h unique.Handle[wire.Attrs]) (unique.Handle[wire.Attrs], bool) {
 	if ev.p == nil {
