@@ -99,6 +99,8 @@ type updGroup struct {
 	out     []piece
 	outBase uint64 // position of out[0]
 	encoded uint64 // bytes encoded (benchmarks)
+	// held is the bytes of out: what the slowest member has not read.
+	held int
 
 	// Encoder scratch.
 	enc    *wire.Encoder
@@ -670,10 +672,50 @@ func (g *updGroup) finish(s *Speaker, pieces []piece) {
 	g.retired = 0
 	g.encoding = false
 	g.out = append(g.out, pieces...)
+	for _, pc := range pieces {
+		g.held += len(pc.b)
+	}
+	if g.held > maxGroupBacklog {
+		g.dropLaggards(s)
+	}
 	s.dropEmptyGroup(g)
 	if len(pieces) > 0 || g.hasWork() {
 		// Work left wakes the members too: the encoder may be gone.
 		g.kickAll()
+	}
+}
+
+// maxGroupBacklog bounds the encoded output a group keeps for members
+// that have not read it (a variable for tests).
+var maxGroupBacklog = 256 << 20
+
+// dropLaggards ends the sessions of the members that have more than
+// maxGroupBacklog of the group's output unread: a neighbour that stops
+// reading (but keeps its session up) would otherwise make the group keep
+// every change for it. They get Cease / Out of Resources (RFC 4486) and
+// come back with a fresh table. Called with s.mu held.
+func (g *updGroup) dropLaggards(s *Speaker) {
+	for m := g.used; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros64(m)
+		ss := g.members[i]
+		if ss.overrun {
+			continue
+		}
+		unread := 0
+		for _, pc := range g.out[ss.pos-g.outBase:] {
+			if pc.mask&(1<<i) != 0 {
+				unread += len(pc.b)
+			}
+		}
+		if unread <= maxGroupBacklog {
+			continue
+		}
+		ss.overrun = true
+		ss.p.log("neighbor does not read its updates: session closed", "unread_bytes", unread)
+		n := wire.Notification{Code: wire.CodeCease, Subcode: wire.SubOutOfResources}
+		// Not under the lock: the NOTIFICATION's write may wait for a
+		// neighbour that does not read.
+		go ss.close(&n)
 	}
 }
 
@@ -687,6 +729,9 @@ func (g *updGroup) trimOut() {
 	drop := int(low - g.outBase)
 	if drop == 0 {
 		return
+	}
+	for _, pc := range g.out[:drop] {
+		g.held -= len(pc.b)
 	}
 	n := copy(g.out, g.out[drop:])
 	clear(g.out[n:])

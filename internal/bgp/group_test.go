@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"time"
 	"unique"
 
 	"github.com/routerd/routerd/internal/bgp/wire"
@@ -467,4 +468,51 @@ func benchGroups(b *testing.B, n int, same bool) {
 	b.ReportMetric(float64(encoded)/float64(b.N)/prefixes, "encodedB/prefix")
 	b.ReportMetric(float64(written)/float64(b.N)/prefixes, "writtenB/prefix")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/prefixes, "ns/prefix")
+}
+
+// TestGroupDropsLaggard checks that a member that does not read is closed
+// once the group's unread output passes the limit, and that the member
+// that reads goes on.
+func TestGroupDropsLaggard(t *testing.T) {
+	defer func(old int) { maxGroupBacklog = old }(maxGroupBacklog)
+	maxGroupBacklog = 512 << 10
+	s, _ := testSpeaker(t)
+	s.mu.Lock()
+	a := fakeSession(s, "10.9.0.11", 65011, config.PolicyAcceptAll)
+	b := fakeSession(s, "10.9.0.12", 65012, config.PolicyAcceptAll)
+	s.mu.Unlock()
+	if a.g != b.g {
+		t.Fatal("a and b are not in one group")
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	sets := attrSets(20)
+	for range 20 {
+		changeRoutes(s, rng, 2000, 50000, nil, sets)
+		drain(t, a, 0)
+	}
+	select {
+	case <-b.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the member that does not read was not closed")
+	}
+	s.mu.Lock()
+	over := b.overrun
+	s.mu.Unlock()
+	if !over {
+		t.Error("b not marked overrun")
+	}
+	select {
+	case <-a.closed:
+		t.Error("the member that reads was closed too")
+	default:
+	}
+	// Once b's session is down, what only it had left unread goes.
+	downFake(b)
+	drain(t, a, 0)
+	s.mu.Lock()
+	held := a.g.held
+	s.mu.Unlock()
+	if held != 0 {
+		t.Errorf("group still holds %d bytes with its only member up to date", held)
+	}
 }

@@ -48,19 +48,21 @@ type session struct {
 	conn *net.TCPConn
 	// limitWarned: the 90 % warning of max-prefixes was logged (IPv4, IPv6).
 	limitWarned [2]bool
-	wmu         sync.Mutex // serialises writes (writer, NOTIFICATIONs)
-	opts        wire.Options
-	hold        time.Duration
-	remoteID    netip.Addr
-	remoteAS    uint32
-	caps        wire.Capabilities
-	ebgp        bool
-	local       netip.Addr
-	self4       netip.Addr
-	self6       netip.Addr
-	kickc       chan struct{}
-	closed      chan struct{}
-	closeMu     sync.Once
+	// overrun: closed for not reading its updates (dropLaggards).
+	overrun  bool
+	wmu      sync.Mutex // serialises writes (writer, NOTIFICATIONs)
+	opts     wire.Options
+	hold     time.Duration
+	remoteID netip.Addr
+	remoteAS uint32
+	caps     wire.Capabilities
+	ebgp     bool
+	local    netip.Addr
+	self4    netip.Addr
+	self6    netip.Addr
+	kickc    chan struct{}
+	closed   chan struct{}
+	closeMu  sync.Once
 	// enhanced: enhanced route refresh (RFC 7313) negotiated.
 	enhanced bool
 	// noGR is set once a NOTIFICATION other than hold timer expiry was
@@ -125,13 +127,15 @@ func (ss *session) close(n *wire.Notification) {
 		ss.noGR.Store(true)
 	}
 	ss.closeMu.Do(func() {
-		if n != nil {
+		if n != nil && ss.conn != nil {
 			ss.wmu.Lock()
 			writeNotification(ss.conn, *n)
 			ss.wmu.Unlock()
 		}
 		close(ss.closed)
-		ss.conn.Close()
+		if ss.conn != nil { // tests' sessions have none
+			ss.conn.Close()
+		}
 	})
 }
 
