@@ -78,46 +78,44 @@ func (rs *ruleSet) get(k key, l int) (uint32, bool) {
 	}
 }
 
-// put stores leaf for k/l and returns the previous leaf, if any.
-func (rs *ruleSet) put(k key, l int, leaf uint32) (uint32, bool) {
+// find returns the slot of k/l and whether it holds k/l; if not, the
+// slot is the empty one where setAt stores it. The table is grown first
+// in case setAt adds a member, so that Insert and Delete probe once (the
+// probe is the update's cache miss) and act on the slot afterwards;
+// nothing may change the set in between.
+func (rs *ruleSet) find(k key, l int) (uint64, bool) {
 	if (rs.n+1)*10 > len(rs.slots)*7 {
 		rs.grow()
 	}
 	for i := hashKey(k, l) & rs.mask; ; i = (i + 1) & rs.mask {
 		r := &rs.slots[i]
 		if r.leaf == 0 {
-			*r = rule{k.hi, k.lo, leaf}
-			rs.n++
-			rs.setShort(k, l, true)
-			if rs.byLen[l]++; rs.byLen[l] == 1 {
-				rs.present[l/64] |= 1 << (l % 64)
-			}
-			return 0, false
+			return i, false
 		}
 		if r.hi == k.hi && r.lo == k.lo && leafBits(r.leaf) == l {
-			old := r.leaf
-			r.leaf = leaf
-			return old, true
+			return i, true
 		}
 	}
 }
 
-// del removes k/l and returns its leaf.
-func (rs *ruleSet) del(k key, l int) (uint32, bool) {
-	if rs.n == 0 {
-		return 0, false
+// setAt stores leaf for k/l at slot i from find: a new member if the slot
+// is empty, a replacement otherwise.
+func (rs *ruleSet) setAt(i uint64, k key, l int, leaf uint32) {
+	r := &rs.slots[i]
+	if r.leaf != 0 {
+		r.leaf = leaf
+		return
 	}
-	i := hashKey(k, l) & rs.mask
-	for ; ; i = (i + 1) & rs.mask {
-		r := &rs.slots[i]
-		if r.leaf == 0 {
-			return 0, false
-		}
-		if r.hi == k.hi && r.lo == k.lo && leafBits(r.leaf) == l {
-			break
-		}
+	*r = rule{k.hi, k.lo, leaf}
+	rs.n++
+	rs.setShort(k, l, true)
+	if rs.byLen[l]++; rs.byLen[l] == 1 {
+		rs.present[l/64] |= 1 << (l % 64)
 	}
-	old := rs.slots[i].leaf
+}
+
+// delAt removes k/l, found at slot i.
+func (rs *ruleSet) delAt(i uint64, k key, l int) {
 	// Shift later members of the probe run back into the hole.
 	for j := (i + 1) & rs.mask; ; j = (j + 1) & rs.mask {
 		r := rs.slots[j]
@@ -136,7 +134,6 @@ func (rs *ruleSet) del(k key, l int) (uint32, bool) {
 	if rs.byLen[l]--; rs.byLen[l] == 0 {
 		rs.present[l/64] &^= 1 << (l % 64)
 	}
-	return old, true
 }
 
 func (rs *ruleSet) grow() {

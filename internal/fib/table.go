@@ -157,7 +157,8 @@ func (w *Writer) Insert(table uint32, p netip.Prefix, a Action) error {
 		return fmt.Errorf("insert %v table %d: unknown action kind %d", p, table, a.Kind)
 	}
 	leaf := fr.EncodeLeaf(l, a.Kind, slot)
-	old, had := tr.rules.get(k, l)
+	at, had := tr.rules.find(k, l)
+	old := tr.rules.slots[at].leaf
 	if had && old == leaf {
 		return nil
 	}
@@ -168,7 +169,7 @@ func (w *Writer) Insert(table uint32, p netip.Prefix, a Action) error {
 		}
 		return fmt.Errorf("insert %v table %d: %w", p, table, err)
 	}
-	tr.rules.put(k, l, leaf)
+	tr.rules.setAt(at, k, l, leaf)
 	if a.Kind == Forward {
 		w.slotInf[slot].refs++
 	}
@@ -206,15 +207,16 @@ func (w *Writer) Delete(table uint32, p netip.Prefix) error {
 	if err != nil {
 		return fmt.Errorf("delete %v table %d: %w", p, table, err)
 	}
-	old, ok := tr.rules.get(k, l)
+	at, ok := tr.rules.find(k, l)
 	if !ok {
 		return fmt.Errorf("delete %v table %d: %w", p, table, ErrNotFound)
 	}
+	old := tr.rules.slots[at].leaf
 	w.cur = tr
 	if err := w.write(tr, k, l, w.cover(tr, k, l), true); err != nil {
 		return fmt.Errorf("delete %v table %d: %w", p, table, err)
 	}
-	tr.rules.del(k, l)
+	tr.rules.delAt(at, k, l)
 	tr.count--
 	if tr.maxBits == 32 {
 		w.prefixes4--
@@ -332,7 +334,10 @@ func (w *Writer) rewrite(p *uint32, depth uint, l int, val uint32, del bool) {
 		if e != 0 && leafBits(e) == l {
 			w.store(p, val)
 		}
-	} else if e == 0 || leafBits(e) <= l {
+	} else if (e == 0 || leafBits(e) <= l) && e != val {
+		// An entry that already holds val is left alone: storing it
+		// again would mark the node for republishing though no reader
+		// could see a difference.
 		w.store(p, val)
 	}
 }
