@@ -257,7 +257,7 @@ func (s *Speaker) adj(addr netip.Addr, in bool) ([]RouteView, error) {
 		if ss == nil || !ss.established || d.advertised()&bit == 0 {
 			continue
 		}
-		if h, ok := ss.exportRoute(k, &d); ok {
+		if h, ok := ss.exportRoute(k, d); ok {
 			out = append(out, RouteView{Prefix: k.Netip(), Paths: []PathView{{Attrs: h.Value(), Usable: true, Best: true}}})
 		}
 	}

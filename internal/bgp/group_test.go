@@ -124,7 +124,7 @@ func (a *adjOut) check(t *testing.T, name string, ss *session) {
 	defer s.mu.Unlock()
 	want := map[wire.Prefix]unique.Handle[wire.Attrs]{}
 	for p, d := range s.all() {
-		if h, ok := ss.exportRoute(p, &d); ok {
+		if h, ok := ss.exportRoute(p, d); ok {
 			want[p] = h
 		}
 	}

@@ -216,9 +216,6 @@ func locPrefix(k prefixmap.Key) wire.Prefix {
 // get returns p's dest (the zero dest when p is unknown).
 func (s *Speaker) get(p wire.Prefix) (dest, bool) { return s.loc.Get(locKey(p)) }
 
-// put stores p's dest.
-func (s *Speaker) put(p wire.Prefix, d dest) { s.loc.Put(locKey(p), d) }
-
 // del forgets p.
 func (s *Speaker) del(p wire.Prefix) { s.loc.Delete(locKey(p)) }
 
@@ -256,12 +253,13 @@ func (s *Speaker) Compact() {
 // locLen returns the number of prefixes in the Loc-RIB.
 func (s *Speaker) locLen() int { return s.loc.Len() }
 
-// all iterates over the Loc-RIB in prefix order, IPv4 first; the loop
-// body may put to the prefix it is given or delete it, nothing else.
-func (s *Speaker) all() iter.Seq2[wire.Prefix, dest] {
-	return func(yield func(wire.Prefix, dest) bool) {
+// all iterates over the Loc-RIB in prefix order, IPv4 first, giving each
+// dest in place: the loop body may change it and may delete its prefix,
+// nothing else.
+func (s *Speaker) all() iter.Seq2[wire.Prefix, *dest] {
+	return func(yield func(wire.Prefix, *dest) bool) {
 		for k, d := range s.loc.All() {
-			if !yield(locPrefix(k), *d) {
+			if !yield(locPrefix(k), d) {
 				return
 			}
 		}
@@ -465,13 +463,12 @@ func (d *dest) unused() bool {
 	return d.empty() && d.adv == [2]uint32{} && d.flags&destBestInRIB == 0
 }
 
-// store writes d back, or forgets p once it is unused.
-func (s *Speaker) store(p wire.Prefix, d dest) {
+// dropIfUnused forgets p once its dest d is unused; in a walk of all,
+// for the prefix the walk is at.
+func (s *Speaker) dropIfUnused(p wire.Prefix, d *dest) {
 	if d.unused() {
 		s.del(p)
-		return
 	}
-	s.put(p, d)
 }
 
 // usable reports whether a path may be selected: its next hop resolves.
@@ -731,8 +728,7 @@ func (s *Speaker) recheckNexthops() {
 		}
 		if hit {
 			old, had := d.best()
-			s.decideDest(p, &d, old, had, b)
-			s.put(p, d)
+			s.decideDest(p, d, old, had, b)
 			if len(b.add[0])+len(b.add[1])+len(b.del[0])+len(b.del[1]) > 8192 {
 				s.flush(b)
 			}
@@ -755,10 +751,10 @@ func (s *Speaker) dropSlot(slot uint16, keep wire.Families) {
 				pt.flags |= pathStale
 				d.set(&s.more, i, pt)
 			} else {
-				s.removeAt(p, &d, i, b)
+				s.removeAt(p, d, i, b)
 			}
 		}
-		s.store(p, d)
+		s.dropIfUnused(p, d)
 		if b.size() > 8192 {
 			s.flush(b)
 		}
@@ -768,7 +764,7 @@ func (s *Speaker) dropSlot(slot uint16, keep wire.Families) {
 }
 
 // removeAt removes path i of d (p's dest) and runs the decision; the
-// caller stores d.
+// caller drops d if it is unused.
 func (s *Speaker) removeAt(p wire.Prefix, d *dest, i int, b *batch) {
 	old, had := d.best()
 	pt := d.at(&s.more, i)
@@ -793,7 +789,6 @@ func (s *Speaker) markStale(slot uint16, fams wire.Families) {
 			if !pt.stale() {
 				pt.flags |= pathStale
 				d.set(&s.more, i, pt)
-				s.put(p, d)
 			}
 		}
 	}
@@ -809,8 +804,8 @@ func (s *Speaker) sweepStale(slot uint16, fams wire.Families) int {
 			continue
 		}
 		if i := d.find(&s.more, slot); i >= 0 && d.at(&s.more, i).stale() {
-			s.removeAt(p, &d, i, b)
-			s.store(p, d)
+			s.removeAt(p, d, i, b)
+			s.dropIfUnused(p, d)
 			n++
 			if b.size() > 8192 {
 				s.flush(b)
@@ -828,8 +823,7 @@ func (s *Speaker) redecideAll() {
 	for p, d := range s.all() {
 		if d.multi() || d.flags&destMultipath != 0 {
 			if d.flags&destHasBest != 0 {
-				s.toRIB(p, &d, b)
-				s.put(p, d)
+				s.toRIB(p, d, b)
 			}
 			if b.size() > 8192 {
 				s.flush(b)

@@ -300,9 +300,6 @@ func (n *node[K, V]) pack(keys *[]K, vals *[]V) {
 	n.vals = (*vals)[i : i+l : i+l]
 }
 
-// Clear removes every key.
-func (m *Map[V]) Clear() { *m = Map[V]{} }
-
 // All iterates over the map in key order (IPv4 first, by address, then
 // length). The loop body may change the value it is given and may Delete
 // its key; it must not add keys.
