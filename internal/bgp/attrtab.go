@@ -20,11 +20,18 @@ type attrTable struct {
 	ids  map[unique.Handle[wire.Attrs]]attrID
 	sets []attrSet // by ID; sets[0] is unused
 	free []attrID
+	// copies holds each set's h.Value() at a fixed place, in chunks of
+	// attrChunk by ID: allocated one by one, these copies (224 bytes
+	// each) landed among the garbage a table load makes in that size
+	// class, and each kept its mostly empty span resident afterwards.
+	copies [][]wire.Attrs
 	// The prefixes of one UPDATE share their attributes: the last set
 	// interned is remembered.
 	last   unique.Handle[wire.Attrs]
 	lastID attrID
 }
+
+const attrChunk = 256
 
 type attrSet struct {
 	h    unique.Handle[wire.Attrs]
@@ -43,18 +50,22 @@ func (t *attrTable) ref(h unique.Handle[wire.Attrs]) (id attrID, fresh bool) {
 	id, ok := t.ids[h]
 	if !ok {
 		fresh = true
-		a := h.Value()
 		if n := len(t.free); n > 0 {
 			id = t.free[n-1]
 			t.free = t.free[:n-1]
-			t.sets[id] = attrSet{h: h, a: &a}
 		} else {
 			if len(t.sets) == 0 {
 				t.sets = append(t.sets, attrSet{})
 			}
 			id = attrID(len(t.sets))
-			t.sets = append(t.sets, attrSet{h: h, a: &a})
+			t.sets = append(t.sets, attrSet{})
 		}
+		if int(id/attrChunk) == len(t.copies) {
+			t.copies = append(t.copies, make([]wire.Attrs, attrChunk))
+		}
+		a := &t.copies[id/attrChunk][id%attrChunk]
+		*a = h.Value()
+		t.sets[id] = attrSet{h: h, a: a}
 		if t.ids == nil {
 			t.ids = map[unique.Handle[wire.Attrs]]attrID{}
 		}
@@ -74,6 +85,7 @@ func (t *attrTable) unref(id attrID) (freed bool, nh netip.Addr) {
 	}
 	nh = s.a.NextHop
 	delete(t.ids, s.h)
+	*s.a = wire.Attrs{} // its strings may go
 	*s = attrSet{}
 	t.free = append(t.free, id)
 	if t.lastID == id {

@@ -247,6 +247,10 @@ type evaluator struct {
 	last    resultKey
 	lastR   result
 	hasLast bool
+	// scratch holds the attributes being evaluated: a local copy would
+	// escape (to the policy's and post's pointers) and cost a 224-byte
+	// allocation per attribute set.
+	scratch wire.Attrs
 }
 
 const maxEvalCache = 1 << 14
@@ -274,8 +278,8 @@ func (ev *evaluator) eval(p wire.Prefix, h unique.Handle[wire.Attrs]) (unique.Ha
 		pfx := p.Netip()
 		am, ok := ev.attrs[h]
 		if !ok {
-			a := h.Value()
-			am = ev.p.attrMask(&a)
+			ev.scratch = h.Value()
+			am = ev.p.attrMask(&ev.scratch)
 			if len(ev.attrs) >= maxEvalCache {
 				clear(ev.attrs)
 			}
@@ -295,13 +299,14 @@ func (ev *evaluator) eval(p wire.Prefix, h unique.Handle[wire.Attrs]) (unique.Ha
 	if k.v6 {
 		e.self = ev.self6
 	}
-	a, ok := ev.p.apply(mask, h.Value(), e)
+	var ok bool
+	ev.scratch, ok = ev.p.apply(mask, h.Value(), e)
 	var r result
 	if ok {
 		if ev.post != nil {
-			ev.post(&a, k.v6)
+			ev.post(&ev.scratch, k.v6)
 		}
-		r = result{unique.Make(a), true}
+		r = result{unique.Make(ev.scratch), true}
 	}
 	if len(ev.results) >= maxEvalCache {
 		clear(ev.results)

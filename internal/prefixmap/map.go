@@ -34,6 +34,8 @@ type Map[V any] struct {
 	v4     node[k4, V]
 	v6     node[k6, V]
 	n4, n6 int
+	a4     arena[k4, V]
+	a6     arena[k6, V]
 }
 
 // node is an inner node (kids set) or a leaf: keys in order and their
@@ -184,10 +186,10 @@ func (m *Map[V]) Entry(k Key) (*V, bool) {
 		ik := in4(k)
 		i, ok := search4(n.keys, ik)
 		if !ok {
-			n.insertAt(i, ik)
+			n.insertAt(&m.a4, i, ik)
 			m.n4++
 			if len(n.keys) > maxLeaf {
-				n.burst(d, 4)
+				n.burst(&m.a4, d, 4)
 				n, _ = leaf(&m.v4, k)
 				i, _ = search4(n.keys, ik)
 			}
@@ -198,10 +200,10 @@ func (m *Map[V]) Entry(k Key) (*V, bool) {
 	ik := in6(k)
 	i, ok := search6(n.keys, ik)
 	if !ok {
-		n.insertAt(i, ik)
+		n.insertAt(&m.a6, i, ik)
 		m.n6++
 		if len(n.keys) > maxLeaf {
-			n.burst(d, 16)
+			n.burst(&m.a6, d, 16)
 			n, _ = leaf(&m.v6, k)
 			i, _ = search6(n.keys, ik)
 		}
@@ -238,7 +240,7 @@ func (m *Map[V]) Delete(k Key) bool {
 		if !ok {
 			return false
 		}
-		if n.removeAt(i) {
+		if n.removeAt(&m.a4, i) {
 			*slot = nil
 		}
 		m.n4--
@@ -252,7 +254,7 @@ func (m *Map[V]) Delete(k Key) bool {
 	if !ok {
 		return false
 	}
-	if n.removeAt(i) {
+	if n.removeAt(&m.a6, i) {
 		*slot = nil
 	}
 	m.n6--
@@ -271,6 +273,8 @@ func (m *Map[V]) Delete(k Key) bool {
 func (m *Map[V]) Compact() {
 	compactRoot(&m.v4, m.n4)
 	compactRoot(&m.v6, m.n6)
+	// Every leaf is in the packed arrays now: the chunks are garbage.
+	m.a4, m.a6 = arena[k4, V]{}, arena[k6, V]{}
 }
 
 func compactRoot[K leafKey, V any](root *node[K, V], n int) {
@@ -280,6 +284,56 @@ func compactRoot[K leafKey, V any](root *node[K, V], n int) {
 	keys := make([]K, 0, n)
 	vals := make([]V, 0, n)
 	root.pack(&keys, &vals)
+	var inner, leaves int
+	root.count(&inner, &leaves)
+	// Exact capacities: an append that grew an array would leave the
+	// pointers taken so far in the old one.
+	s := slab[K, V]{kids: make([][256]*node[K, V], 0, inner+1), nodes: make([]node[K, V], 0, leaves+inner)}
+	root.kids = s.copyKids(root.kids)
+}
+
+// slab holds a packed trie's nodes and kids arrays in two arrays. The
+// nodes were allocated one by one as the table grew, among the leaves'
+// arrays of the same size classes; once the leaves are packed those
+// arrays are garbage, and the scattered nodes would keep their spans,
+// mostly empty, resident.
+type slab[K leafKey, V any] struct {
+	kids  [][256]*node[K, V]
+	nodes []node[K, V]
+}
+
+// copyKids copies the subtree below kids into the slab and returns the
+// copy of kids.
+func (s *slab[K, V]) copyKids(kids *[256]*node[K, V]) *[256]*node[K, V] {
+	s.kids = append(s.kids, [256]*node[K, V]{})
+	c := &s.kids[len(s.kids)-1]
+	for b, n := range kids {
+		if n == nil {
+			continue
+		}
+		s.nodes = append(s.nodes, *n)
+		nc := &s.nodes[len(s.nodes)-1]
+		if n.kids != nil {
+			nc.kids = s.copyKids(n.kids)
+		}
+		c[b] = nc
+	}
+	return c
+}
+
+// count adds the inner nodes and leaves below n (n excluded) to inner
+// and leaves.
+func (n *node[K, V]) count(inner, leaves *int) {
+	for _, c := range n.kids {
+		switch {
+		case c == nil:
+		case c.kids != nil:
+			*inner++
+			c.count(inner, leaves)
+		default:
+			*leaves++
+		}
+	}
 }
 
 // pack moves n's leaves into the arrays behind keys and vals, which have
@@ -429,7 +483,7 @@ func (n *node[K, V]) walk(yield func(K, *V) bool) bool {
 // byte there, the leaf moves down a level first, until the keys differ
 // (they do before maxDepth: keys that share their whole address differ
 // only in length, and there are fewer lengths than maxLeaf).
-func (n *node[K, V]) burst(d, maxDepth int) {
+func (n *node[K, V]) burst(a *arena[K, V], d, maxDepth int) {
 	for ; d < maxDepth; d++ {
 		kids := new([256]*node[K, V])
 		if b := n.keys[0].at(d); n.keys[len(n.keys)-1].at(d) == b {
@@ -445,23 +499,24 @@ func (n *node[K, V]) burst(d, maxDepth int) {
 			for j < len(n.keys) && n.keys[j].at(d) == b {
 				j++
 			}
-			kid := &node[K, V]{keys: n.keys[i:j], vals: n.vals[i:j]}
-			kid.realloc(j-i, j-i+(j-i)/4+1)
-			kids[b] = kid
+			c := j - i + (j-i)/4 + 1
+			kids[b] = &node[K, V]{keys: append(a.keys.get(c), n.keys[i:j]...), vals: append(a.vals.get(c), n.vals[i:j]...)}
 			i = j
 		}
+		a.keys.put(n.keys)
+		a.vals.put(n.vals)
 		n.kids, n.keys, n.vals = kids, nil, nil
 		return
 	}
 }
 
 // insertAt inserts key k with the zero value at index i.
-func (n *node[K, V]) insertAt(i int, k K) {
+func (n *node[K, V]) insertAt(a *arena[K, V], i int, k K) {
 	l := len(n.keys)
 	if l == cap(n.keys) {
 		// Grow by half: a bulk load reallocates each leaf a few times
 		// only, and Compact takes the slack away once it is over.
-		n.realloc(l, l+l/2+2)
+		n.realloc(a, l, l+l/2+2)
 	}
 	n.keys = n.keys[:l+1]
 	copy(n.keys[i+1:], n.keys[i:l])
@@ -473,9 +528,11 @@ func (n *node[K, V]) insertAt(i int, k K) {
 }
 
 // removeAt removes index i and reports whether the leaf is now empty.
-func (n *node[K, V]) removeAt(i int) bool {
+func (n *node[K, V]) removeAt(a *arena[K, V], i int) bool {
 	l := len(n.keys) - 1
 	if l == 0 {
+		a.keys.put(n.keys)
+		a.vals.put(n.vals)
 		n.keys, n.vals = nil, nil
 		return true
 	}
@@ -486,17 +543,20 @@ func (n *node[K, V]) removeAt(i int) bool {
 	n.vals[l] = zero // drop what the value referenced
 	n.vals = n.vals[:l]
 	if c := cap(n.keys); c > 8 && l < c/2 {
-		n.realloc(l, l+l/4+1)
+		n.realloc(a, l, l+l/4+1)
 	}
 	return false
 }
 
-// realloc moves the first l keys and values to arrays of capacity c;
-// keys and values always have the same capacity.
-func (n *node[K, V]) realloc(l, c int) {
-	keys := make([]K, l, c)
+// realloc moves the first l keys and values to arrays of capacity at
+// least c from a (keys and values always have the same capacity) and
+// gives the old ones back to a.
+func (n *node[K, V]) realloc(a *arena[K, V], l, c int) {
+	keys := a.keys.get(c)[:l]
 	copy(keys, n.keys)
-	vals := make([]V, l, c)
+	vals := a.vals.get(c)[:l]
 	copy(vals, n.vals)
+	a.keys.put(n.keys)
+	a.vals.put(n.vals)
 	n.keys, n.vals = keys, vals
 }
