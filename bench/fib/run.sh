@@ -35,7 +35,8 @@ END {
 	}
 	for (n in med) {
 		base = n; sub(/\/[^\/]*$/, "/bartFast", base)
-		if (n ~ /Update/) { base = n; sub(/fib-/, "bartFast-", base) }
+		# fib-delete, fib-apply-delete (the batch API) … against bartFast-delete
+		if (n ~ /Update/) { base = n; sub(/fib-(apply-)?/, "bartFast-", base) }
 		r = ""
 		if ((base in med) && base != n && med[n] > 0) r = sprintf("%6.1fx", med[base] / med[n])
 		printf "%-52s %10.2f ns/op %s\n", n, med[n], r

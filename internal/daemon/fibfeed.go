@@ -20,6 +20,7 @@ var fibKinds = map[rib.Kind]fib.Kind{
 // commit (one generation readers can see) per drained batch.
 func followFIB(ctx context.Context, w *fib.Writer, sub *rib.Subscription, log *slog.Logger) {
 	var nhs []fib.NextHop
+	var cs []fib.Change
 	for {
 		select {
 		case <-ctx.Done():
@@ -39,17 +40,21 @@ func followFIB(ctx context.Context, w *fib.Writer, sub *rib.Subscription, log *s
 					log.Error("fib: next-hop group", "group", g.ID, "err", err)
 				}
 			}
+			// The batch's route changes go in through Apply, which
+			// overlaps their cache misses.
+			cs = cs[:0]
 			for _, rc := range u.Routes {
-				var err error
-				if rc.Best.Valid() {
-					err = w.Insert(uint32(rc.Table), rc.Prefix, fib.Action{Kind: fibKinds[rc.Best.Kind], Group: uint32(rc.Best.Group)})
-				} else {
-					err = w.Delete(uint32(rc.Table), rc.Prefix)
+				c := fib.Change{Table: uint32(rc.Table), Prefix: rc.Prefix, Delete: !rc.Best.Valid()}
+				if !c.Delete {
+					c.Action = fib.Action{Kind: fibKinds[rc.Best.Kind], Group: uint32(rc.Best.Group)}
 				}
-				if err != nil && !errors.Is(err, fib.ErrNotFound) {
-					log.Error("fib: route", "prefix", rc.Prefix, "table", rc.Table, "err", err)
-				}
+				cs = append(cs, c)
 			}
+			w.Apply(cs, func(i int, err error) {
+				if !errors.Is(err, fib.ErrNotFound) {
+					log.Error("fib: route", "prefix", cs[i].Prefix, "table", cs[i].Table, "err", err)
+				}
+			})
 			for _, id := range u.Removed {
 				if err := w.DeleteGroup(uint32(id)); err != nil && !errors.Is(err, fib.ErrNotFound) {
 					log.Debug("fib: remove group", "group", id, "err", err)

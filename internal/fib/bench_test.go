@@ -447,12 +447,13 @@ func BenchmarkUpdate(b *testing.B) {
 			grp[i] = uint32(1 + pos[p]%64)
 		}
 		// Timed deletes (re-inserted untimed) or timed inserts (deleted
-		// untimed first), in chunks of the 100k prefixes.
+		// untimed first), in chunks of the 100k prefixes; del and ins
+		// make the changes of l.ps[i:j].
 		// Besides wall time, the timed parts' CPU time of this thread
 		// (cpu-ns/op): on a machine shared with other work, wall time
 		// counts the time the benchmark waited for a CPU, which moved the
 		// figures by half between runs.
-		run := func(b *testing.B, del func(int), ins func(int), timeDel bool) {
+		run := func(b *testing.B, del, ins func(i, j int), timeDel bool) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			var cpu time.Duration
@@ -463,23 +464,15 @@ func BenchmarkUpdate(b *testing.B) {
 				if timeDel {
 					b.StartTimer()
 					c0 := threadCPU()
-					for i := 0; i < k; i++ {
-						del(i)
-					}
+					del(0, k)
 					cpu += threadCPU() - c0
 					b.StopTimer()
-					for i := 0; i < k; i++ {
-						ins(i)
-					}
+					ins(0, k)
 				} else {
-					for i := 0; i < k; i++ {
-						del(i)
-					}
+					del(0, k)
 					b.StartTimer()
 					c0 := threadCPU()
-					for i := 0; i < k; i++ {
-						ins(i)
-					}
+					ins(0, k)
 					cpu += threadCPU() - c0
 					b.StopTimer()
 				}
@@ -490,28 +483,57 @@ func BenchmarkUpdate(b *testing.B) {
 		w := e.shm
 		// A Commit every 1000 changes is part of the cost (it republishes
 		// the IPv6 nodes the batch changed).
-		fdel := func(i int) {
-			if err := w.Delete(MainTable, l.ps[i]); err != nil {
-				updErrs, lastUpdErr = updErrs+1, err
-			}
+		commit := func(i int) {
 			if i%1000 == 999 {
 				if err := w.Commit(); err != nil {
 					updErrs, lastUpdErr = updErrs+1, err
 				}
 			}
 		}
-		fins := func(i int) {
-			if err := w.Insert(MainTable, l.ps[i], Action{Kind: Forward, Group: grp[i]}); err != nil {
-				updErrs, lastUpdErr = updErrs+1, err
-			}
-			if i%1000 == 999 {
-				if err := w.Commit(); err != nil {
+		fdel := func(i, j int) {
+			for ; i < j; i++ {
+				if err := w.Delete(MainTable, l.ps[i]); err != nil {
 					updErrs, lastUpdErr = updErrs+1, err
+				}
+				commit(i)
+			}
+		}
+		fins := func(i, j int) {
+			for ; i < j; i++ {
+				if err := w.Insert(MainTable, l.ps[i], Action{Kind: Forward, Group: grp[i]}); err != nil {
+					updErrs, lastUpdErr = updErrs+1, err
+				}
+				commit(i)
+			}
+		}
+		// The same changes through Apply, 1000 (one Commit) at a time.
+		dels, inss := make([]Change, len(l.ps)), make([]Change, len(l.ps))
+		for i, p := range l.ps {
+			dels[i] = Change{Table: MainTable, Prefix: p, Delete: true}
+			inss[i] = Change{Table: MainTable, Prefix: p, Action: Action{Kind: Forward, Group: grp[i]}}
+		}
+		failed := func(_ int, err error) { updErrs, lastUpdErr = updErrs+1, err }
+		apply := func(cs []Change) func(i, j int) {
+			return func(i, j int) {
+				for i < j {
+					end := min(j, (i/1000+1)*1000)
+					w.Apply(cs[i:end], failed)
+					commit(end - 1)
+					i = end
 				}
 			}
 		}
-		bdel := func(i int) { e.fast.Delete(l.ps[i]) }
-		bins := func(i int) { e.fast.Insert(l.ps[i], grp[i]) }
+		adel, ains := apply(dels), apply(inss)
+		bdel := func(i, j int) {
+			for ; i < j; i++ {
+				e.fast.Delete(l.ps[i])
+			}
+		}
+		bins := func(i, j int) {
+			for ; i < j; i++ {
+				e.fast.Insert(l.ps[i], grp[i])
+			}
+		}
 		// A failed update is fast and would flatter the figure (the node
 		// pool once ran out under this churn unnoticed): fail instead.
 		check := func(b *testing.B) {
@@ -521,6 +543,8 @@ func BenchmarkUpdate(b *testing.B) {
 		}
 		b.Run(l.name+"/fib-delete", func(b *testing.B) { run(b, fdel, fins, true); check(b) })
 		b.Run(l.name+"/fib-insert", func(b *testing.B) { run(b, fdel, fins, false); check(b) })
+		b.Run(l.name+"/fib-apply-delete", func(b *testing.B) { run(b, adel, ains, true); check(b) })
+		b.Run(l.name+"/fib-apply-insert", func(b *testing.B) { run(b, adel, ains, false); check(b) })
 		b.Run(l.name+"/bartFast-delete", func(b *testing.B) { run(b, bdel, bins, true) })
 		b.Run(l.name+"/bartFast-insert", func(b *testing.B) { run(b, bdel, bins, false) })
 	}

@@ -141,20 +141,28 @@ func (w *Writer) famOf(id uint32, p netip.Prefix, create bool) (*trie, key, int,
 // Insert installs (or replaces) the route for p in table.
 func (w *Writer) Insert(table uint32, p netip.Prefix, a Action) error {
 	tr, k, l, err := w.famOf(table, p, true)
-	if err != nil {
-		return fmt.Errorf("insert %v table %d: %w", p, table, err)
+	if err == nil {
+		err = w.insert(tr, k, l, a)
 	}
+	if err != nil {
+		return changeError("insert", table, p, err)
+	}
+	return nil
+}
+
+// insert is Insert of k/l into tr, found by famOf.
+func (w *Writer) insert(tr *trie, k key, l int, a Action) error {
 	var slot uint32
 	switch a.Kind {
 	case Forward:
 		s, err := w.slotFor(a.Group)
 		if err != nil {
-			return fmt.Errorf("insert %v table %d: %w", p, table, err)
+			return err
 		}
 		slot = s
 	case Blackhole, Unreachable, Prohibit:
 	default:
-		return fmt.Errorf("insert %v table %d: unknown action kind %d", p, table, a.Kind)
+		return fmt.Errorf("unknown action kind %d", a.Kind)
 	}
 	leaf := fr.EncodeLeaf(l, a.Kind, slot)
 	at, had := tr.rules.find(k, l)
@@ -167,7 +175,7 @@ func (w *Writer) Insert(table uint32, p netip.Prefix, a Action) error {
 		if !had {
 			w.dropSlotRef(leaf, 0)
 		}
-		return fmt.Errorf("insert %v table %d: %w", p, table, err)
+		return err
 	}
 	tr.rules.setAt(at, k, l, leaf)
 	if a.Kind == Forward {
@@ -201,20 +209,33 @@ func (w *Writer) dropSlotRef(leaf uint32, n int32) {
 // back to the covering prefix, if any.
 func (w *Writer) Delete(table uint32, p netip.Prefix) error {
 	tr, k, l, err := w.famOf(table, p, false)
-	if err == nil && tr == nil {
-		err = ErrNotFound
+	if err == nil {
+		err = w.delete(tr, k, l)
 	}
 	if err != nil {
-		return fmt.Errorf("delete %v table %d: %w", p, table, err)
+		return changeError("delete", table, p, err)
+	}
+	return nil
+}
+
+// changeError names the change that failed.
+func changeError(op string, table uint32, p netip.Prefix, err error) error {
+	return fmt.Errorf("%s %v table %d: %w", op, p, table, err)
+}
+
+// delete is Delete of k/l from tr, found by famOf (nil: no such table).
+func (w *Writer) delete(tr *trie, k key, l int) error {
+	if tr == nil {
+		return ErrNotFound
 	}
 	at, ok := tr.rules.find(k, l)
 	if !ok {
-		return fmt.Errorf("delete %v table %d: %w", p, table, ErrNotFound)
+		return ErrNotFound
 	}
 	old := tr.rules.slots[at].leaf
 	w.cur = tr
 	if err := w.write(tr, k, l, w.cover(tr, k, l), true); err != nil {
-		return fmt.Errorf("delete %v table %d: %w", p, table, err)
+		return err
 	}
 	tr.rules.delAt(at, k, l)
 	tr.count--

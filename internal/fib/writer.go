@@ -92,6 +92,11 @@ type Writer struct {
 	cur  *trie     // the trie being changed (for root bookkeeping in store)
 
 	prefixes4, prefixes6 uint64
+
+	// Apply's chunk, and the sum of the words its warming read (kept so
+	// that the compiler cannot drop those reads).
+	applyItems [applyChunk]applyItem
+	warmSink   uint32
 }
 
 type slotInfo struct {
