@@ -95,7 +95,39 @@ type ExtCommunity [8]byte
 // Type returns the type octet (high) and subtype octet (low).
 func (e ExtCommunity) Type() (typ, subtype uint8) { return e[0], e[1] }
 
-func (e ExtCommunity) String() string { return fmt.Sprintf("0x%x", e[:]) }
+// Transitive reports whether the community may cross an AS boundary: the
+// type octet's non-transitive bit (0x40, RFC 4360 §2) is clear.
+func (e ExtCommunity) Transitive() bool { return e[0]&0x40 == 0 }
+
+// String returns a route target or route origin as rt:AS:value or
+// soo:AS:value (the two-octet AS form of RFC 4360 §3.1 and the four-octet
+// one of RFC 5668 with an AS above 65535), rt:A.B.C.D:value (IPv4
+// address specific, §3.2), and any other community, or a four-octet AS
+// form with an AS below 65536, as 0x and its 16 hex digits: each form
+// names exactly one community, so the text can be written back in a
+// configuration.
+func (e ExtCommunity) String() string {
+	var kind string
+	switch e[1] {
+	case 0x02:
+		kind = "rt"
+	case 0x03:
+		kind = "soo"
+	}
+	if kind != "" {
+		switch e[0] {
+		case 0x00:
+			return fmt.Sprintf("%s:%d:%d", kind, binary.BigEndian.Uint16(e[2:]), binary.BigEndian.Uint32(e[4:]))
+		case 0x01:
+			return fmt.Sprintf("%s:%d.%d.%d.%d:%d", kind, e[2], e[3], e[4], e[5], binary.BigEndian.Uint16(e[6:]))
+		case 0x02:
+			if as := binary.BigEndian.Uint32(e[2:]); as > 0xffff {
+				return fmt.Sprintf("%s:%d:%d", kind, as, binary.BigEndian.Uint16(e[6:]))
+			}
+		}
+	}
+	return fmt.Sprintf("0x%x", e[:])
+}
 
 // ExtCommunities is an immutable, comparable list of extended communities.
 type ExtCommunities struct{ s string }
@@ -115,6 +147,59 @@ func (e ExtCommunities) Len() int { return len(e.s) / 8 }
 // At returns the i-th extended community.
 func (e ExtCommunities) At(i int) ExtCommunity {
 	return ExtCommunity([]byte(e.s[8*i : 8*i+8]))
+}
+
+// Has reports whether x is in the list.
+func (e ExtCommunities) Has(x ExtCommunity) bool {
+	for i := 0; i < e.Len(); i++ {
+		if e.s[8*i:8*i+8] == string(x[:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// Append returns the list with es added at the end (those already present
+// are not repeated).
+func (e ExtCommunities) Append(es ...ExtCommunity) ExtCommunities {
+	for _, x := range es {
+		if !e.Has(x) {
+			e = ExtCommunities{e.s + string(x[:])}
+		}
+	}
+	return e
+}
+
+// Remove returns the list without the communities for which drop is true,
+// the same list (no copy) when there are none.
+func (e ExtCommunities) Remove(drop func(ExtCommunity) bool) ExtCommunities {
+	var b []byte
+	for i := 0; i < e.Len(); i++ {
+		x := e.At(i)
+		switch {
+		case drop(x):
+			if b == nil {
+				b = append(make([]byte, 0, len(e.s)-8), e.s[:8*i]...)
+			}
+		case b != nil:
+			b = append(b, x[:]...)
+		}
+	}
+	if b == nil {
+		return e
+	}
+	return ExtCommunities{string(b)}
+}
+
+// NonTransitive reports whether the list holds a non-transitive
+// community.
+func (e ExtCommunities) NonTransitive() bool {
+	for i := 0; i < e.Len(); i++ {
+		if e.s[8*i]&0x40 != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // LargeCommunity is an RFC 8092 large community.

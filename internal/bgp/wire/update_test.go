@@ -68,7 +68,7 @@ func TestUpdateVector(t *testing.T) {
 	if got := a.Unknown.All()[0].Flags; got&FlagPartial == 0 {
 		t.Errorf("unknown attribute flags %02x without Partial", got)
 	}
-	const str = "origin=igp as-path=[65001 65002] next-hop=192.0.2.1 med=100 local-pref=200 atomic-aggregate=true aggregator=65002,192.0.2.9 communities=[65001:100 no-export] ext-communities=0x0002fde900000064 large-communities=65001:1:2 originator-id=10.0.0.1 cluster-list=10.0.0.2,10.0.0.3 attr99=abcd"
+	const str = "origin=igp as-path=[65001 65002] next-hop=192.0.2.1 med=100 local-pref=200 atomic-aggregate=true aggregator=65002,192.0.2.9 communities=[65001:100 no-export] ext-communities=rt:65001:100 large-communities=65001:1:2 originator-id=10.0.0.1 cluster-list=10.0.0.2,10.0.0.3 attr99=abcd"
 	if s := a.String(); s != str {
 		t.Errorf("String\n got %s\nwant %s", s, str)
 	}
