@@ -533,8 +533,10 @@ func (p *Peer) localCaps(cfg config.Neighbor) wire.Capabilities {
 	c := wire.Capabilities{RouteRefresh: true, EnhancedRouteRefresh: true, HasAS4: true, AS4: p.s.cfg.AS}
 	if cfg.GracefulRestart {
 		// Receiving speaker only (RFC 4724 §3): no families, as routerd
-		// does not defer its own route selection after it restarts.
-		c.GracefulRestart = &wire.GracefulRestart{RestartTime: uint16(p.s.cfg.RestartTime / time.Second)}
+		// does not defer its own route selection after it restarts. The
+		// N bit (RFC 8538): a NOTIFICATION other than a Hard Reset keeps
+		// the neighbour's routes too, if it also sets the bit.
+		c.GracefulRestart = &wire.GracefulRestart{RestartTime: uint16(p.s.cfg.RestartTime / time.Second), Notification: true}
 	}
 	for _, f := range cfg.Families {
 		switch f {

@@ -93,6 +93,78 @@ func TestGracefulRestartHelper(t *testing.T) {
 	}
 }
 
+// TestGracefulRestartNotification plays a neighbour that sets the N bit
+// (RFC 8538): a NOTIFICATION it sends keeps its routes as stale, a Hard
+// Reset does not, and routerd's own administrative reset goes out as a
+// Hard Reset carrying the Administrative Reset.
+func TestGracefulRestartNotification(t *testing.T) {
+	h := newHarness(t, harnessConfig("      families: [ipv4-unicast]\n", "  graceful-restart-time: 77\n", ""))
+	enc := wire.NewEncoder(wire.Options{AS4: true, EBGP: true, Families: wire.FamIPv4Unicast})
+	gr := func(nbit bool) wire.Capabilities {
+		return wire.Capabilities{Multiprotocol: []wire.Family{wire.IPv4Unicast}, GracefulRestart: &wire.GracefulRestart{
+			Notification: nbit, RestartTime: 30,
+			Families: []wire.GracefulRestartFamily{{Family: wire.IPv4Unicast, ForwardingPreserved: true}}}}
+	}
+	nb := netip.MustParseAddr("10.9.0.2")
+
+	p, their := h.connect(gr(true))
+	if g := their.Caps.GracefulRestart; g == nil || !g.Notification {
+		t.Fatalf("speaker's graceful restart capability %+v, want the N bit", g)
+	}
+	p.announce(enc, peerAttrs("10.9.0.2"), "10.70.0.0/24")
+	waitRIB(t, h.r, "10.70.0.0/24", true)
+
+	// A Cease other than Hard Reset: the routes stay, stale.
+	p.send(wire.Notification{Code: wire.CodeCease, Subcode: wire.SubOutOfResources}.AppendMessage(nil, wire.MaxMessageLen))
+	h.waitState(StateActive)
+	h.checkCounts()
+	if h.ribHops("10.70.0.0/24") == nil {
+		t.Fatal("routes left the RIB after a NOTIFICATION with the N bit negotiated")
+	}
+
+	// Back; a Hard Reset removes them.
+	p, _ = h.connect(gr(true))
+	p.announce(enc, peerAttrs("10.9.0.2"), "10.70.0.0/24")
+	p.send(wire.AppendEndOfRIB(nil, wire.IPv4Unicast))
+	p.send(wire.HardReset(wire.NewShutdown(wire.SubAdminReset, "")).AppendMessage(nil, wire.MaxMessageLen))
+	waitRIB(t, h.r, "10.70.0.0/24", false)
+	h.waitState(StateActive)
+
+	// routerd's reset: a Hard Reset with the Administrative Reset inside,
+	// and the neighbour's routes go.
+	p, _ = h.connect(gr(true))
+	p.announce(enc, peerAttrs("10.9.0.2"), "10.71.0.0/24")
+	waitRIB(t, h.r, "10.71.0.0/24", true)
+	if err := h.s.Reset(nb, SoftNone); err != nil {
+		t.Fatal(err)
+	}
+	n, err := wire.DecodeNotification(p.readUntil(wire.TypeNotification))
+	in, ok := n.Inner()
+	if err != nil || !n.IsHardReset() || !ok || in.Code != wire.CodeCease || in.Subcode != wire.SubAdminReset {
+		t.Fatalf("got %v (%v), want Cease / Hard Reset of Cease / Administrative Reset", n, err)
+	}
+	waitRIB(t, h.r, "10.71.0.0/24", false)
+
+	// Without the N bit on the neighbour's side, a NOTIFICATION ends the
+	// session without graceful restart, and the reset is no Hard Reset.
+	h.waitState(StateActive)
+	p, _ = h.connect(gr(false))
+	p.announce(enc, peerAttrs("10.9.0.2"), "10.72.0.0/24")
+	waitRIB(t, h.r, "10.72.0.0/24", true)
+	p.send(wire.Notification{Code: wire.CodeCease, Subcode: wire.SubOutOfResources}.AppendMessage(nil, wire.MaxMessageLen))
+	waitRIB(t, h.r, "10.72.0.0/24", false)
+	h.waitState(StateActive)
+	p, _ = h.connect(gr(false))
+	if err := h.s.Reset(nb, SoftNone); err != nil {
+		t.Fatal(err)
+	}
+	n, err = wire.DecodeNotification(p.readUntil(wire.TypeNotification))
+	if err != nil || n.Code != wire.CodeCease || n.Subcode != wire.SubAdminReset {
+		t.Fatalf("without the N bit: got %v (%v), want Cease / Administrative Reset", n, err)
+	}
+	h.checkCounts()
+}
+
 // TestGracefulRestartOff: with graceful-restart false the capability is
 // not sent and a neighbour's routes go with its session.
 func TestGracefulRestartOff(t *testing.T) {

@@ -65,9 +65,13 @@ type session struct {
 	closeMu  sync.Once
 	// enhanced: enhanced route refresh (RFC 7313) negotiated.
 	enhanced bool
-	// noGR is set once a NOTIFICATION other than hold timer expiry was
-	// sent or received: the session's end is no graceful restart.
+	// noGR is set once a NOTIFICATION was sent or received that ends the
+	// session without a graceful restart (see gracefulAfter).
 	noGR atomic.Bool
+	// nbit: both sides sent the graceful restart capability's N bit
+	// (RFC 8538), so a NOTIFICATION other than a Hard Reset keeps the
+	// neighbour's routes as stale too.
+	nbit bool
 
 	// Guarded by s.mu.
 	established bool
@@ -102,6 +106,7 @@ func newSession(p *Peer, c *net.TCPConn, opts wire.Options, hold time.Duration, 
 		p: p, conn: c, opts: opts, hold: hold, remoteID: o.ID, remoteAS: o.PeerAS(), caps: o.Caps,
 		ebgp: cfg.AS != p.s.cfg.AS, local: la, kickc: make(chan struct{}, 1), closed: make(chan struct{}),
 		enhanced: o.Caps.EnhancedRouteRefresh,
+		nbit:     cfg.GracefulRestart && o.Caps.GracefulRestart != nil && o.Caps.GracefulRestart.Notification,
 	}
 	var v4, v6 netip.Addr
 	var ifx int
@@ -121,9 +126,15 @@ func (ss *session) kick() {
 	}
 }
 
-// close sends n (if not nil) and closes the connection.
+// close sends n (if not nil) and closes the connection. With the N bit
+// negotiated, the Cease subcodes that mean "forget this session's routes"
+// go out as a Hard Reset (RFC 8538 §5).
 func (ss *session) close(n *wire.Notification) {
-	if n != nil && n.Code != wire.CodeHoldTimer {
+	if n != nil && ss.nbit && hardResetCease(*n) {
+		h := wire.HardReset(*n)
+		n = &h
+	}
+	if n != nil && !ss.gracefulAfter(*n, true) {
 		ss.noGR.Store(true)
 	}
 	ss.closeMu.Do(func() {
@@ -303,7 +314,9 @@ func (ss *session) reader() error {
 		case wire.TypeNotification:
 			n, _ := wire.DecodeNotification(body)
 			ss.p.noteNotification(n)
-			ss.noGR.Store(true)
+			if !ss.gracefulAfter(n, false) {
+				ss.noGR.Store(true)
+			}
 			ss.close(nil)
 			return fmt.Errorf("NOTIFICATION received: %s", n)
 		case wire.TypeRouteRefresh:
@@ -562,4 +575,33 @@ func (ss *session) write(b [][]byte) error {
 		ss.conn.Close()
 	}
 	return err
+}
+
+// gracefulAfter reports whether the session may still end in a graceful
+// restart (the neighbour's routes kept as stale) after NOTIFICATION n was
+// sent (sent true) or received. Without the N bit only a hold timer
+// expiry we sent qualifies: the neighbour that restarted never sees it.
+// With the N bit every NOTIFICATION but a Hard Reset does (RFC 8538 §4).
+func (ss *session) gracefulAfter(n wire.Notification, sent bool) bool {
+	if ss.nbit {
+		return !n.IsHardReset()
+	}
+	return sent && n.Code == wire.CodeHoldTimer
+}
+
+// hardResetCease reports whether RFC 8538 §5 has n sent as a Hard Reset
+// once the N bit is negotiated: the Cease subcodes after which the
+// neighbour must not keep our routes (prefix limit, administrative
+// shutdown, reset, de-configuration). Other Cease subcodes (collision,
+// connection rejected, configuration change, out of resources) and the
+// other codes leave graceful restart to do its work.
+func hardResetCease(n wire.Notification) bool {
+	if n.Code != wire.CodeCease {
+		return false
+	}
+	switch n.Subcode {
+	case wire.SubMaxPrefixes, wire.SubAdminShutdown, wire.SubPeerDeconfigured, wire.SubAdminReset:
+		return true
+	}
+	return false
 }

@@ -267,6 +267,9 @@ func FuzzNotification(f *testing.F) {
 			return
 		}
 		n.ShutdownMessage()
+		if in, ok := n.Inner(); ok {
+			in.ShutdownMessage()
+		}
 		_ = n.String()
 		msg := n.AppendMessage(nil, MaxExtendedMessageLen)
 		n2, err := DecodeNotification(msg[HeaderLen:])

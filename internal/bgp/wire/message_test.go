@@ -216,6 +216,37 @@ func TestNotification(t *testing.T) {
 	}
 }
 
+func TestHardReset(t *testing.T) {
+	inner := NewShutdown(SubAdminReset, "rebooting")
+	h := HardReset(inner)
+	msg := h.AppendMessage(nil, 0)
+	// Cease / Hard Reset, then the inner Cease / Administrative Reset
+	// with its shutdown communication (RFC 8538 §3, RFC 9003).
+	if !bytes.Equal(msg[HeaderLen:HeaderLen+5], hexb("06 09 06 04 09")) {
+		t.Fatalf("%x", msg)
+	}
+	got, err := DecodeNotification(msg[HeaderLen:])
+	if err != nil || !got.IsHardReset() {
+		t.Fatal(got, err)
+	}
+	in, ok := got.Inner()
+	if !ok || in.Code != CodeCease || in.Subcode != SubAdminReset {
+		t.Fatalf("inner %v %v", in, ok)
+	}
+	if m, ok := in.ShutdownMessage(); !ok || m != "rebooting" {
+		t.Errorf("inner communication %q %v", m, ok)
+	}
+	if s := got.String(); !strings.Contains(s, "hard reset") || !strings.Contains(s, `"rebooting"`) {
+		t.Errorf("String: %s", s)
+	}
+	if _, ok := (Notification{Code: CodeCease, Subcode: SubHardReset, Data: []byte{6}}).Inner(); ok {
+		t.Error("a hard reset with 1 byte of data has an inner notification")
+	}
+	if _, ok := inner.Inner(); ok {
+		t.Error("an administrative reset has an inner notification")
+	}
+}
+
 func TestShutdownCommunication(t *testing.T) {
 	n := NewShutdown(SubAdminShutdown, "maintenance until 14:00, ticket 42")
 	if !bytes.Equal(n.Data[:1], []byte{34}) {

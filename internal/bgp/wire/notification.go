@@ -79,7 +79,37 @@ func (n Notification) ShutdownMessage() (msg string, ok bool) {
 	return string(n.Data[1 : 1+l]), true
 }
 
+// HardReset wraps n in a Cease / Hard Reset (RFC 8538 §3): its data is
+// n's code, subcode and data. A speaker that negotiated the N bit sends
+// it where the neighbour is to drop the session's routes rather than keep
+// them as stale.
+func HardReset(n Notification) Notification {
+	data := make([]byte, 0, 2+len(n.Data))
+	data = append(data, n.Code, n.Subcode)
+	data = append(data, n.Data...)
+	return Notification{Code: CodeCease, Subcode: SubHardReset, Data: data}
+}
+
+// IsHardReset reports whether n is a Cease / Hard Reset.
+func (n Notification) IsHardReset() bool { return n.Code == CodeCease && n.Subcode == SubHardReset }
+
+// Inner returns the NOTIFICATION a Hard Reset carries; ok is false when n
+// is no Hard Reset or its data is shorter than a code and a subcode.
+func (n Notification) Inner() (inner Notification, ok bool) {
+	if !n.IsHardReset() || len(n.Data) < 2 {
+		return Notification{}, false
+	}
+	inner = Notification{Code: n.Data[0], Subcode: n.Data[1]}
+	if len(n.Data) > 2 {
+		inner.Data = n.Data[2:]
+	}
+	return inner, true
+}
+
 func (n Notification) String() string {
+	if in, ok := n.Inner(); ok {
+		return fmt.Sprintf("notification %d/%d (hard reset) of %s", n.Code, n.Subcode, in)
+	}
 	s := fmt.Sprintf("notification %d/%d (%s)", n.Code, n.Subcode, n.reason())
 	if m, ok := n.ShutdownMessage(); ok {
 		return s + fmt.Sprintf(": %q", m)
