@@ -84,9 +84,10 @@ type updGroup struct {
 	retired  uint64
 	encoding bool
 	ev       *evaluator
-	// noMED maps attribute sets to the same without MED, as exported to
-	// eBGP neighbours (interning per prefix would cost a hash of the
-	// whole set each time).
+	// noMED maps attribute sets learned from neighbours to the same
+	// without MED and without non-transitive extended communities, as
+	// exported to eBGP neighbours (interning per prefix would cost a hash
+	// of the whole set each time).
 	noMED map[unique.Handle[wire.Attrs]]unique.Handle[wire.Attrs]
 	// last memoises the latest export when the policy does not look at
 	// prefixes: the prefixes of one UPDATE come one after the other.
@@ -289,14 +290,25 @@ func (g *updGroup) exportFrom(s *Speaker, p wire.Prefix, h unique.Handle[wire.At
 		a.ClusterList = a.ClusterList.Prepend(addr4(s.id))
 		h = unique.Make(a)
 	}
-	if ebgp && !src.local && a.Present.Has(wire.AttrMED) {
-		// A MED learned from a neighbouring AS is not passed on to another
-		// (RFC 4271 §5.1.4); an export policy may set one.
+	// A MED learned from a neighbouring AS is not passed on to another
+	// (RFC 4271 §5.1.4), nor a non-transitive extended community (RFC 4360
+	// §6); an export policy may set either.
+	switch {
+	case !ebgp:
+	case src.local:
+		// Own routes keep their MED; they rarely carry extended
+		// communities, so the result is not cached.
+		if a.ExtCommunities.NonTransitive() {
+			a.ExtCommunities = a.ExtCommunities.Remove(nonTransitive)
+			h = unique.Make(a)
+		}
+	case a.Present.Has(wire.AttrMED) || a.ExtCommunities.NonTransitive():
 		if out, ok := g.noMED[h]; ok {
 			h = out
 		} else {
 			a.Present = a.Present.Without(wire.AttrMED)
 			a.MED = 0
+			a.ExtCommunities = a.ExtCommunities.Remove(nonTransitive)
 			out = unique.Make(a)
 			if g.noMED == nil || len(g.noMED) >= maxEvalCache {
 				g.noMED = map[unique.Handle[wire.Attrs]]unique.Handle[wire.Attrs]{}
@@ -311,6 +323,8 @@ func (g *updGroup) exportFrom(s *Speaker, p wire.Prefix, h unique.Handle[wire.At
 	}
 	return out, true
 }
+
+func nonTransitive(e wire.ExtCommunity) bool { return !e.Transitive() }
 
 // exportChange runs export for p, whose best path changed, in every
 // group: the members' advertised bits in d change, and the groups get

@@ -25,6 +25,7 @@ type term struct {
 	asPaths     []*regexp.Regexp
 	communities []wire.Community
 	large       []wire.LargeCommunity
+	ext         []wire.ExtCommunity
 	hasComms    bool
 	set         config.PolicySet
 	action      config.PolicyAction
@@ -69,6 +70,9 @@ func compilePolicy(name string, p *config.Policy) *policy {
 			for _, c := range l.Large {
 				ct.large = append(ct.large, wire.LargeCommunity(c))
 			}
+			for _, c := range l.Extended {
+				ct.ext = append(ct.ext, wire.ExtCommunity(c))
+			}
 		}
 		out.terms = append(out.terms, ct)
 	}
@@ -111,6 +115,12 @@ func (p *policy) attrMask(a *wire.Attrs) uint64 {
 					break
 				}
 				ok = a.LargeCommunities.Has(c)
+			}
+			for _, c := range t.ext {
+				if ok {
+					break
+				}
+				ok = a.ExtCommunities.Has(c)
 			}
 		}
 		if ok {
@@ -197,11 +207,19 @@ func (p *policy) apply(mask uint64, a wire.Attrs, e env) (wire.Attrs, bool) {
 			}
 			a.LargeCommunities = wire.MakeLargeCommunities(keep...)
 		}
+		if len(s.CommunityRemove.Extended) > 0 && a.ExtCommunities.Len() > 0 {
+			a.ExtCommunities = a.ExtCommunities.Remove(func(c wire.ExtCommunity) bool {
+				return slices.Contains(s.CommunityRemove.Extended, config.ExtendedCommunity(c))
+			})
+		}
 		for _, c := range s.CommunityAdd.Standard {
 			a.Communities = a.Communities.Append(wire.Community(c))
 		}
 		for _, c := range s.CommunityAdd.Large {
 			a.LargeCommunities = a.LargeCommunities.Append(wire.LargeCommunity(c))
+		}
+		for _, c := range s.CommunityAdd.Extended {
+			a.ExtCommunities = a.ExtCommunities.Append(wire.ExtCommunity(c))
 		}
 		if s.Prepend > 0 {
 			a.ASPath = a.ASPath.Prepend(e.localAS, int(s.Prepend))

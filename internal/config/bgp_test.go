@@ -1,7 +1,9 @@
 package config
 
 import (
+	"encoding/hex"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +135,20 @@ func TestBGPErrors(t *testing.T) {
 		{"bad community", "policy:\n  community-lists:\n    a: [\"65536:1\"]\n", `"65536:1" is not a community`},
 		{"bad large community", "policy:\n  community-lists:\n    a: [\"1:2:4294967296\"]\n", `"1:2:4294967296" is not a community`},
 		{"four parts", "policy:\n  community-lists:\n    a: [\"1:2:3:4\"]\n", `"1:2:3:4" is not a community`},
+		{"unknown prefix", "policy:\n  community-lists:\n    a: [\"xx:1:2\"]\n", `policy.community-lists.a[0]: "xx:1:2" is not a community: write AS:value with both parts 0..65535, a large community global:local1:local2 with each part 0..4294967295, an extended community rt:AS:value, soo:AS:value or 0x and 16 hex digits`},
+		{"rt value above 32 bits", "policy:\n  community-lists:\n    a: [\"rt:65535:4294967296\"]\n", `t.yaml:3:9: policy.community-lists.a[0]: "rt:65535:4294967296" is not an extended community: with an AS up to 65535 the value is 0..4294967295`},
+		{"rt four-octet AS value above 16 bits", "policy:\n  community-lists:\n    a: [\"rt:65536:65536\"]\n", `policy.community-lists.a[0]: "rt:65536:65536" is not an extended community: with an AS above 65535 the value is 0..65535`},
+		{"soo AS above 32 bits", "policy:\n  community-lists:\n    a: [\"soo:4294967296:1\"]\n", `policy.community-lists.a[0]: "soo:4294967296:1" is not an extended community: the AS is 0..4294967295 or an IPv4 address`},
+		{"rt IPv4 value above 16 bits", "policy:\n  community-lists:\n    a: [\"rt:192.0.2.1:65536\"]\n", `policy.community-lists.a[0]: "rt:192.0.2.1:65536" is not an extended community: with an IPv4 address the value is 0..65535`},
+		{"rt IPv6", "policy:\n  community-lists:\n    a: [\"rt:2001:db8::1:1\"]\n", `"rt:2001:db8::1:1" is not an extended community: write rt:AS:value or rt:A.B.C.D:value`},
+		{"rt bad address", "policy:\n  community-lists:\n    a: [\"rt:192.0.2:1\"]\n", `"rt:192.0.2:1" is not an extended community: with an IPv4 address the value is 0..65535`},
+		{"rt one part", "policy:\n  community-lists:\n    a: [\"rt:65001\"]\n", `"rt:65001" is not an extended community: write rt:AS:value or rt:A.B.C.D:value`},
+		{"rt three parts", "policy:\n  community-lists:\n    a: [\"rt:1:2:3\"]\n", `"rt:1:2:3" is not an extended community: write rt:AS:value or rt:A.B.C.D:value`},
+		{"rt empty value", "policy:\n  community-lists:\n    a: [\"rt:1:\"]\n", `"rt:1:" is not an extended community`},
+		{"hex too short", "policy:\n  community-lists:\n    a: [\"0x0002fde9000000\"]\n", `"0x0002fde9000000" is not an extended community: write 0x and exactly 16 hex digits`},
+		{"hex too long", "policy:\n  community-lists:\n    a: [\"0x0002fde90000006400\"]\n", `"0x0002fde90000006400" is not an extended community: write 0x and exactly 16 hex digits`},
+		{"hex not hex", "policy:\n  community-lists:\n    a: [\"0x0002fde90000006g\"]\n", `"0x0002fde90000006g" is not an extended community: write 0x and exactly 16 hex digits`},
+		{"extended in set", "policy:\n  policies:\n    p:\n      - set: {community-add: [\"rt:65536:70000\"]}\n", `policy.policies.p[0].set.community-add[0]: "rt:65536:70000" is not an extended community`},
 		{"unknown list", "policy:\n  policies:\n    p:\n      - match: {prefix-list: nope}\n", `policy.policies.p[0].match.prefix-list: unknown prefix-list "nope"`},
 		{"builtin name", "policy:\n  policies:\n    accept: []\n", `"accept" is a built-in policy name`},
 		{"bad action", "policy:\n  policies:\n    p:\n      - action: permit\n", `policy.policies.p[0].action: "permit" is not one of accept, reject, next`},
@@ -241,5 +257,75 @@ func TestMaxPrefixes(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("max-prefixes %s: %v, want an error naming %s", bad.yaml, err, bad.want)
 		}
+	}
+}
+
+// TestExtendedCommunities checks each text form of an extended community,
+// at the limits of its parts, that a list mixes them with standard and
+// large communities, and that they survive Marshal and Parse.
+func TestExtendedCommunities(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, bytes, out string }{
+		{"rt:0:0", "0002000000000000", "rt:0:0"},
+		{"rt:65001:100", "0002fde900000064", "rt:65001:100"},
+		{"rt:65535:4294967295", "0002ffffffffffff", "rt:65535:4294967295"},
+		{"soo:65535:1", "0003ffff00000001", "soo:65535:1"},
+		{"rt:65536:0", "0202000100000000", "rt:65536:0"},
+		{"rt:65536:65535", "020200010000ffff", "rt:65536:65535"},
+		{"soo:4294967295:65535", "0203ffffffffffff", "soo:4294967295:65535"},
+		{"rt:192.0.2.1:65535", "0102c0000201ffff", "rt:192.0.2.1:65535"},
+		{"soo:10.0.0.1:0", "01030a0000010000", "soo:10.0.0.1:0"},
+		{"0x0002FDE900000064", "0002fde900000064", "rt:65001:100"},
+		{"0x4004fde94b3ebc20", "4004fde94b3ebc20", "0x4004fde94b3ebc20"},
+		{"0x020200000064000a", "020200000064000a", "0x020200000064000a"}, // four-octet AS form of a small AS
+	}
+	var yaml strings.Builder
+	yaml.WriteString("policy:\n  community-lists:\n    mixed: [\"65001:1\", \"65001:2:3\"")
+	for _, tc := range tests {
+		yaml.WriteString(", \"" + tc.in + "\"")
+	}
+	yaml.WriteString("]\n  policies:\n    p:\n      - match: {community-list: mixed}\n        set: {community-add: [\"rt:65001:7\"], community-remove: [\"0x4004fde94b3ebc20\", no-export]}\n")
+	c, err := Parse("t.yaml", []byte(yaml.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Policy.CommunityLists["mixed"]
+	if len(got.Standard) != 1 || len(got.Large) != 1 || len(got.Extended) != len(tests) || got.Len() != len(tests)+2 {
+		t.Fatalf("list = %+v", got)
+	}
+	for i, tc := range tests {
+		e := got.Extended[i]
+		if h := hex.EncodeToString(e[:]); h != tc.bytes {
+			t.Errorf("%s: bytes %s, want %s", tc.in, h, tc.bytes)
+		}
+		if s := e.String(); s != tc.out {
+			t.Errorf("%s: String %q, want %q", tc.in, s, tc.out)
+		}
+	}
+	set := c.Policy.Policies["p"][0].Set
+	if len(set.CommunityAdd.Extended) != 1 || len(set.CommunityRemove.Extended) != 1 || len(set.CommunityRemove.Standard) != 1 {
+		t.Errorf("set = %+v", set)
+	}
+	out, err := Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Parse("m.yaml", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !c.Equal(c2) || !slices.Equal(c2.Policy.CommunityLists["mixed"].Extended, got.Extended) {
+		t.Fatalf("round trip differs:\n%s", out)
+	}
+	if ch := Diff(c, c2); !ch.Empty() {
+		t.Errorf("Diff after round trip: %s", ch)
+	}
+	// A changed extended community is a change of the policy section.
+	c3, err := Parse("t.yaml", []byte(strings.Replace(yaml.String(), "rt:65001:7", "rt:65001:8", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Equal(c3) || !Diff(c, c3).Changed("policy") {
+		t.Errorf("a changed extended community is not a difference: %s", Diff(c, c3))
 	}
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -63,18 +65,124 @@ type LargeCommunity struct{ Global, Local1, Local2 uint32 }
 
 func (l LargeCommunity) String() string { return fmt.Sprintf("%d:%d:%d", l.Global, l.Local1, l.Local2) }
 
-// Communities is a list of standard and large communities, as a community
-// list or a set action gives them; in the file one list of both forms.
+// ExtendedCommunity is an RFC 4360 extended community as its 8 wire
+// bytes. The file writes route targets and route origins as rt:AS:value
+// and soo:AS:value (two-octet AS specific for an AS up to 65535, four-octet
+// AS specific, RFC 5668, above), rt:A.B.C.D:value and soo:A.B.C.D:value
+// (IPv4 address specific), and any extended community as 0x and 16 hex
+// digits.
+type ExtendedCommunity [8]byte
+
+// String gives the community in the form the file reads back as the same
+// bytes: a four-octet AS form with an AS below 65536, which rt:AS:value
+// would turn into the two-octet form, is written in hex.
+func (e ExtendedCommunity) String() string {
+	var kind string
+	switch e[1] {
+	case extRouteTarget:
+		kind = "rt"
+	case extRouteOrigin:
+		kind = "soo"
+	}
+	if kind != "" {
+		switch e[0] {
+		case extTwoOctetAS:
+			return fmt.Sprintf("%s:%d:%d", kind, binary.BigEndian.Uint16(e[2:]), binary.BigEndian.Uint32(e[4:]))
+		case extIPv4:
+			return fmt.Sprintf("%s:%s:%d", kind, netip.AddrFrom4([4]byte(e[2:6])), binary.BigEndian.Uint16(e[6:]))
+		case extFourOctetAS:
+			if as := binary.BigEndian.Uint32(e[2:]); as > 0xffff {
+				return fmt.Sprintf("%s:%d:%d", kind, as, binary.BigEndian.Uint16(e[6:]))
+			}
+		}
+	}
+	return fmt.Sprintf("0x%x", e[:])
+}
+
+// Extended community types and subtypes of the text forms (RFC 4360,
+// RFC 5668).
+const (
+	extTwoOctetAS  = 0x00
+	extIPv4        = 0x01
+	extFourOctetAS = 0x02
+	extRouteTarget = 0x02
+	extRouteOrigin = 0x03
+)
+
+// parseExtendedCommunity reads rt:..., soo:... or 0x and 16 hex digits;
+// ok is false for text of none of these forms, err set for text of one
+// of them that is wrong.
+func parseExtendedCommunity(s string) (e ExtendedCommunity, ok bool, err error) {
+	if h, found := strings.CutPrefix(s, "0x"); found {
+		b, herr := hex.DecodeString(h)
+		if herr != nil || len(b) != 8 {
+			return e, true, fmt.Errorf("write 0x and exactly 16 hex digits")
+		}
+		return ExtendedCommunity(b), true, nil
+	}
+	kind, rest, _ := strings.Cut(s, ":")
+	switch kind {
+	case "rt":
+		e[1] = extRouteTarget
+	case "soo":
+		e[1] = extRouteOrigin
+	default:
+		return e, false, nil
+	}
+	parts := strings.Split(rest, ":")
+	if len(parts) != 2 {
+		return e, true, fmt.Errorf("write %s:AS:value or %s:A.B.C.D:value", kind, kind)
+	}
+	if strings.Contains(parts[0], ".") {
+		a, aerr := netip.ParseAddr(parts[0])
+		n, nerr := strconv.ParseUint(parts[1], 10, 16)
+		if aerr != nil || !a.Is4() || nerr != nil {
+			return e, true, fmt.Errorf("with an IPv4 address the value is 0..65535")
+		}
+		e[0] = extIPv4
+		a4 := a.As4()
+		copy(e[2:6], a4[:])
+		binary.BigEndian.PutUint16(e[6:], uint16(n))
+		return e, true, nil
+	}
+	as, aerr := strconv.ParseUint(parts[0], 10, 32)
+	if aerr != nil {
+		return e, true, fmt.Errorf("the AS is 0..4294967295 or an IPv4 address")
+	}
+	if as <= 0xffff {
+		n, nerr := strconv.ParseUint(parts[1], 10, 32)
+		if nerr != nil {
+			return e, true, fmt.Errorf("with an AS up to 65535 the value is 0..4294967295")
+		}
+		e[0] = extTwoOctetAS
+		binary.BigEndian.PutUint16(e[2:], uint16(as))
+		binary.BigEndian.PutUint32(e[4:], uint32(n))
+		return e, true, nil
+	}
+	n, nerr := strconv.ParseUint(parts[1], 10, 16)
+	if nerr != nil {
+		return e, true, fmt.Errorf("with an AS above 65535 the value is 0..65535")
+	}
+	e[0] = extFourOctetAS
+	binary.BigEndian.PutUint32(e[2:], uint32(as))
+	binary.BigEndian.PutUint16(e[6:], uint16(n))
+	return e, true, nil
+}
+
+// Communities is a list of standard, large and extended communities, as a
+// community list or a set action gives them; in the file one list of all
+// forms.
 type Communities struct {
 	Standard []Community
 	Large    []LargeCommunity
+	Extended []ExtendedCommunity
 }
 
-// Len returns the number of communities of both kinds.
-func (c Communities) Len() int { return len(c.Standard) + len(c.Large) }
+// Len returns the number of communities of all kinds.
+func (c Communities) Len() int { return len(c.Standard) + len(c.Large) + len(c.Extended) }
 
 // given reports whether the file gave the list (perhaps empty).
-func (c Communities) given() bool { return c.Standard != nil || c.Large != nil }
+func (c Communities) given() bool { return c.Standard != nil || c.Large != nil || c.Extended != nil }
 
 // PolicyAction is what a matching term does with the route.
 type PolicyAction string
@@ -101,7 +209,7 @@ type PolicyTerm struct {
 type PolicyMatch struct {
 	PrefixList    string `key:"prefix-list"`    // name in prefix-lists
 	ASPathList    string `key:"as-path-list"`   // name in as-path-lists
-	CommunityList string `key:"community-list"` // name in community-lists; any member (standard or large) present
+	CommunityList string `key:"community-list"` // name in community-lists; any member (standard, large or extended) present
 }
 
 // PolicySet holds the changes a term makes to a route.
@@ -261,8 +369,8 @@ func (d *decoder) prefixMatch(n *yaml.Node, path string) (PrefixMatch, bool) {
 }
 
 // communities parses a list of communities: "AS:value" (both 0..65535),
-// a well-known name, or a large community "global:local1:local2" (each
-// 0..4294967295).
+// a well-known name, a large community "global:local1:local2" (each
+// 0..4294967295), or an extended community (see ExtendedCommunity).
 func (d *decoder) communities(n *yaml.Node, path string) Communities {
 	items, _ := d.sequence(n, path)
 	out := Communities{Standard: []Community{}}
@@ -274,6 +382,14 @@ func (d *decoder) communities(n *yaml.Node, path string) Communities {
 		}
 		if c, ok := wellKnownCommunities[s]; ok {
 			out.Standard = append(out.Standard, c)
+			continue
+		}
+		if e, ok, err := parseExtendedCommunity(s); ok {
+			if err != nil {
+				d.errorf(it, ip, "%q is not an extended community: %v", s, err)
+				continue
+			}
+			out.Extended = append(out.Extended, e)
 			continue
 		}
 		parts := strings.Split(s, ":")
@@ -298,7 +414,7 @@ func (d *decoder) communities(n *yaml.Node, path string) Communities {
 				continue
 			}
 		}
-		d.errorf(it, ip, "%q is not a community: write AS:value with both parts 0..65535, a large community global:local1:local2 with each part 0..4294967295, or one of no-export, no-advertise, no-export-subconfed, blackhole, graceful-shutdown", s)
+		d.errorf(it, ip, "%q is not a community: write AS:value with both parts 0..65535, a large community global:local1:local2 with each part 0..4294967295, an extended community rt:AS:value, soo:AS:value or 0x and 16 hex digits, or one of no-export, no-advertise, no-export-subconfed, blackhole, graceful-shutdown", s)
 	}
 	return out
 }
@@ -511,6 +627,9 @@ func communitySeq(cs Communities) *yaml.Node {
 		seq.Content = append(seq.Content, quoted(c.String()))
 	}
 	for _, c := range cs.Large {
+		seq.Content = append(seq.Content, quoted(c.String()))
+	}
+	for _, c := range cs.Extended {
 		seq.Content = append(seq.Content, quoted(c.String()))
 	}
 	return seq
