@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"syscall"
@@ -20,7 +21,14 @@ static:
   - prefix: 10.9.9.0/24   # resolves the third-party next hop 10.9.9.9 BIRD gives 10.210.0.0/24
     via: [10.0.1.2]
 policy:
+  community-lists:
+    bird-rt: ["rt:65002:200"]
   policies:
+    from-bird:
+      - match: {community-list: bird-rt}
+        set: {local-pref: 250, community-add: ["soo:65001:1", "0x4004fde94b3ebc20"]}
+        action: accept
+      - action: accept
     to-gobgp:
       - set: {community-add: ["65001:7"]}
         action: accept
@@ -30,7 +38,7 @@ bgp:
   neighbors:
     - address: 10.0.1.2
       as: 65002
-      import: accept
+      import: from-bird
       export: accept
       hold-time: 30
       connect-retry: 2
@@ -59,6 +67,7 @@ protocol static s6 { ipv6; route 2001:db8:200::/48 unreachable; }
 filter addcomm {
   bgp_community.add((65002,100));
   if net = 10.210.0.0/24 then bgp_next_hop = 10.9.9.9;
+  if net = 10.201.0.0/24 then bgp_ext_community.add((rt, 65002, 200));
   accept;
 }
 protocol bgp r4 {
@@ -142,6 +151,45 @@ func TestBGPTransitBirdGoBGP(t *testing.T) {
 			r := g.route("ipv4", "10.200.0.0/24")
 			return strings.Contains(r, "10.0.2.1") && strings.Contains(r, "65001 65002") &&
 				strings.Contains(r, "65002:100") && strings.Contains(r, "65001:7"), r
+		})
+	})
+	t.Run("extended communities", func(t *testing.T) {
+		// BIRD tags 10.201.0.0/24 with a route target, which r1's import
+		// policy matches: it adds a route origin and a non-transitive
+		// community (link bandwidth), which r1 keeps but does not pass on
+		// to GoBGP (another AS). BIRD itself sends no non-transitive ones
+		// over eBGP.
+		type path struct {
+			LocalPref      *uint32  `json:"local_pref"`
+			ExtCommunities []string `json:"ext_communities"`
+		}
+		show := func(prefix string) (path, string) {
+			out, code := ctl(t, l, "r1", nil, "-o", "json", "show", "bgp", "routes", prefix)
+			var rs struct {
+				Routes []struct {
+					Paths []path `json:"paths"`
+				} `json:"routes"`
+			}
+			if err := json.Unmarshal([]byte(out), &rs); err != nil || code != 0 || len(rs.Routes) != 1 || len(rs.Routes[0].Paths) != 1 {
+				return path{}, out
+			}
+			return rs.Routes[0].Paths[0], out
+		}
+		waitFor(t, 10*time.Second, "10.201.0.0/24 at r1 with local-pref 250", func() (bool, string) {
+			p, out := show("10.201.0.0/24")
+			return p.LocalPref != nil && *p.LocalPref == 250 &&
+				strings.Join(p.ExtCommunities, " ") == "rt:65002:200 soo:65001:1 0x4004fde94b3ebc20", out
+		})
+		if p, out := show("10.200.0.0/24"); (p.LocalPref != nil && *p.LocalPref == 250) || len(p.ExtCommunities) != 0 {
+			t.Errorf("10.200.0.0/24 without the route target:\n%s", out)
+		}
+		if out, code := ctl(t, l, "r1", nil, "show", "bgp", "routes", "10.201.0.0/24"); code != 0 ||
+			!strings.Contains(out, "rt:65002:200 soo:65001:1 0x4004fde94b3ebc20") {
+			t.Errorf("show bgp routes: exit %d:\n%s", code, out)
+		}
+		waitFor(t, 10*time.Second, "10.201.0.0/24 at GoBGP with the transitive extended communities only", func() (bool, string) {
+			r, _ := g.cmd("global", "rib", "-a", "ipv4", "10.201.0.0/24", "-j")
+			return strings.Contains(r, `{"type":16,"value":[{"type":0,"subtype":2,"value":"65002:200"},{"type":0,"subtype":3,"value":"65001:1"}]}`), r
 		})
 	})
 	t.Run("transit gobgp to bird and withdrawal", func(t *testing.T) {
