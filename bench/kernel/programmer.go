@@ -21,6 +21,17 @@ type sliceFeed struct {
 	q    []rib.Update
 	c    chan struct{}
 	idle chan struct{}
+	// keys are the table's prefixes, ID i for prefixes[i], as a RIB
+	// numbers its keys.
+	keys []netip.Prefix
+}
+
+func (f *sliceFeed) Keys(yield func(rib.Key, uint32) bool) {
+	for i, p := range f.keys {
+		if !yield(rib.Key{Table: rib.TableMain, Prefix: p}, uint32(i)) {
+			return
+		}
+	}
 }
 
 func (f *sliceFeed) C() <-chan struct{} { return f.c }
@@ -75,7 +86,7 @@ func benchProgrammer(l *lab, prefixes []netip.Prefix) (phases, error) {
 		return ph, err
 	}
 	defer p.Close()
-	feed := &sliceFeed{c: make(chan struct{}, 1), idle: make(chan struct{}, 1)}
+	feed := &sliceFeed{c: make(chan struct{}, 1), idle: make(chan struct{}, 1), keys: prefixes}
 	rep := &nopReporter{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -90,7 +101,7 @@ func benchProgrammer(l *lab, prefixes []netip.Prefix) (phases, error) {
 			chunk := prefixes[i:min(i+batch, len(prefixes))]
 			rc := make([]rib.RouteChange, len(chunk))
 			for j, p := range chunk {
-				rc[j] = rib.RouteChange{Key: rib.Key{Table: rib.TableMain, Prefix: p}, Best: best(p)}
+				rc[j] = rib.RouteChange{Key: rib.Key{Table: rib.TableMain, Prefix: p}, Best: best(p), ID: uint32(i + j)}
 			}
 			us = append(us, rib.Update{Routes: rc})
 		}

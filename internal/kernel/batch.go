@@ -22,12 +22,13 @@ const (
 )
 
 // pending is one message of the batch in flight, found again by sequence
-// number when the kernel answers with an error: 24 bytes. A batch that
+// number when the kernel answers with an error: 32 bytes. A batch that
 // re-sends a full table (a group restored) holds a million of them; with
 // a rib.Key (a netip.Prefix and its pointer) they took 48.
 type pending struct {
 	hi, lo uint64 // a route's prefix, as a prefixmap.Key
 	aux    uint32 // a route's table, or the nexthop object's id
+	rid    uint32 // a route's key ID in the RIB (opRoute)
 	bits   uint8
 	v6     bool
 	op     opKind
@@ -171,6 +172,11 @@ func (b *batch) stopSender() {
 // add registers the next message and returns its sequence number; the
 // caller appends the message right after.
 func (b *batch) add(op opKind, k rib.Key, id uint32) uint32 {
+	return b.addRoute(op, k, id, 0)
+}
+
+// addRoute is add for a route message of the key with ID rid.
+func (b *batch) addRoute(op opKind, k rib.Key, id, rid uint32) uint32 {
 	if len(b.buf.b) >= b.max-1024 {
 		b.send()
 	}
@@ -178,7 +184,7 @@ func (b *batch) add(op opKind, k rib.Key, id uint32) uint32 {
 	if b.pend.len() == 0 {
 		b.base = seq
 	}
-	pd := pending{op: op, aux: id}
+	pd := pending{op: op, aux: id, rid: rid}
 	if op == opRoute || op == opDelRoute {
 		mk := mkey(k.Prefix)
 		pd.hi, pd.lo, pd.bits, pd.v6, pd.aux = mk.Hi, mk.Lo, mk.Bits, mk.V6, uint32(k.Table)

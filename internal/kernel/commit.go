@@ -41,7 +41,7 @@ func (p *Programmer) commit() error {
 		switch pd.op {
 		case opRoute:
 			key := pd.routeKey()
-			e := p.routes.ptr(key)
+			e := p.routes.ptr(pd.rid)
 			if e != nil && e.kind() == rib.KindUnicast && gone[e.gid()] {
 				e.setInstalled(false)
 				continue

@@ -25,6 +25,42 @@ type fakeFeed struct {
 	idle chan struct{}
 }
 
+// testIDs numbers the keys the tests use, as a RIB numbers its keys (a
+// key keeps its ID; these are never reused), for all tests at once.
+var testIDs struct {
+	sync.Mutex
+	m    map[rib.Key]uint32
+	keys []rib.Key
+}
+
+func keyID(k rib.Key) uint32 {
+	testIDs.Lock()
+	defer testIDs.Unlock()
+	id, ok := testIDs.m[k]
+	if !ok {
+		if testIDs.m == nil {
+			testIDs.m = map[rib.Key]uint32{}
+		}
+		id = uint32(len(testIDs.keys))
+		testIDs.m[k] = id
+		testIDs.keys = append(testIDs.keys, k)
+	}
+	return id
+}
+
+// Keys walks every key numbered so far, in ID order (those of other
+// tests too: the programmer has state for its own only).
+func (f *fakeFeed) Keys(yield func(rib.Key, uint32) bool) {
+	testIDs.Lock()
+	keys := slices.Clone(testIDs.keys)
+	testIDs.Unlock()
+	for i, k := range keys {
+		if !yield(k, uint32(i)) {
+			return
+		}
+	}
+}
+
 func newFakeFeed() *fakeFeed {
 	return &fakeFeed{c: make(chan struct{}, 1), idle: make(chan struct{}, 1)}
 }
@@ -60,6 +96,11 @@ func (f *fakeFeed) push(t *testing.T, us ...rib.Update) {
 	select {
 	case <-f.idle:
 	default:
+	}
+	for _, u := range us {
+		for i := range u.Routes {
+			u.Routes[i].ID = keyID(u.Routes[i].Key)
+		}
 	}
 	f.q = append(f.q, us...)
 	f.mu.Unlock()
@@ -229,7 +270,9 @@ func static(g rib.GroupID) rib.Best {
 	return rib.Best{Origin: rib.OriginStatic, Kind: rib.KindUnicast, Group: g}
 }
 
-func routeChange(k rib.Key, b rib.Best) rib.RouteChange { return rib.RouteChange{Key: k, Best: b} }
+func routeChange(k rib.Key, b rib.Best) rib.RouteChange {
+	return rib.RouteChange{Key: k, Best: b, ID: keyID(k)}
+}
 
 func wantLines(t *testing.T, what string, got []string, want ...string) {
 	t.Helper()

@@ -53,6 +53,11 @@ func ParseNexthopMode(s string) (NexthopMode, error) {
 type Feed interface {
 	C() <-chan struct{}
 	Next(max int) rib.Update
+	// Keys walks the keys the feed's routes came with and their IDs
+	// (rib.Subscription.Keys): the programmer keeps its per-route state
+	// by ID and finds the prefixes again this way when it must go over
+	// every route.
+	Keys(yield func(rib.Key, uint32) bool)
 }
 
 // groupLossFeed is a feed that can follow group loss (see
@@ -179,7 +184,8 @@ type Programmer struct {
 	del   *deleter
 	useNH bool
 
-	routes  prefixMap[entry]
+	feed    Feed
+	routes  routeState
 	groups  map[rib.GroupID]*group
 	members map[memberKey]*member
 	ids     map[uint32]rib.GroupID // our top-level object ids
@@ -289,6 +295,7 @@ func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rep = rep
+	p.feed = feed
 	// The programmer already treats a group without next hops as the loss
 	// of all its routes (it deletes the object and the kernel drops them),
 	// so a feed that can report loss per group instead of per route is
@@ -443,7 +450,7 @@ func (p *Programmer) apply(u *rib.Update) error {
 	}
 	p.resendDirty()
 	for i := range u.Routes {
-		p.setRoute(u.Routes[i].Key, u.Routes[i].Best)
+		p.setRoute(u.Routes[i].Key, u.Routes[i].ID, u.Routes[i].Best)
 	}
 	for _, id := range u.Removed {
 		p.removeGroup(id)
@@ -692,9 +699,9 @@ func (p *Programmer) resendDirty() {
 	if len(p.dirty) == 0 {
 		return
 	}
-	for k, e := range p.routes.all() {
+	p.routes.all(p.feed.Keys, func(k rib.Key, id uint32, e *entry) bool {
 		if e.kind() != rib.KindUnicast || !p.dirty[e.gid()] {
-			continue
+			return true
 		}
 		g := p.groups[e.gid()]
 		if len(g.nhs) == 0 {
@@ -702,16 +709,17 @@ func (p *Programmer) resendDirty() {
 				p.sendDelRoute(k, p.cfg.Metric)
 			}
 			e.setInstalled(false)
-			continue
+			return true
 		}
-		p.sendRoute(k, *e, g)
+		p.sendRoute(k, id, *e, g)
 		e.setInstalled(true)
-	}
+		return true
+	})
 	clear(p.dirty)
 }
 
-func (p *Programmer) sendRoute(k rib.Key, e entry, g *group) {
-	seq := p.b.add(opRoute, k, 0)
+func (p *Programmer) sendRoute(k rib.Key, id uint32, e entry, g *group) {
+	seq := p.b.addRoute(opRoute, k, 0, id)
 	if kind := e.kind(); kind != rib.KindUnicast {
 		p.b.buf.appendRoute(seq, k, kind, p.cfg.Protocol, p.cfg.Metric, 0, nil)
 	} else if p.useNH {
@@ -728,9 +736,9 @@ func (p *Programmer) sendDelRoute(k rib.Key, prio uint32) {
 	p.m.RoutesDeleted.Add(1)
 }
 
-func (p *Programmer) setRoute(k rib.Key, best rib.Best) {
+func (p *Programmer) setRoute(k rib.Key, id uint32, best rib.Best) {
 	if !best.Valid() || !best.Origin.Owned() {
-		ep := p.routes.ptr(k)
+		ep := p.routes.ptr(id)
 		if ep == nil {
 			return
 		}
@@ -745,7 +753,7 @@ func (p *Programmer) setRoute(k rib.Key, best rib.Best) {
 		if og != nil {
 			og.refs--
 		}
-		p.routes.del(k)
+		p.routes.del(id)
 		p.m.Installed.Add(-1)
 		if _, ok := p.failed[k]; ok {
 			delete(p.failed, k)
@@ -753,10 +761,9 @@ func (p *Programmer) setRoute(k rib.Key, best rib.Best) {
 		}
 		return
 	}
-	// One lookup: ep is where the entry goes (a new key is added with the
-	// zero entry, and every path below stores one), and stays valid: no
-	// other key of p.routes changes before the store.
-	ep, had := p.routes.entry(k)
+	// ep is where the entry goes (a new key gets the zero entry, and
+	// every path below stores one).
+	ep, had := p.routes.entry(id)
 	old := *ep
 	var og *group
 	if had && old.kind() == rib.KindUnicast {
@@ -808,5 +815,5 @@ func (p *Programmer) setRoute(k rib.Key, best rib.Best) {
 	if p.ks != nil {
 		p.ks.routes.del(k)
 	}
-	p.sendRoute(k, e, g)
+	p.sendRoute(k, id, e, g)
 }

@@ -298,22 +298,23 @@ func (p *Programmer) resync() error {
 			p.dirty[gid] = true
 		}
 	}
-	for k, e := range p.routes.all() {
+	p.routes.all(p.feed.Keys, func(k rib.Key, id uint32, e *entry) bool {
 		var g *group
 		if e.kind() == rib.KindUnicast {
 			g = p.groups[e.gid()]
 			if g == nil || len(g.nhs) == 0 {
 				ks.routes.del(k)
-				continue
+				return true
 			}
 		}
 		if (g == nil || !p.dirty[e.gid()]) && ks.matches(k, *e, g, p.useNH) {
-			continue
+			return true
 		}
 		ks.routes.del(k)
-		p.sendRoute(k, *e, g)
+		p.sendRoute(k, id, *e, g)
 		e.setInstalled(true)
-	}
+		return true
+	})
 	clear(p.dirty)
 	p.finishReconcile()
 	p.b.commit()
@@ -361,7 +362,7 @@ func (p *Programmer) Flush() error {
 	clear(p.mids)
 	clear(p.members)
 	p.groups = make(map[rib.GroupID]*group)
-	p.routes = prefixMap[entry]{}
+	p.routes = routeState{}
 	p.ks = ks
 	p.finishReconcile()
 	p.b.commit()

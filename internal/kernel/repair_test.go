@@ -22,6 +22,7 @@ func (l *lab) startSync(t *testing.T, cfg ProgrammerConfig) (*Programmer, *fakeR
 	t.Cleanup(func() { p.Close() })
 	rep := &fakeReporter{}
 	p.rep = rep
+	p.feed = newFakeFeed() // for its Keys: apply is called directly
 	if err := p.loadLinks(); err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,12 @@ func (b Best) Valid() bool { return b.Origin != 0 }
 type RouteChange struct {
 	Key
 	Best Best
+	// ID numbers the key densely among the RIB's keys. It stays the
+	// key's until the subscriber has been given a change without a route
+	// for it: a subscriber can keep its own per-key state in an array by
+	// ID instead of a map by prefix, and find the keys again with
+	// Subscription.Keys.
+	ID uint32
 }
 
 // GroupChange is the latest resolution of a group. NextHops is empty when the

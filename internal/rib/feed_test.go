@@ -148,3 +148,72 @@ func TestFeedSignal(t *testing.T) {
 		t.Fatalf("want the last change and C clear: %+v", u.Routes)
 	}
 }
+
+// TestSubscriptionKeys: the IDs a subscriber is given with its changes are
+// the ones Keys walks, every key once in table and address order, across
+// the walk's chunks; a withdrawn key the subscriber has not drained keeps
+// its ID, and a drained one leaves.
+func TestSubscriptionKeys(t *testing.T) {
+	r, _, static, _ := lab(t)
+	sub, err := r.Subscribe("keys")
+	must(t, err)
+	t.Cleanup(sub.Close)
+	var routes []Route
+	for i := 0; i < 3*keysChunk+17; i++ {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
+		routes = append(routes, Route{Table: TableMain, Prefix: p, NextHops: []NextHop{{Gateway: gw1}}})
+	}
+	routes = append(routes, Route{Table: 100, Prefix: netip.MustParsePrefix("172.16.0.0/16"), NextHops: []NextHop{{Gateway: gw1}}})
+	must(t, static.Apply(routes, nil))
+	given := map[Key]uint32{}
+	drain := func() {
+		for u := sub.Next(1 << 20); !u.Empty(); u = sub.Next(1 << 20) {
+			for _, rc := range u.Routes {
+				given[rc.Key] = rc.ID
+			}
+		}
+	}
+	drain()
+	walk := func() map[Key]uint32 {
+		seen := map[Key]uint32{}
+		var last Key
+		sub.Keys(func(k Key, id uint32) bool {
+			if _, dup := seen[k]; dup {
+				t.Fatalf("%v walked twice", k)
+			}
+			if last.Prefix.IsValid() && (k.Table < last.Table || k.Table == last.Table && k.Prefix.Addr().Less(last.Prefix.Addr())) {
+				t.Fatalf("%v after %v", k, last)
+			}
+			seen[k], last = id, k
+			return true
+		})
+		return seen
+	}
+	// The lab's own routes (connected, static) are walked too.
+	seen := walk()
+	for _, rt := range routes {
+		k := Key{rt.Table, rt.Prefix}
+		id, ok := seen[k]
+		if !ok || id != given[k] {
+			t.Fatalf("%v: walked %v with ID %d, given ID %d", k, ok, id, given[k])
+		}
+	}
+	if len(seen) != len(given) {
+		t.Fatalf("walked %d keys, given %d", len(seen), len(given))
+	}
+	// Withdrawn but not drained: still there with its ID.
+	gone := Key{routes[5].Table, routes[5].Prefix}
+	must(t, static.Apply(nil, []Key{gone}))
+	if id, ok := walk()[gone]; !ok || id != given[gone] {
+		t.Fatalf("undrained withdrawn key: walked %v with ID %d, want ID %d", ok, id, given[gone])
+	}
+	drain()
+	if _, ok := walk()[gone]; ok {
+		t.Fatal("a drained withdrawn key is still walked")
+	}
+	n := 0
+	sub.Keys(func(Key, uint32) bool { n++; return n < 10 })
+	if n != 10 {
+		t.Fatalf("the walk went on after yield returned false: %d calls", n)
+	}
+}

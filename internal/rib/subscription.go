@@ -3,6 +3,9 @@ package rib
 import (
 	"errors"
 	"math/bits"
+	"slices"
+
+	"github.com/routerd/routerd/internal/prefixmap"
 )
 
 // pendingRoute is a key a subscriber has yet to see, with the state it
@@ -268,7 +271,7 @@ func (s *Subscription) Next(max int) Update {
 		if r.tombstones.has(d.id) {
 			r.reap(d.table, d.key, d.id)
 		}
-		u.Routes = append(u.Routes, RouteChange{Key: Key{d.table, d.key.prefix()}, Best: b})
+		u.Routes = append(u.Routes, RouteChange{Key: Key{d.table, d.key.prefix()}, Best: b, ID: d.id})
 	}
 	if len(s.routes.chunks) > 0 {
 		s.notify()
@@ -282,6 +285,64 @@ func (s *Subscription) Next(max int) Update {
 	}
 	return u
 }
+
+// Keys calls yield with every key the RIB holds (those whose last route
+// a subscriber has yet to be told went included) and its ID, table by
+// table in address order, until yield returns false. It holds the RIB's
+// lock for keysChunk keys at a time, never while yield runs, so a walk
+// over a full table neither stalls the sources nor stops yield from
+// taking its time. Keys added or removed during the walk may be missed
+// or seen; a key the subscriber holds state for (it was told of a route
+// and not yet of the route's end) stays, with its ID, until the
+// subscriber drains that end, so a walk from the subscriber's goroutine
+// sees each such key once.
+func (s *Subscription) Keys(yield func(Key, uint32) bool) {
+	r := s.r
+	type keyID struct {
+		k  prefixmap.Key
+		id uint32
+	}
+	buf := make([]keyID, 0, keysChunk)
+	r.mu.Lock()
+	ids := make([]Table, 0, len(r.tables))
+	for id := range r.tables {
+		ids = append(ids, id)
+	}
+	r.mu.Unlock()
+	slices.Sort(ids)
+	for _, tid := range ids {
+		var after prefixmap.Key
+		first := true
+		for {
+			buf = buf[:0]
+			r.mu.Lock()
+			if t := r.tables[tid]; t != nil {
+				seq := t.m.All()
+				if !first {
+					seq = t.m.After(after)
+				}
+				for k, e := range seq {
+					buf = append(buf, keyID{k, e.id})
+					if len(buf) == keysChunk {
+						break
+					}
+				}
+			}
+			r.mu.Unlock()
+			for _, x := range buf {
+				if !yield(Key{tid, x.k.Prefix()}, x.id) {
+					return
+				}
+			}
+			if len(buf) < keysChunk {
+				break
+			}
+			after, first = buf[len(buf)-1].k, false
+		}
+	}
+}
+
+const keysChunk = 4096
 
 // Close ends the subscription and releases what it held.
 func (s *Subscription) Close() {
