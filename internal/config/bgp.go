@@ -43,8 +43,69 @@ type BGP struct {
 	Networks        []netip.Prefix `key:"networks"`
 	// Redistribute lists the RIB origins announced as BGP routes:
 	// "static", "connected".
-	Redistribute []string   `key:"redistribute"`
-	Neighbors    []Neighbor `key:"neighbors"`
+	Redistribute []string `key:"redistribute"`
+	// Confederation splits the AS into member ASes (RFC 5065); AS is then
+	// this speaker's member AS.
+	Confederation Confederation `key:"confederation"`
+	Neighbors     []Neighbor    `key:"neighbors"`
+}
+
+// Confederation is an AS confederation (RFC 5065): Identifier is the AS
+// the outside world sees, Members the member ASes of the other routers of
+// the confederation (neighbours in one of them are confederation-external
+// peers). The zero value is no confederation.
+type Confederation struct {
+	Identifier uint32   `key:"identifier"`
+	Members    []uint32 `key:"members"`
+}
+
+// Equal reports whether two confederation settings are the same.
+func (c Confederation) Equal(o Confederation) bool {
+	return c.Identifier == o.Identifier && slices.Equal(c.Members, o.Members)
+}
+
+// SessionType says how a BGP session relates to the speaker's AS.
+type SessionType uint8
+
+// Session types.
+const (
+	// EBGP: a neighbour outside the AS (or the confederation).
+	EBGP SessionType = iota
+	// IBGP: a neighbour in the same AS (the same member AS).
+	IBGP
+	// ConfedEBGP: a neighbour in another member AS of the confederation.
+	ConfedEBGP
+)
+
+func (t SessionType) String() string {
+	switch t {
+	case IBGP:
+		return "ibgp"
+	case ConfedEBGP:
+		return "confed-ebgp"
+	}
+	return "ebgp"
+}
+
+// SessionType returns the type of a session with a neighbour in AS as.
+func (b *BGP) SessionType(as uint32) SessionType {
+	switch {
+	case as == b.AS:
+		return IBGP
+	case b.Confederation.Identifier != 0 && slices.Contains(b.Confederation.Members, as):
+		return ConfedEBGP
+	}
+	return EBGP
+}
+
+// LocalAS returns the AS the speaker presents to a neighbour in AS as:
+// the confederation identifier to neighbours outside the confederation,
+// its own (member) AS otherwise.
+func (b *BGP) LocalAS(as uint32) uint32 {
+	if b.Confederation.Identifier != 0 && b.SessionType(as) == EBGP {
+		return b.Confederation.Identifier
+	}
+	return b.AS
 }
 
 // Neighbor is one configured BGP neighbour.
@@ -113,11 +174,12 @@ func (b *BGP) Equal(o *BGP) bool {
 		slices.Equal(b.ListenAddresses, o.ListenAddresses) && b.Table == o.Table &&
 		b.AlwaysCompareMED == o.AlwaysCompareMED && b.Multipath == o.Multipath &&
 		b.GracefulRestart == o.GracefulRestart && b.RestartTime == o.RestartTime && slices.Equal(b.Networks, o.Networks) &&
-		slices.Equal(b.Redistribute, o.Redistribute) && slices.EqualFunc(b.Neighbors, o.Neighbors, Neighbor.Equal)
+		slices.Equal(b.Redistribute, o.Redistribute) && b.Confederation.Equal(o.Confederation) &&
+		slices.EqualFunc(b.Neighbors, o.Neighbors, Neighbor.Equal)
 }
 
 var bgpKeys = []string{"as", "router-id", "listen", "listen-port", "listen-addresses", "table",
-	"always-compare-med", "multipath", "graceful-restart", "graceful-restart-time", "networks", "redistribute", "neighbors"}
+	"always-compare-med", "multipath", "graceful-restart", "graceful-restart-time", "networks", "redistribute", "confederation", "neighbors"}
 
 var neighborKeys = []string{"address", "as", "description", "enabled", "local-address", "port", "passive",
 	"multihop", "ttl-security", "password", "hold-time", "connect-retry", "next-hop-self", "import", "export",
@@ -215,6 +277,9 @@ func decodeBGP(d *decoder, n *yaml.Node, c *Config) {
 			}
 		}
 	}
+	if v := m.get("confederation"); v != nil {
+		d.confederation(v, b)
+	}
 	if v := m.get("neighbors"); v != nil {
 		items, _ := d.sequence(v, "bgp.neighbors")
 		seen := map[netip.Addr]int{}
@@ -229,10 +294,57 @@ func decodeBGP(d *decoder, n *yaml.Node, c *Config) {
 				continue
 			}
 			seen[nb.Address] = i
+			if id := b.Confederation.Identifier; id != 0 && nb.AS == id {
+				d.errorf(it, join(path, "as"),
+					"%d is the confederation identifier: a neighbour is in our member AS, another member AS or outside the confederation", id)
+				continue
+			}
 			b.Neighbors = append(b.Neighbors, nb)
 		}
 	}
 	c.BGP = b
+}
+
+// confederation reads bgp.confederation.
+func (d *decoder) confederation(n *yaml.Node, b *BGP) {
+	const path = "bgp.confederation"
+	m, ok := d.mapping(n, path, []string{"identifier", "members"})
+	if !ok {
+		return
+	}
+	var c Confederation
+	if v := m.get("identifier"); v != nil {
+		if x, ok := d.uint(v, join(path, "identifier"), 1, 1<<32-1); ok {
+			c.Identifier = uint32(x)
+			if b.AS != 0 && c.Identifier == b.AS {
+				d.errorf(v, join(path, "identifier"), "%d is bgp.as: the identifier is the confederation's AS, bgp.as this router's member AS, and they differ", x)
+			}
+		}
+	}
+	if v := m.get("members"); v != nil {
+		items, _ := d.sequence(v, join(path, "members"))
+		for i, it := range items {
+			ip := index(join(path, "members"), i)
+			x, ok := d.uint(it, ip, 1, 1<<32-1)
+			if !ok {
+				continue
+			}
+			as := uint32(x)
+			switch {
+			case slices.Contains(c.Members, as):
+				d.errorf(it, ip, "%d is listed twice", as)
+				continue
+			case c.Identifier != 0 && as == c.Identifier:
+				d.errorf(it, ip, "%d is the confederation identifier, not a member AS", as)
+				continue
+			}
+			c.Members = append(c.Members, as)
+		}
+		if len(items) > 0 && m.get("identifier") == nil {
+			d.errorf(n, path, "members without an identifier: set identifier, the AS the confederation shows to the outside")
+		}
+	}
+	b.Confederation = c
 }
 
 // seconds reads a duration in whole seconds in [lo, hi].
@@ -412,6 +524,17 @@ func marshalBGP(b *BGP) *yaml.Node {
 			seq.Content = append(seq.Content, scalar(s))
 		}
 		add(m, "redistribute", seq)
+	}
+	if c := b.Confederation; c.Identifier != 0 {
+		cm := mapping("identifier", scalar(strconv.FormatUint(uint64(c.Identifier), 10)))
+		if len(c.Members) > 0 {
+			seq := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+			for _, as := range c.Members {
+				seq.Content = append(seq.Content, scalar(strconv.FormatUint(uint64(as), 10)))
+			}
+			add(cm, "members", seq)
+		}
+		add(m, "confederation", cm)
 	}
 	if len(b.Neighbors) > 0 {
 		seq := &yaml.Node{Kind: yaml.SequenceNode}

@@ -329,3 +329,63 @@ func TestExtendedCommunities(t *testing.T) {
 		t.Errorf("a changed extended community is not a difference: %s", Diff(c, c3))
 	}
 }
+
+// TestConfederation checks bgp.confederation: parsing, the session type
+// and local AS of each neighbour, a round trip, and the errors, each
+// naming its path.
+func TestConfederation(t *testing.T) {
+	t.Parallel()
+	src := "router-id: 192.0.2.1\nbgp:\n  as: 65101\n  confederation:\n    identifier: 65100\n    members: [65102, 65103]\n" +
+		"  neighbors:\n    - {address: 10.0.0.2, as: 65102}\n    - {address: 10.0.0.3, as: 65101}\n    - {address: 10.0.0.4, as: 64999}\n"
+	c, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.BGP
+	if !b.Confederation.Equal(Confederation{Identifier: 65100, Members: []uint32{65102, 65103}}) {
+		t.Fatalf("confederation = %+v", b.Confederation)
+	}
+	for _, tc := range []struct {
+		as    uint32
+		typ   SessionType
+		local uint32
+	}{{65102, ConfedEBGP, 65101}, {65103, ConfedEBGP, 65101}, {65101, IBGP, 65101}, {64999, EBGP, 65100}} {
+		if got, l := b.SessionType(tc.as), b.LocalAS(tc.as); got != tc.typ || l != tc.local {
+			t.Errorf("AS %d: %s, local AS %d; want %s, %d", tc.as, got, l, tc.typ, tc.local)
+		}
+	}
+	out, err := Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse("m.yaml", out)
+	if err != nil || !again.BGP.Equal(b) {
+		t.Errorf("round trip: %v\n%s", err, out)
+	}
+	// Without a confederation every other AS is eBGP and the local AS is bgp.as.
+	plain := &BGP{AS: 65101}
+	if plain.SessionType(65102) != EBGP || plain.LocalAS(65102) != 65101 {
+		t.Errorf("no confederation: %s, %d", plain.SessionType(65102), plain.LocalAS(65102))
+	}
+
+	head := "router-id: 1.1.1.1\nbgp:\n  as: 65101\n  confederation:\n"
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"members without identifier", head + "    members: [65102]\n", "t.yaml:5:5: bgp.confederation: members without an identifier"},
+		{"identifier is own AS", head + "    identifier: 65101\n", "t.yaml:5:17: bgp.confederation.identifier: 65101 is bgp.as"},
+		{"identifier zero", head + "    identifier: 0\n", "bgp.confederation.identifier: 0 is out of range 1..4294967295"},
+		{"member zero", head + "    identifier: 65100\n    members: [0]\n", "t.yaml:6:15: bgp.confederation.members[0]: 0 is out of range 1..4294967295"},
+		{"member too big", head + "    identifier: 65100\n    members: [4294967296]\n", "bgp.confederation.members[0]: 4294967296 is out of range"},
+		{"member twice", head + "    identifier: 65100\n    members: [65102, 65103, 65102]\n", "bgp.confederation.members[2]: 65102 is listed twice"},
+		{"member is identifier", head + "    identifier: 65100\n    members: [65100]\n", "bgp.confederation.members[0]: 65100 is the confederation identifier"},
+		{"unknown key", head + "    id: 65100\n", `bgp.confederation: unknown key "id"`},
+		{"neighbor in identifier", head + "    identifier: 65100\n  neighbors:\n    - {address: 10.0.0.1, as: 65100}\n",
+			"bgp.neighbors[0].as: 65100 is the confederation identifier"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error:\n%v\nwant it to contain:\n%s", err, tc.want)
+			}
+		})
+	}
+}
