@@ -110,6 +110,73 @@ func (p ASPath) First() (uint32, bool) {
 	return asAt(p.s[2:], 0), true
 }
 
+// FirstConfed returns the leftmost AS of the path when the path starts
+// with an AS_CONFED_SEQUENCE (the neighbouring member AS of a
+// confederation).
+func (p ASPath) FirstConfed() (uint32, bool) {
+	if len(p.s) < 6 || SegmentType(p.s[0]) != ASConfedSequence {
+		return 0, false
+	}
+	return asAt(p.s[2:], 0), true
+}
+
+// NeighborAS returns the AS whose MEDs a path's MED is compared with: the
+// first AS of the first segment that is not a confederation segment when
+// that segment is an AS_SEQUENCE (RFC 4271 §9.1.2.2, RFC 5065 §5.3). It
+// returns false for a path internal to the AS or the confederation.
+func (p ASPath) NeighborAS() (uint32, bool) {
+	var as uint32
+	ok := false
+	p.segs(func(t SegmentType, s string) bool {
+		if t.confed() {
+			return true
+		}
+		if t == ASSequence && len(s) >= 4 {
+			as, ok = asAt(s, 0), true
+		}
+		return false
+	})
+	return as, ok
+}
+
+// WithoutConfed returns the path without its confederation segments, as
+// it leaves the confederation (RFC 5065 §4.1).
+func (p ASPath) WithoutConfed() ASPath {
+	if !p.hasConfed() {
+		return p
+	}
+	var b []byte
+	p.segs(func(t SegmentType, as string) bool {
+		if !t.confed() {
+			b = append(b, byte(t), byte(len(as)/4))
+			b = append(b, as...)
+		}
+		return true
+	})
+	return ASPath{string(b)}
+}
+
+// ContainsIn reports whether as occurs in the path's confederation
+// segments (confed) or in its other segments (!confed): loop detection
+// in a confederation looks for the member AS in the former and the
+// confederation identifier in the latter.
+func (p ASPath) ContainsIn(as uint32, confed bool) bool {
+	found := false
+	p.segs(func(t SegmentType, s string) bool {
+		if t.confed() != confed {
+			return true
+		}
+		for i := 0; i < len(s)/4; i++ {
+			if asAt(s, i) == as {
+				found = true
+				return false
+			}
+		}
+		return true
+	})
+	return found
+}
+
 // Origin returns the rightmost AS when the path ends with an AS_SEQUENCE
 // (the AS that originated the route).
 func (p ASPath) Origin() (uint32, bool) {
@@ -142,13 +209,20 @@ func (p ASPath) Contains(as uint32) bool {
 
 // Prepend returns the path with as prepended n times to its leading
 // AS_SEQUENCE (a new one if the path starts otherwise or that one is full).
-func (p ASPath) Prepend(as uint32, n int) ASPath {
+func (p ASPath) Prepend(as uint32, n int) ASPath { return p.prepend(ASSequence, as, n) }
+
+// PrependConfed returns the path with the member AS as prepended n times
+// to its leading AS_CONFED_SEQUENCE, or in a new one when the path starts
+// otherwise (RFC 5065 §5.3, for a neighbour in another member AS).
+func (p ASPath) PrependConfed(as uint32, n int) ASPath { return p.prepend(ASConfedSequence, as, n) }
+
+func (p ASPath) prepend(t SegmentType, as uint32, n int) ASPath {
 	if n <= 0 {
 		return p
 	}
 	segs := p.Segments()
-	if len(segs) == 0 || segs[0].Type != ASSequence {
-		segs = append([]ASSegment{{Type: ASSequence}}, segs...)
+	if len(segs) == 0 || segs[0].Type != t {
+		segs = append([]ASSegment{{Type: t}}, segs...)
 	}
 	pre := make([]uint32, n, n+len(segs[0].ASNs))
 	for i := range pre {
