@@ -38,9 +38,15 @@ type BGP struct {
 	Multipath uint8 `key:"multipath"`
 	// GracefulRestart is the default of the neighbours' graceful-restart
 	// (RFC 4724, helper side); RestartTime is the restart time advertised.
-	GracefulRestart bool           `key:"graceful-restart"`
-	RestartTime     time.Duration  `key:"graceful-restart-time"`
-	Networks        []netip.Prefix `key:"networks"`
+	GracefulRestart bool          `key:"graceful-restart"`
+	RestartTime     time.Duration `key:"graceful-restart-time"`
+	// GracefulRestartPreserve makes routerd a restarting speaker (RFC
+	// 4724 §4.1): a shutdown keeps the kernel's BGP routes and closes the
+	// sessions without a NOTIFICATION, the capability lists the families,
+	// and a start that finds its routes in the kernel defers selection
+	// output until every neighbour's End-of-RIB.
+	GracefulRestartPreserve bool           `key:"graceful-restart-preserve"`
+	Networks                []netip.Prefix `key:"networks"`
 	// Redistribute lists the RIB origins announced as BGP routes:
 	// "static", "connected".
 	Redistribute []string `key:"redistribute"`
@@ -173,13 +179,14 @@ func (b *BGP) Equal(o *BGP) bool {
 	return b.AS == o.AS && b.RouterID == o.RouterID && b.Listen == o.Listen && b.ListenPort == o.ListenPort &&
 		slices.Equal(b.ListenAddresses, o.ListenAddresses) && b.Table == o.Table &&
 		b.AlwaysCompareMED == o.AlwaysCompareMED && b.Multipath == o.Multipath &&
-		b.GracefulRestart == o.GracefulRestart && b.RestartTime == o.RestartTime && slices.Equal(b.Networks, o.Networks) &&
+		b.GracefulRestart == o.GracefulRestart && b.RestartTime == o.RestartTime &&
+		b.GracefulRestartPreserve == o.GracefulRestartPreserve && slices.Equal(b.Networks, o.Networks) &&
 		slices.Equal(b.Redistribute, o.Redistribute) && b.Confederation.Equal(o.Confederation) &&
 		slices.EqualFunc(b.Neighbors, o.Neighbors, Neighbor.Equal)
 }
 
 var bgpKeys = []string{"as", "router-id", "listen", "listen-port", "listen-addresses", "table",
-	"always-compare-med", "multipath", "graceful-restart", "graceful-restart-time", "networks", "redistribute", "confederation", "neighbors"}
+	"always-compare-med", "multipath", "graceful-restart", "graceful-restart-time", "graceful-restart-preserve", "networks", "redistribute", "confederation", "neighbors"}
 
 var neighborKeys = []string{"address", "as", "description", "enabled", "local-address", "port", "passive",
 	"multihop", "ttl-security", "password", "hold-time", "connect-retry", "next-hop-self", "import", "export",
@@ -248,6 +255,9 @@ func decodeBGP(d *decoder, n *yaml.Node, c *Config) {
 		if x, ok := d.seconds(v, "bgp.graceful-restart-time", 1, 4095); ok {
 			b.RestartTime = x
 		}
+	}
+	if v := m.get("graceful-restart-preserve"); v != nil {
+		b.GracefulRestartPreserve, _ = d.boolean(v, "bgp.graceful-restart-preserve")
 	}
 	if v := m.get("networks"); v != nil {
 		items, _ := d.sequence(v, "bgp.networks")
@@ -511,6 +521,7 @@ func marshalBGP(b *BGP) *yaml.Node {
 	add(m, "multipath", scalar(strconv.Itoa(int(b.Multipath))))
 	add(m, "graceful-restart", scalar(strconv.FormatBool(b.GracefulRestart)))
 	add(m, "graceful-restart-time", scalar(strconv.Itoa(int(b.RestartTime/time.Second))))
+	add(m, "graceful-restart-preserve", scalar(strconv.FormatBool(b.GracefulRestartPreserve)))
 	if len(b.Networks) > 0 {
 		seq := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, p := range b.Networks {

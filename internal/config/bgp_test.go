@@ -191,17 +191,18 @@ func TestBGPRestartMultipath(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := c.BGP
-	if b.Multipath != 1 || !b.GracefulRestart || b.RestartTime != DefaultRestartTime || !b.Neighbors[0].GracefulRestart || b.Neighbors[0].SoftReconfigInbound {
+	if b.Multipath != 1 || !b.GracefulRestart || b.RestartTime != DefaultRestartTime || b.GracefulRestartPreserve ||
+		!b.Neighbors[0].GracefulRestart || b.Neighbors[0].SoftReconfigInbound {
 		t.Errorf("defaults: multipath %d, graceful restart %v %s, neighbor %+v", b.Multipath, b.GracefulRestart, b.RestartTime, b.Neighbors[0])
 	}
 	src := "router-id: 1.1.1.1\nbgp:\n  as: 1\n  multipath: 4\n  graceful-restart: false\n  graceful-restart-time: 30\n" +
-		"  neighbors:\n    - {address: 10.0.0.1, as: 2}\n    - {address: 10.0.0.2, as: 2, graceful-restart: true, soft-reconfiguration-inbound: true}\n"
+		"  graceful-restart-preserve: true\n  neighbors:\n    - {address: 10.0.0.1, as: 2}\n    - {address: 10.0.0.2, as: 2, graceful-restart: true, soft-reconfiguration-inbound: true}\n"
 	c, err = Parse("t.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b = c.BGP
-	if b.Multipath != 4 || b.GracefulRestart || b.RestartTime != 30*time.Second || b.Neighbors[0].GracefulRestart ||
+	if b.Multipath != 4 || b.GracefulRestart || b.RestartTime != 30*time.Second || !b.GracefulRestartPreserve || b.Neighbors[0].GracefulRestart ||
 		!b.Neighbors[1].GracefulRestart || !b.Neighbors[1].SoftReconfigInbound {
 		t.Errorf("parsed %+v", b)
 	}
