@@ -294,6 +294,10 @@ func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
 	// Compact, called from another goroutine, finds the state at rest.
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.feed != nil {
+		// Its per-route state is by the first feed's key IDs.
+		return errors.New("kernel programmer: Run called twice")
+	}
 	p.rep = rep
 	p.feed = feed
 	// The programmer already treats a group without next hops as the loss
