@@ -19,7 +19,10 @@ type NeighborStatus struct {
 	AS          uint32
 	Description string
 	Enabled     bool
-	State       State
+	// Type is ebgp, ibgp or confed-ebgp (another member AS of our
+	// confederation).
+	Type  config.SessionType
+	State State
 	// Set while established.
 	RemoteID    netip.Addr
 	LocalAddr   netip.Addr
@@ -68,7 +71,7 @@ func (s *Speaker) Neighbor(addr netip.Addr) (NeighborStatus, bool) {
 
 func (s *Speaker) status(p *Peer) NeighborStatus {
 	st := NeighborStatus{
-		Address: p.cfg.Address, AS: p.cfg.AS, Description: p.cfg.Description, Enabled: p.enabled,
+		Address: p.cfg.Address, AS: p.cfg.AS, Description: p.cfg.Description, Enabled: p.enabled, Type: p.kind(),
 		State: p.State(), Flaps: p.stats.flaps, LastError: p.stats.lastError, LastDown: p.stats.lastDown,
 		LastNotifIn: p.stats.lastNotifIn, Import: p.cfg.Import, Export: p.cfg.Export, MaxPrefixes: p.cfg.MaxPrefixes,
 	}

@@ -38,7 +38,9 @@ import (
 type groupKey struct {
 	export       string
 	pol          *config.Policy // the policy section the export policy was compiled from
-	ebgp         bool
+	ebgp         bool           // outside the AS or confederation
+	confed       bool           // confederation-external (another member AS)
+	localAS      uint32         // the AS prepended: bgp.as, or the confederation identifier for eBGP
 	rrClient     bool
 	nhSelf       bool
 	self4, self6 netip.Addr
@@ -129,7 +131,8 @@ type annRun struct {
 // s.mu held.
 func (ss *session) groupKey() groupKey {
 	p := ss.p
-	return groupKey{export: p.cfg.Export, pol: p.expPol, ebgp: ss.ebgp, rrClient: p.cfg.RouteReflectorClient,
+	return groupKey{export: p.cfg.Export, pol: p.expPol, ebgp: ss.ebgp, confed: p.s.slots[p.slot].confed,
+		localAS: p.s.cfg.LocalAS(p.cfg.AS), rrClient: p.cfg.RouteReflectorClient,
 		nhSelf: p.cfg.NextHopSelf, self4: ss.self4, self6: ss.self6, opts: ss.opts}
 }
 
@@ -143,12 +146,21 @@ func (s *Speaker) newGroup(key groupKey, ss *session) *updGroup {
 		}
 		return key.self4
 	}
-	localAS := s.cfg.AS
-	g.ev = newEvaluator(ss.p.exp, env{localAS: localAS, self: key.self4}, func(a *wire.Attrs, v6 bool) {
-		if key.ebgp {
-			a.ASPath = a.ASPath.Prepend(localAS, 1)
+	localAS := key.localAS
+	g.ev = newEvaluator(ss.p.exp, env{localAS: localAS, confed: key.confed, self: key.self4}, func(a *wire.Attrs, v6 bool) {
+		switch {
+		case key.ebgp:
+			// Confederation segments do not leave the confederation (RFC
+			// 5065 §4.1); the identifier goes in front of what remains.
+			a.ASPath = a.ASPath.WithoutConfed().Prepend(localAS, 1)
 			a.Present = a.Present.With(wire.AttrASPath)
-		} else if !a.Present.Has(wire.AttrLocalPref) {
+		case key.confed:
+			// Our member AS in a leading AS_CONFED_SEQUENCE (RFC 5065
+			// §5.3); otherwise as to an iBGP neighbour.
+			a.ASPath = a.ASPath.PrependConfed(localAS, 1)
+			a.Present = a.Present.With(wire.AttrASPath)
+		}
+		if !key.ebgp && !a.Present.Has(wire.AttrLocalPref) {
 			a.LocalPref = defaultLocalPre
 			a.Present = a.Present.With(wire.AttrLocalPref)
 		}
@@ -246,6 +258,7 @@ type exportKey struct {
 	routerID              uint32
 	v6, valid             bool
 	local, ebgp, rrClient bool
+	confed                bool
 }
 
 // export returns the attributes of d's best path as the group's members
@@ -261,7 +274,7 @@ func (g *updGroup) export(s *Speaker, p wire.Prefix, d *dest) (unique.Handle[wir
 		return g.exportFrom(s, p, s.attrs.handle(d.attr0), src)
 	}
 	h := s.attrs.handle(d.attr0)
-	k := exportKey{h: h, routerID: src.routerID, v6: p.Is6(), valid: true, local: src.local, ebgp: src.ebgp, rrClient: src.rrClient}
+	k := exportKey{h: h, routerID: src.routerID, v6: p.Is6(), valid: true, local: src.local, ebgp: src.ebgp, rrClient: src.rrClient, confed: src.confed}
 	if k == g.last {
 		return g.lastOut, g.lastOK
 	}
@@ -275,10 +288,13 @@ func (g *updGroup) exportFrom(s *Speaker, p wire.Prefix, h unique.Handle[wire.At
 	var zero unique.Handle[wire.Attrs]
 	a := h.Value()
 	ebgp := g.key.ebgp
-	if a.Communities.Has(wire.NoAdvertise) || (ebgp && (a.Communities.Has(wire.NoExport) || a.Communities.Has(wire.NoExportSubconfed))) {
+	// NO_EXPORT stays inside the confederation, NO_EXPORT_SUBCONFED inside
+	// the member AS (RFC 1997).
+	if a.Communities.Has(wire.NoAdvertise) || (ebgp && a.Communities.Has(wire.NoExport)) ||
+		((ebgp || g.key.confed) && a.Communities.Has(wire.NoExportSubconfed)) {
 		return zero, false
 	}
-	if !src.local && !src.ebgp && !ebgp {
+	if !src.local && !src.ebgp && !src.confed && !ebgp && !g.key.confed {
 		// iBGP to iBGP: only as a route reflector (RFC 4456 §6).
 		if !src.rrClient && !g.key.rrClient {
 			return zero, false

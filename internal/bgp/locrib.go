@@ -276,7 +276,8 @@ type slotInfo struct {
 	advertised int
 	used       bool
 	local      bool
-	ebgp       bool
+	ebgp       bool // outside the AS (or confederation)
+	confed     bool // in another member AS of the confederation
 	rrClient   bool
 	addr       netip.Addr
 	routerID   uint32
@@ -500,7 +501,7 @@ func (s *Speaker) candidates(d *dest) []candInfo {
 		if !si.local {
 			c.igp = set.nh.metric
 		}
-		c.neighAS, _ = a.ASPath.First()
+		c.neighAS, _ = a.ASPath.NeighborAS()
 		cs = append(cs, c)
 	}
 	s.cands = cs

@@ -120,7 +120,13 @@ func newPeer(s *Speaker, n config.Neighbor) *Peer {
 	return p
 }
 
+// ebgp reports whether the neighbour is in another AS (or another member
+// AS of our confederation): its TTL defaults are eBGP's.
 func (p *Peer) ebgp() bool { return p.cfg.AS != p.s.cfg.AS }
+
+// kind returns the session type: eBGP (outside the AS or confederation),
+// confederation eBGP, or iBGP.
+func (p *Peer) kind() config.SessionType { return p.s.cfg.SessionType(p.cfg.AS) }
 
 // setPolicies compiles the neighbour's import and export policies, RFC
 // 8212 style: an eBGP neighbour without a policy gets none (nothing
@@ -128,7 +134,7 @@ func (p *Peer) ebgp() bool { return p.cfg.AS != p.s.cfg.AS }
 // s.mu held.
 func (p *Peer) setPolicies(s *Speaker) {
 	get := func(name string) *policy {
-		if name == "" && !p.ebgp() {
+		if name == "" && p.kind() != config.EBGP {
 			return &policy{name: "accept", all: true}
 		}
 		return compilePolicy(name, s.pol)
@@ -530,7 +536,7 @@ func writeNotification(c net.Conn, n wire.Notification) {
 
 // localCaps is what the speaker advertises to a neighbour.
 func (p *Peer) localCaps(cfg config.Neighbor) wire.Capabilities {
-	c := wire.Capabilities{RouteRefresh: true, EnhancedRouteRefresh: true, HasAS4: true, AS4: p.s.cfg.AS}
+	c := wire.Capabilities{RouteRefresh: true, EnhancedRouteRefresh: true, HasAS4: true, AS4: p.s.cfg.LocalAS(cfg.AS)}
 	if cfg.GracefulRestart {
 		// Receiving speaker only (RFC 4724 §3): no families, as routerd
 		// does not defer its own route selection after it restarts. The
@@ -575,7 +581,7 @@ func (p *Peer) openExchange(c *net.TCPConn, outbound bool, cfg config.Neighbor) 
 	s := p.s
 	hold := cfg.HoldTime
 	caps := p.localCaps(cfg)
-	o := wire.NewOpen(s.cfg.AS, uint16(hold/time.Second), s.id)
+	o := wire.NewOpen(s.cfg.LocalAS(cfg.AS), uint16(hold/time.Second), s.id)
 	o.Caps = caps
 	msg, err := o.AppendMessage(nil)
 	if err != nil {
@@ -626,7 +632,7 @@ func (p *Peer) openExchange(c *net.TCPConn, outbound bool, cfg config.Neighbor) 
 	// The hold time is the smaller of the two (RFC 4271 §4.2); 0 turns
 	// keepalives off.
 	negHold := min(hold, time.Duration(peerOpen.HoldTime)*time.Second)
-	opts := wire.Negotiate(&caps, &peerOpen.Caps, cfg.AS != s.cfg.AS)
+	opts := wire.Negotiate(&caps, &peerOpen.Caps, s.cfg.SessionType(cfg.AS) == config.EBGP)
 	hs.wmu.Lock()
 	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	_, err = c.Write(wire.AppendKeepalive(nil))

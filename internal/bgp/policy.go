@@ -161,6 +161,7 @@ func (p *policy) matchMask(pfx netip.Prefix, attrBits uint64) uint64 {
 // env is what applying a policy needs besides the route.
 type env struct {
 	localAS uint32
+	confed  bool       // prepend localAS (a member AS) as an AS_CONFED_SEQUENCE
 	self    netip.Addr // next hop for next-hop-self (may be invalid on import)
 }
 
@@ -222,7 +223,11 @@ func (p *policy) apply(mask uint64, a wire.Attrs, e env) (wire.Attrs, bool) {
 			a.ExtCommunities = a.ExtCommunities.Append(wire.ExtCommunity(c))
 		}
 		if s.Prepend > 0 {
-			a.ASPath = a.ASPath.Prepend(e.localAS, int(s.Prepend))
+			if e.confed {
+				a.ASPath = a.ASPath.PrependConfed(e.localAS, int(s.Prepend))
+			} else {
+				a.ASPath = a.ASPath.Prepend(e.localAS, int(s.Prepend))
+			}
 			a.Present = a.Present.With(wire.AttrASPath)
 		}
 		if s.NextHopSelf && e.self.IsValid() {

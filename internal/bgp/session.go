@@ -104,7 +104,7 @@ func newSession(p *Peer, c *net.TCPConn, opts wire.Options, hold time.Duration, 
 	la := c.LocalAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
 	ss := &session{
 		p: p, conn: c, opts: opts, hold: hold, remoteID: o.ID, remoteAS: o.PeerAS(), caps: o.Caps,
-		ebgp: cfg.AS != p.s.cfg.AS, local: la, kickc: make(chan struct{}, 1), closed: make(chan struct{}),
+		ebgp: p.s.cfg.SessionType(cfg.AS) == config.EBGP, local: la, kickc: make(chan struct{}, 1), closed: make(chan struct{}),
 		enhanced: o.Caps.EnhancedRouteRefresh,
 		nbit:     cfg.GracefulRestart && o.Caps.GracefulRestart != nil && o.Caps.GracefulRestart.Notification,
 	}
@@ -455,18 +455,27 @@ func (p *Peer) announce(ev *evaluator, pfx wire.Prefix, h unique.Handle[wire.Att
 func (p *Peer) loopCheck(h unique.Handle[wire.Attrs]) string {
 	s := p.s
 	a := h.Value()
-	if a.ASPath.Contains(s.cfg.AS) {
-		return "own AS in AS_PATH"
+	if reason := s.ownASInPath(a.ASPath); reason != "" {
+		return reason
 	}
-	if !p.ebgp() {
+	kind := p.kind()
+	if kind != config.EBGP {
 		if a.Present.Has(wire.AttrOriginatorID) && a.OriginatorID == s.id {
 			return "own ORIGINATOR_ID"
 		}
 		if a.ClusterList.Contains(addr4(s.id)) {
 			return "own cluster ID in CLUSTER_LIST"
 		}
-	} else if first, ok := a.ASPath.First(); !ok || first != p.cfg.AS {
-		return "AS_PATH does not start with the neighbor's AS"
+	}
+	switch kind {
+	case config.EBGP:
+		if first, ok := a.ASPath.First(); !ok || first != p.cfg.AS {
+			return "AS_PATH does not start with the neighbor's AS"
+		}
+	case config.ConfedEBGP:
+		if first, ok := a.ASPath.FirstConfed(); !ok || first != p.cfg.AS {
+			return "AS_PATH does not start with the neighbor's member AS in an AS_CONFED_SEQUENCE"
+		}
 	}
 	return ""
 }

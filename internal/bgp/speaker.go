@@ -245,8 +245,8 @@ func (s *Speaker) Reconfigure(cfg *config.BGP, pol *config.Policy) error {
 			stop = append(stop, p)
 			delete(s.peers, a)
 			s.log.Info("bgp: neighbor removed", "neighbor", a)
-		case !n.Equal(p.cfg) || polChanged && (n.Import != "" || n.Export != ""):
-			if sessionChanged(p.cfg, n) {
+		case !n.Equal(p.cfg) || polChanged && (n.Import != "" || n.Export != "") || confedChanged(old, cfg, n):
+			if sessionChanged(p.cfg, n) || confedChanged(old, cfg, n) {
 				stop = append(stop, p)
 				delete(s.peers, a)
 				s.log.Info("bgp: neighbor changed; restarting its session", "neighbor", a)
@@ -303,7 +303,9 @@ func (s *Speaker) allocSlot(p *Peer) uint16 {
 func (s *Speaker) addPeer(n config.Neighbor) {
 	p := newPeer(s, n)
 	p.slot = s.allocSlot(p)
-	s.slots[p.slot].ebgp = p.ebgp()
+	kind := p.kind()
+	s.slots[p.slot].ebgp = kind == config.EBGP
+	s.slots[p.slot].confed = kind == config.ConfedEBGP
 	s.slots[p.slot].rrClient = n.RouteReflectorClient
 	p.setPolicies(s)
 	s.peers[n.Address] = p
@@ -314,10 +316,10 @@ func (s *Speaker) addPeer(n config.Neighbor) {
 			}
 		}
 	}
-	if p.ebgp() && n.Import == "" {
+	if kind == config.EBGP && n.Import == "" {
 		s.log.Warn("bgp: eBGP neighbor has no import policy: no routes will be accepted from it (RFC 8212)", "neighbor", n.Address)
 	}
-	if p.ebgp() && n.Export == "" {
+	if kind == config.EBGP && n.Export == "" {
 		s.log.Warn("bgp: eBGP neighbor has no export policy: no routes will be announced to it (RFC 8212)", "neighbor", n.Address)
 	}
 	s.wg.Add(1)
