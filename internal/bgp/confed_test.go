@@ -311,3 +311,31 @@ func TestConfedDecision(t *testing.T) {
 		t.Errorf("MED: best from %s by %s, want 10.9.0.2 by %s", ps[0].From, r, ReasonMED)
 	}
 }
+
+// TestConfedReload: a new confederation identifier ends the eBGP
+// neighbour's session (it saw the old one in our OPEN) and leaves the
+// confederation-external one alone.
+func TestConfedReload(t *testing.T) {
+	h := newConfedHarness(t)
+	h.connectAs("10.9.0.2", 65102, "10.9.0.2", false)
+	out := h.connectAs("10.9.0.3", 64999, "10.9.0.3", true)
+	c, err := config.Parse("t.yaml", []byte(replaceOnce(t, confedConfig, "identifier: 65100", "identifier: 65200")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.s.Reconfigure(c.BGP, &c.Policy); err != nil {
+		t.Fatal(err)
+	}
+	n, err := wire.DecodeNotification(out.readUntil(wire.TypeNotification))
+	if err != nil || n.Code != wire.CodeCease {
+		t.Fatalf("eBGP neighbour got %v (%v), want a Cease", n, err)
+	}
+	if st, _ := h.s.Neighbor(netip.MustParseAddr("10.9.0.2")); st.State != StateEstablished || st.Flaps != 0 {
+		t.Errorf("confederation-external neighbour %s with %d flaps, want established, untouched", st.State, st.Flaps)
+	}
+	// The eBGP neighbour now sees the new identifier.
+	out = h.connectAs("10.9.0.3", 64999, "10.9.0.3", true)
+	if out.open.PeerAS() != 65200 {
+		t.Errorf("OPEN after the reload with AS %d, want 65200", out.open.PeerAS())
+	}
+}
