@@ -648,9 +648,14 @@ func countUpdates(b []byte) int {
 func (ss *session) next(bufs [][]byte) (out [][]byte, updates int, more, ok bool) {
 	s := ss.p.s
 	s.mu.Lock()
-	if !ss.established || ss.g == nil {
+	if !ss.established {
 		s.mu.Unlock()
 		return bufs, 0, false, false
+	}
+	if ss.g == nil {
+		// Held out of the groups during routerd's restart deferral.
+		s.mu.Unlock()
+		return bufs, 0, false, true
 	}
 	g := ss.g
 	if !g.encoding && g.hasWork() {

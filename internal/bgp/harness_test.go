@@ -51,6 +51,13 @@ bgp:
 
 func newHarness(t *testing.T, yaml string) *harness {
 	t.Helper()
+	return newHarnessWith(t, yaml, Options{})
+}
+
+// newHarnessWith is newHarness with the speaker's options o (RIB,
+// logger, distances and namespace are filled in).
+func newHarnessWith(t *testing.T, yaml string, o Options) *harness {
+	t.Helper()
 	ns := netns.New(t, "bgpt")
 	for _, args := range [][]string{
 		{"addr", "add", "10.9.0.1/24", "dev", "lo"},
@@ -74,8 +81,8 @@ func newHarness(t *testing.T, yaml string) *harness {
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	s := New(c.BGP, &c.Policy, Options{RIB: r, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Distances: config.DefaultDistances, InNS: ns.Do})
+	o.RIB, o.Logger, o.Distances, o.InNS = r, slog.New(slog.NewTextHandler(io.Discard, nil)), config.DefaultDistances, ns.Do
+	s := New(c.BGP, &c.Policy, o)
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -87,12 +94,19 @@ func newHarness(t *testing.T, yaml string) *harness {
 // (multiprotocol as listed) and returns the peer and the speaker's OPEN.
 func (h *harness) connect(caps wire.Capabilities) (*scripted, *wire.Open) {
 	h.t.Helper()
+	return h.connectFrom("10.9.0.2", 65002, caps)
+}
+
+// connectFrom is connect for the neighbour at address local (an address of
+// the harness's namespace) in AS as.
+func (h *harness) connectFrom(local string, as uint32, caps wire.Capabilities) (*scripted, *wire.Open) {
+	h.t.Helper()
 	t := h.t
 	var c net.Conn
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := h.ns.Do(func() (err error) {
-			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("10.9.0.2")}, Timeout: 5 * time.Second}
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
 			c, err = d.Dial("tcp", "10.9.0.1:1179")
 			return err
 		})
@@ -106,9 +120,9 @@ func (h *harness) connect(caps wire.Capabilities) (*scripted, *wire.Open) {
 	}
 	t.Cleanup(func() { c.Close() })
 	p := &scripted{t: t, c: c, buf: make([]byte, wire.MaxMessageLen)}
-	o := wire.NewOpen(65002, 9, netip.MustParseAddr("10.9.0.2"))
+	o := wire.NewOpen(as, 9, netip.MustParseAddr(local))
 	o.Caps = caps
-	o.Caps.HasAS4, o.Caps.AS4 = true, 65002
+	o.Caps.HasAS4, o.Caps.AS4 = true, as
 	msg, err := o.AppendMessage(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +138,10 @@ func (h *harness) connect(caps wire.Capabilities) (*scripted, *wire.Open) {
 	}
 	p.send(wire.AppendKeepalive(nil))
 	p.readUntil(wire.TypeKeepalive)
-	h.waitState(StateEstablished)
+	h.waitFor("neighbor "+local+" established", func() bool {
+		n, _ := h.s.Neighbor(netip.MustParseAddr(local))
+		return n.State == StateEstablished
+	})
 	return p, their
 }
 

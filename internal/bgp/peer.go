@@ -59,7 +59,7 @@ type Peer struct {
 	events  chan event
 	done    chan struct{} // closed when run returns
 	quit    chan struct{} // closed to ask run to end
-	stopN   wire.Notification
+	stopN   *wire.Notification
 	once    sync.Once
 	wg      sync.WaitGroup // connection goroutines
 
@@ -199,8 +199,9 @@ func (p *Peer) kick() {
 	}
 }
 
-// stop ends the neighbour: n is sent to an established session.
-func (p *Peer) stop(n wire.Notification) {
+// stop ends the neighbour: n, if not nil, is sent to an established
+// session.
+func (p *Peer) stop(n *wire.Notification) {
 	p.once.Do(func() {
 		p.stopN = n
 		close(p.quit)
@@ -279,8 +280,7 @@ func (p *Peer) run() {
 	for {
 		select {
 		case <-p.quit:
-			n := p.stopN
-			closeAll(&n)
+			closeAll(p.stopN)
 			if established != nil {
 				sessionDown(established, errors.New("neighbor stopped"), true)
 			}
@@ -406,9 +406,18 @@ func (p *Peer) run() {
 				s.slots[p.slot].routerID = addr4(e.ss.remoteID)
 				e.ss.newEvaluators()
 				e.ss.established = true
-				s.joinGroup(e.ss)
+				// During routerd's own restart the session's table and
+				// End-of-RIB wait for the deferral's end (restart.go).
+				held := p.holdSession(e.ss)
+				if !held {
+					s.joinGroup(e.ss)
+				}
 				p.sessionBack(e.ss)
-				e.ss.resync()
+				if held {
+					s.checkDeferral()
+				} else {
+					e.ss.resync()
+				}
 				s.mu.Unlock()
 				p.setState(StateEstablished)
 				p.log("session established", "remote_as", e.ss.remoteAS, "remote_id", e.ss.remoteID,
@@ -470,6 +479,7 @@ func (p *Peer) run() {
 				enabled = e.on
 				s.mu.Lock()
 				p.enabled = e.on
+				s.checkDeferral()
 				s.mu.Unlock()
 				if !enabled {
 					n := wire.NewShutdown(wire.SubAdminShutdown, "neighbor disabled by the operator")
@@ -538,10 +548,10 @@ func writeNotification(c net.Conn, n wire.Notification) {
 func (p *Peer) localCaps(cfg config.Neighbor) wire.Capabilities {
 	c := wire.Capabilities{RouteRefresh: true, EnhancedRouteRefresh: true, HasAS4: true, AS4: p.s.cfg.LocalAS(cfg.AS)}
 	if cfg.GracefulRestart {
-		// Receiving speaker only (RFC 4724 §3): no families, as routerd
-		// does not defer its own route selection after it restarts. The
-		// N bit (RFC 8538): a NOTIFICATION other than a Hard Reset keeps
-		// the neighbour's routes too, if it also sets the bit.
+		// Without graceful-restart-preserve a receiving speaker only
+		// (RFC 4724 §3): no families; restartCaps lists them otherwise.
+		// The N bit (RFC 8538): a NOTIFICATION other than a Hard Reset
+		// keeps the neighbour's routes too, if it also sets the bit.
 		c.GracefulRestart = &wire.GracefulRestart{RestartTime: uint16(p.s.cfg.RestartTime / time.Second), Notification: true}
 	}
 	for _, f := range cfg.Families {
@@ -551,6 +561,9 @@ func (p *Peer) localCaps(cfg config.Neighbor) wire.Capabilities {
 		case "ipv6-unicast":
 			c.Multiprotocol = append(c.Multiprotocol, wire.IPv6Unicast)
 		}
+	}
+	if c.GracefulRestart != nil {
+		p.restartCaps(&c)
 	}
 	return c
 }

@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"log/slog"
 	"time"
 	"unique"
 
@@ -182,4 +183,191 @@ func (p *Peer) disableFamily(ss *session, f wire.Family) {
 	p.markMaps(bit, false)
 	p.stale |= bit
 	p.sweep(bit, "family disabled after a malformed UPDATE")
+	// Its End-of-RIB will not count any more.
+	p.endOfRIB(bit)
+}
+
+// Graceful restart, restarting speaker side (RFC 4724 §4.1), with
+// graceful-restart-preserve: routerd's own routes stayed in the kernel
+// across its restart (the daemon found them), so the capability carries
+// the R bit and each family with the F bit, and the speaker defers its
+// output to the neighbours: a session that comes up during the deferral
+// stays out of the update groups (it receives, and its keepalives go
+// out, but no table, no End-of-RIB and no changes), until every enabled
+// neighbour has sent End-of-RIB for the families of its session, or
+// established without the capability or with the R bit set itself, or
+// the graceful restart time since the start runs out. Then the sessions
+// join their groups and get the table and End-of-RIB as any new
+// session does. Routes learned meanwhile reach the RIB as they arrive:
+// the kernel programmer adopts those it finds in the kernel unchanged
+// and, held by the daemon, deletes what was not learned again only once
+// the deferral ended (OnConverged).
+
+// restartState is the speaker's own restart.
+type restartState struct {
+	// restarting: set at New from Options.Restarting.
+	restarting bool
+	// deferring: the deferral runs; preserved: forwarding state was
+	// preserved across this start (the F bit on the first sessions).
+	deferring, preserved bool
+	began                time.Time
+	timer                *time.Timer
+	// eor holds the families whose End-of-RIB an established session
+	// still owes; done the neighbours the deferral no longer waits for.
+	eor         map[*Peer]wire.Families
+	done        map[*Peer]bool
+	onConverged func()
+}
+
+// beginDeferral starts the deferral when the speaker is restarting.
+// Called with s.mu held, before the neighbours start.
+func (s *Speaker) beginDeferral() {
+	r := &s.restart
+	if !r.restarting || !s.cfg.GracefulRestartPreserve {
+		return
+	}
+	r.deferring, r.preserved, r.began = true, true, time.Now()
+	r.eor, r.done = map[*Peer]wire.Families{}, map[*Peer]bool{}
+	limit := s.cfg.RestartTime
+	r.timer = time.AfterFunc(limit, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.restart.deferring {
+			s.endDeferral("graceful restart time passed", slog.LevelWarn)
+		}
+	})
+	s.log.Info("bgp: graceful restart: routerd restarted with its forwarding state preserved; "+
+		"tables to the neighbors deferred until their End-of-RIB", "neighbors", len(s.cfg.Neighbors), "limit", limit)
+}
+
+// stopDeferral ends the deferral without output: the speaker stops.
+// Called with s.mu held.
+func (s *Speaker) stopDeferral() {
+	r := &s.restart
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	r.deferring = false
+	if f := r.onConverged; f != nil {
+		r.onConverged = nil
+		go f()
+	}
+}
+
+// holdSession registers a session that came up with the deferral and
+// reports whether it is held out of the update groups: true while the
+// deferral runs. Called with s.mu held.
+func (p *Peer) holdSession(ss *session) bool {
+	r := &p.s.restart
+	if !r.deferring {
+		return false
+	}
+	g := ss.caps.GracefulRestart
+	fams := ss.opts.Families &^ ss.disabled
+	switch {
+	case !p.cfg.GracefulRestart || g == nil:
+		// RFC 4724 §4.1: neighbours without the capability are not
+		// waited for.
+		r.done[p] = true
+		p.log("graceful restart: neighbor without graceful restart: not waited for")
+	case g.Restarting:
+		// It restarted too and waits for our End-of-RIB.
+		r.done[p] = true
+		p.log("graceful restart: neighbor restarting too (R bit): not waited for")
+	case fams == 0:
+		r.done[p] = true
+	default:
+		delete(r.done, p)
+		r.eor[p] = fams
+		p.log("graceful restart: deferring the table to the neighbor until its End-of-RIB", "families", familiesString(fams))
+	}
+	return true
+}
+
+// endOfRIB notes the neighbour's End-of-RIB for the families in fams for
+// the deferral. Called with s.mu held.
+func (p *Peer) endOfRIB(fams wire.Families) {
+	r := &p.s.restart
+	w, ok := r.eor[p]
+	if !r.deferring || !ok {
+		return
+	}
+	if w &^= fams; w != 0 {
+		r.eor[p] = w
+		return
+	}
+	delete(r.eor, p)
+	r.done[p] = true
+	p.s.checkDeferral()
+}
+
+// checkDeferral ends the deferral once no enabled neighbour is waited
+// for. Called with s.mu held.
+func (s *Speaker) checkDeferral() {
+	r := &s.restart
+	if !r.deferring {
+		return
+	}
+	for _, p := range s.peers {
+		if p.enabled && !r.done[p] {
+			return
+		}
+	}
+	s.endDeferral("End-of-RIB from every neighbor", slog.LevelInfo)
+}
+
+// endDeferral ends the deferral: the held sessions join their update
+// groups and get the table and End-of-RIB; once the routes learned so
+// far are in the RIB, OnConverged is called. Called with s.mu held.
+func (s *Speaker) endDeferral(why string, level slog.Level) {
+	r := &s.restart
+	r.deferring = false
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	var waited []string
+	sessions := 0
+	for _, p := range s.peers {
+		if p.enabled && !r.done[p] {
+			waited = append(waited, p.cfg.Address.String())
+		}
+		if ss := p.sess; ss != nil && ss.established && ss.g == nil {
+			s.joinGroup(ss)
+			ss.resync()
+			sessions++
+		}
+	}
+	r.eor, r.done = nil, nil
+	s.log.Log(s.ctx, level, "bgp: graceful restart: deferral ended; sending tables and End-of-RIB",
+		"why", why, "after", time.Since(r.began).Round(time.Millisecond), "sessions", sessions, "not_waited_for", waited)
+	s.drainRIBQueue()
+	if f := r.onConverged; f != nil {
+		r.onConverged = nil
+		go f()
+	}
+}
+
+// restartCaps completes the graceful restart capability c for a
+// restarting speaker (graceful-restart-preserve): every family of the
+// session, with the F bit when routerd's forwarding state was preserved
+// (this start found its routes in the kernel, or the neighbour had a
+// session with this run of routerd before: a session that ends does not
+// touch the kernel), and the R bit during the deferral.
+func (p *Peer) restartCaps(c *wire.Capabilities) {
+	s := p.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.cfg.GracefulRestartPreserve {
+		return
+	}
+	g := c.GracefulRestart
+	fwd := s.restart.preserved || !p.stats.upSince.IsZero()
+	g.Restarting = s.restart.deferring
+	fams := c.Multiprotocol
+	if len(fams) == 0 {
+		fams = []wire.Family{wire.IPv4Unicast}
+	}
+	for _, f := range fams {
+		g.Families = append(g.Families, wire.GracefulRestartFamily{Family: f, ForwardingPreserved: fwd})
+	}
 }

@@ -295,6 +295,7 @@ func (ss *session) reader() error {
 			if f := u.EndOfRIB; f != (wire.Family{}) {
 				s.flush(b)
 				ss.p.sweep(wire.FamilyBit(f), "End-of-RIB")
+				ss.p.endOfRIB(wire.FamilyBit(f))
 			}
 			if err := ss.checkLimits(); err != nil {
 				s.flush(b)

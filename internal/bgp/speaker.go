@@ -60,6 +60,9 @@ type Speaker struct {
 	// connected) with their origin.
 	redistributed map[netip.Prefix]rib.Origin
 
+	// restart is the speaker's own graceful restart (restart.go).
+	restart restartState
+
 	listeners []net.Listener
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -75,6 +78,17 @@ type Options struct {
 	// InNS, when set, runs socket and interface operations (listen, dial,
 	// interface lookups) inside another network namespace; tests use it.
 	InNS func(func() error) error
+	// Restarting says that routerd restarted with its forwarding state
+	// preserved (its routes were found in the kernel) and
+	// graceful-restart-preserve is set: the speaker advertises the R and F
+	// bits and defers its tables and End-of-RIB to the neighbours until
+	// every neighbour's End-of-RIB or the graceful restart time (RFC 4724
+	// §4.1).
+	Restarting bool
+	// OnConverged, when set, is called once (in a goroutine of its own)
+	// when that deferral ends, after the routes learned meanwhile reached
+	// the RIB; not at all when the speaker is not restarting.
+	OnConverged func()
 }
 
 // New builds a speaker for the bgp and policy sections; Start runs it.
@@ -100,6 +114,8 @@ func New(cfg *config.BGP, pol *config.Policy, o Options) *Speaker {
 		redistributed: map[netip.Prefix]rib.Origin{},
 	}
 	s.rq.cond.L = &s.rq.mu
+	s.restart.restarting = o.Restarting
+	s.restart.onConverged = o.OnConverged
 	if s.inNS == nil {
 		s.inNS = func(f func() error) error { return f() }
 	}
@@ -143,9 +159,11 @@ func (s *Speaker) Start(ctx context.Context) error {
 	s.sub = sub
 	s.mu.Lock()
 	s.originateNetworks(nil)
+	s.beginDeferral()
 	for _, n := range s.cfg.Neighbors {
 		s.addPeer(n)
 	}
+	s.checkDeferral()
 	s.mu.Unlock()
 	for _, l := range s.listeners {
 		s.wg.Add(1)
@@ -168,7 +186,24 @@ func (s *Speaker) closeListeners() {
 // established neighbour, closes every session and waits up to wait for
 // them; the RIB keeps no BGP route afterwards.
 func (s *Speaker) Stop(msg string, wait time.Duration) {
+	n := wire.NewShutdown(wire.SubAdminShutdown, msg)
+	s.stop(&n, wait)
+}
+
+// StopForRestart is Stop for a graceful restart of routerd (RFC 4724):
+// the sessions are closed without a NOTIFICATION, so that neighbours
+// able to restart gracefully keep routerd's routes as stale until it is
+// back. The RIB keeps no BGP route afterwards either: the caller stops
+// what programs the kernel first.
+func (s *Speaker) StopForRestart(wait time.Duration) {
+	s.log.Info("bgp: closing the sessions without NOTIFICATION for a graceful restart")
+	s.stop(nil, wait)
+}
+
+// stop closes every session, sending n to established ones when not nil.
+func (s *Speaker) stop(n *wire.Notification, wait time.Duration) {
 	s.mu.Lock()
+	s.stopDeferral()
 	peers := make([]*Peer, 0, len(s.peers))
 	for _, p := range s.peers {
 		peers = append(peers, p)
@@ -180,7 +215,7 @@ func (s *Speaker) Stop(msg string, wait time.Duration) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.stop(wire.NewShutdown(wire.SubAdminShutdown, msg))
+			p.stop(n)
 		}()
 	}
 	done := make(chan struct{})
@@ -268,7 +303,8 @@ func (s *Speaker) Reconfigure(cfg *config.BGP, pol *config.Policy) error {
 	}
 	s.mu.Unlock()
 	for _, p := range stop {
-		p.stop(wire.NewShutdown(wire.SubPeerDeconfigured, "routerd configuration changed"))
+		n := wire.NewShutdown(wire.SubPeerDeconfigured, "routerd configuration changed")
+		p.stop(&n)
 	}
 	s.mu.Lock()
 	for _, n := range cfg.Neighbors {
@@ -276,6 +312,7 @@ func (s *Speaker) Reconfigure(cfg *config.BGP, pol *config.Policy) error {
 			s.addPeer(n)
 		}
 	}
+	s.checkDeferral()
 	s.mu.Unlock()
 	return nil
 }
