@@ -85,3 +85,43 @@ func BenchmarkFullTable(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUpdates inserts the full table the way bench/bgp's tester
+// sends it: every prefix gets one of 5000 attribute sets (a skewed
+// choice, in runs of 1-6 neighbouring prefixes), and each set's prefixes
+// go out together in address order, about 110 per UPDATE; so the table
+// arrives as a series of sparse ascending sweeps over the address space,
+// each putting a few keys into the middle of many leaves.
+func BenchmarkUpdates(b *testing.B) {
+	keys := fullKeys(b, false)
+	r := rand.New(rand.NewPCG(1, 7))
+	z := rand.NewZipf(r, 1.2, 8, 4999)
+	groups := make([][]Key, 5000)
+	var order []int
+	for i := 0; i < len(keys); {
+		run := 1 + r.IntN(6)
+		s := int(z.Uint64())
+		if groups[s] == nil {
+			order = append(order, s)
+		}
+		for ; run > 0 && i < len(keys); run-- {
+			groups[s] = append(groups[s], keys[i])
+			i++
+		}
+	}
+	var sweep []Key
+	for _, s := range order {
+		sweep = append(sweep, groups[s]...)
+	}
+	for b.Loop() {
+		var m Map[[20]byte]
+		for _, k := range sweep {
+			p, _ := m.Entry(k)
+			p[0] = 1
+		}
+		if m.Len() != len(keys) {
+			b.Fatal("lost keys")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(keys)), "ns/prefix")
+}
