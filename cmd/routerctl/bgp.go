@@ -157,6 +157,9 @@ configured neighbour.`,
 
 func writeBGPNeighbor(w io.Writer, n *pb.BGPNeighbor, now time.Time) {
 	head := fmt.Sprintf("BGP neighbor %s, AS %d", n.GetAddress(), n.GetPeerAs())
+	if t := n.GetSessionType(); t != "" {
+		head += " (" + t + ")"
+	}
 	if n.GetDescription() != "" {
 		head += fmt.Sprintf(", %q", n.GetDescription())
 	}

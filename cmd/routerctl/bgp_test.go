@@ -26,7 +26,7 @@ var (
 
 func (f *fakeBGP) Summary() api.BGPSummary {
 	return api.BGPSummary{LocalAS: 65001, RouterID: netip.MustParseAddr("192.0.2.10"), Neighbors: []api.BGPNeighbor{
-		{Address: peerA, AS: 65002, Description: "transit", Enabled: true, State: "established",
+		{Address: peerA, AS: 65002, Description: "transit", Enabled: true, State: "established", SessionType: "ebgp",
 			RemoteID: peerA, LocalAddr: netip.MustParseAddr("192.0.2.10"), HoldTime: 90 * time.Second,
 			Families: []string{"ipv4-unicast"}, AS4: true, UpSince: time.Now().Add(-(3*time.Hour + 25*time.Minute + 7*time.Second)),
 			PrefixesReceived: 12, PrefixesAccepted: 10, PrefixesAdvertised: 3, UpdatesIn: 8, UpdatesOut: 2, Import: "in", Export: "out",
@@ -189,7 +189,7 @@ func TestBGPNeighborOutput(t *testing.T) {
 	socket := startDaemonWith(t, backend{bgp: &fakeBGP{}})
 	_, out, _ := routerctl(t, socket, "show", "bgp", "neighbor", "192.0.2.7")
 	for _, s := range []string{
-		`BGP neighbor 192.0.2.7, AS 65002, "transit"`,
+		`BGP neighbor 192.0.2.7, AS 65002 (ebgp), "transit"`,
 		"  State:             established, up for 03:25:07 (since ",
 		"  Hold time:         1m30s\n",
 		"  Families:          ipv4-unicast\n",

@@ -95,6 +95,7 @@ type BGPNeighbor struct {
 	LastDown                         time.Time
 	LastNotification                 string // the last NOTIFICATION received
 	Import, Export                   string // policy names
+	SessionType                      string // "ebgp", "ibgp", "confed-ebgp"
 }
 
 // BGPPath is one path of a BGP route, its attributes in text form.
@@ -344,6 +345,7 @@ func neighborToPB(n *BGPNeighbor) *pb.BGPNeighbor {
 		LastNotificationReceived: n.LastNotification,
 		ImportPolicy:             n.Import,
 		ExportPolicy:             n.Export,
+		SessionType:              n.SessionType,
 	}
 	if n.HoldTime > 0 || n.State == "established" {
 		p.HoldTime = durationpb.New(n.HoldTime)

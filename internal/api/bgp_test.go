@@ -40,7 +40,7 @@ func (f *fakeBGP) neighbors() []BGPNeighbor {
 		RemoteID: addr("192.0.2.7"), LocalAddr: addr("192.0.2.10"), HoldTime: 90 * time.Second,
 		Families: []string{"ipv4-unicast"}, AS4: true, UpSince: bgpUpSince,
 		PrefixesReceived: 3, PrefixesAccepted: 2, PrefixesAdvertised: 1, UpdatesIn: 5, UpdatesOut: 4, Flaps: 1,
-		Import: "in", Export: "out",
+		Import: "in", Export: "out", SessionType: "confed-ebgp",
 	}
 	down := BGPNeighbor{Address: bgpPeerDown, AS: 65003, Enabled: true, State: "active", LastError: "connection refused"}
 	if on, ok := f.enabled[bgpPeerDown]; ok {
@@ -212,7 +212,8 @@ func TestBGPListAndGetNeighbors(t *testing.T) {
 		up.GetUpdatesReceived() != 5 || up.GetUpdatesSent() != 4 || up.GetFlaps() != 1 ||
 		up.GetHoldTime().AsDuration() != 90*time.Second || !up.GetUpSince().AsTime().Equal(bgpUpSince) ||
 		!slices.Equal(up.GetFamilies(), []string{"ipv4-unicast"}) || !up.GetFourOctetAs() ||
-		up.GetImportPolicy() != "in" || up.GetExportPolicy() != "out" || up.GetRemoteId() != "192.0.2.7" {
+		up.GetImportPolicy() != "in" || up.GetExportPolicy() != "out" || up.GetRemoteId() != "192.0.2.7" ||
+		up.GetSessionType() != "confed-ebgp" {
 		t.Errorf("established neighbor %v", up)
 	}
 	down := resp.GetNeighbors()[1]

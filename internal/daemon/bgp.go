@@ -165,7 +165,7 @@ func neighborToAPI(n *bgp.NeighborStatus, c bgp.PrefixCounts) api.BGPNeighbor {
 		PrefixesReceived: uint64(max(n.PrefixesIn, 0)), PrefixesAccepted: uint64(c.Accepted), PrefixesAdvertised: uint64(c.Advertised),
 		UpdatesIn: n.UpdatesIn, UpdatesOut: n.UpdatesOut, Flaps: n.Flaps,
 		LastError: n.LastError, LastDown: n.LastDown, LastNotification: n.LastNotifIn,
-		Import: n.Import, Export: n.Export,
+		Import: n.Import, Export: n.Export, SessionType: n.Type.String(),
 		PrefixesAcceptedIPv6: uint64(c.AcceptedIPv6), MaxPrefixesIPv4: n.MaxPrefixes.IPv4, MaxPrefixesIPv6: n.MaxPrefixes.IPv6,
 	}
 	for _, f := range n.Families {

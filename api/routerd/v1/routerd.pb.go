@@ -2029,8 +2029,11 @@ type BGPNeighbor struct {
 	// The neighbour's prefix limits per family as configured; 0: none.
 	MaxPrefixesIpv4 uint32 `protobuf:"varint,24,opt,name=max_prefixes_ipv4,json=maxPrefixesIpv4,proto3" json:"max_prefixes_ipv4,omitempty"`
 	MaxPrefixesIpv6 uint32 `protobuf:"varint,25,opt,name=max_prefixes_ipv6,json=maxPrefixesIpv6,proto3" json:"max_prefixes_ipv6,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// "ebgp", "ibgp", or "confed-ebgp" (a neighbour in another member AS
+	// of the speaker's confederation).
+	SessionType   string `protobuf:"bytes,26,opt,name=session_type,json=sessionType,proto3" json:"session_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BGPNeighbor) Reset() {
@@ -2238,6 +2241,13 @@ func (x *BGPNeighbor) GetMaxPrefixesIpv6() uint32 {
 	return 0
 }
 
+func (x *BGPNeighbor) GetSessionType() string {
+	if x != nil {
+		return x.SessionType
+	}
+	return ""
+}
+
 type GetBGPNeighborRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Neighbor      string                 `protobuf:"bytes,1,opt,name=neighbor,proto3" json:"neighbor,omitempty"`
@@ -2303,7 +2313,8 @@ type BGPPath struct {
 	Med              *uint32 `protobuf:"varint,9,opt,name=med,proto3,oneof" json:"med,omitempty"`
 	LocalPref        *uint32 `protobuf:"varint,10,opt,name=local_pref,json=localPref,proto3,oneof" json:"local_pref,omitempty"`
 	// Communities as "65001:100" (well-known ones by name, "no-export"),
-	// large communities as "65001:1:2", extended ones in hex.
+	// large communities as "65001:1:2", extended ones as "rt:65001:7",
+	// "soo:192.0.2.1:7" or, for other types, 0x and 16 hex digits.
 	Communities      []string `protobuf:"bytes,11,rep,name=communities,proto3" json:"communities,omitempty"`
 	LargeCommunities []string `protobuf:"bytes,12,rep,name=large_communities,json=largeCommunities,proto3" json:"large_communities,omitempty"`
 	ExtCommunities   []string `protobuf:"bytes,13,rep,name=ext_communities,json=extCommunities,proto3" json:"ext_communities,omitempty"`
@@ -2977,7 +2988,7 @@ const file_routerd_v1_routerd_proto_rawDesc = "" +
 	"\x18ListBGPNeighborsResponse\x12\x19\n" +
 	"\blocal_as\x18\x01 \x01(\rR\alocalAs\x12\x1b\n" +
 	"\trouter_id\x18\x02 \x01(\tR\brouterId\x125\n" +
-	"\tneighbors\x18\x03 \x03(\v2\x17.routerd.v1.BGPNeighborR\tneighbors\"\xe0\a\n" +
+	"\tneighbors\x18\x03 \x03(\v2\x17.routerd.v1.BGPNeighborR\tneighbors\"\x83\b\n" +
 	"\vBGPNeighbor\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x17\n" +
 	"\apeer_as\x18\x02 \x01(\rR\x06peerAs\x12 \n" +
@@ -3005,7 +3016,8 @@ const file_routerd_v1_routerd_proto_rawDesc = "" +
 	"\rexport_policy\x18\x16 \x01(\tR\fexportPolicy\x124\n" +
 	"\x16prefixes_accepted_ipv6\x18\x17 \x01(\x04R\x14prefixesAcceptedIpv6\x12*\n" +
 	"\x11max_prefixes_ipv4\x18\x18 \x01(\rR\x0fmaxPrefixesIpv4\x12*\n" +
-	"\x11max_prefixes_ipv6\x18\x19 \x01(\rR\x0fmaxPrefixesIpv6\"3\n" +
+	"\x11max_prefixes_ipv6\x18\x19 \x01(\rR\x0fmaxPrefixesIpv6\x12!\n" +
+	"\fsession_type\x18\x1a \x01(\tR\vsessionType\"3\n" +
 	"\x15GetBGPNeighborRequest\x12\x1a\n" +
 	"\bneighbor\x18\x01 \x01(\tR\bneighbor\"\xbf\x04\n" +
 	"\aBGPPath\x12\x1a\n" +
