@@ -41,23 +41,47 @@ func (d *Daemon) runSpeaker(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
+// newSpeaker builds a speaker for cfg; only the first one after a start
+// that found routerd's routes in the kernel starts restarting.
 func (d *Daemon) newSpeaker(cfg *config.Config) *bgp.Speaker {
+	restarting := d.restarting
+	d.restarting = false
+	if !restarting {
+		d.releaseGate()
+	}
 	return bgp.New(cfg.BGP, &cfg.Policy, bgp.Options{
-		RIB:       d.rib,
-		Logger:    d.log.With("component", "bgp"),
-		Distances: cfg.Distances,
+		RIB:         d.rib,
+		Logger:      d.log.With("component", "bgp"),
+		Distances:   cfg.Distances,
+		Restarting:  restarting,
+		OnConverged: d.releaseGate,
 	})
+}
+
+// releaseGate lets the kernel programmer delete the own routes the RIB
+// does not claim (restart.go).
+func (d *Daemon) releaseGate() {
+	if d.gate != nil {
+		d.gate.release()
+	}
 }
 
 // stopBGP sends Cease to every neighbour and stops the speaker; it runs
 // after API writes stop and before the kernel routes are kept or flushed.
-func (d *Daemon) stopBGP() {
+// For a graceful restart (the kernel programmer stopped already) the
+// sessions close without a NOTIFICATION.
+func (d *Daemon) stopBGP(restart bool) {
 	s := d.bgp.get()
 	if s == nil {
 		return
 	}
 	d.bgp.set(nil)
-	s.Stop("routerd shutting down", 2*time.Second)
+	if restart {
+		s.StopForRestart(2 * time.Second)
+	} else {
+		s.Stop("routerd shutting down", 2*time.Second)
+	}
+	d.releaseGate()
 }
 
 // reloadBGP applies the difference between two validated configurations
@@ -68,7 +92,7 @@ func (d *Daemon) reloadBGP(old, next *config.Config) error {
 	case next.BGP == nil && s == nil:
 		return nil
 	case next.BGP == nil:
-		d.stopBGP()
+		d.stopBGP(false)
 		return nil
 	case s == nil:
 		return d.runSpeaker(context.Background(), next)
@@ -79,7 +103,7 @@ func (d *Daemon) reloadBGP(old, next *config.Config) error {
 	if err := s.Reconfigure(next.BGP, &next.Policy); err != nil {
 		// AS, router ID or listeners changed: every session restarts.
 		d.log.Info("bgp: restarting the speaker", "reason", err)
-		d.stopBGP()
+		d.stopBGP(false)
 		return d.runSpeaker(context.Background(), next)
 	}
 	return nil

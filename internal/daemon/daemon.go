@@ -63,6 +63,13 @@ type Daemon struct {
 	stopMonitor, stopKernel, stopFIB, stopTrim context.CancelFunc
 	wg                                         sync.WaitGroup
 	kernelDone                                 chan error
+	// cwg counts the kernel programmer's and the FIB's goroutines: a
+	// graceful restart stops them before BGP (restart.go).
+	cwg sync.WaitGroup
+	// gate holds the programmer's Synced during BGP's restart deferral;
+	// restarting says the first speaker starts restarting (restart.go).
+	gate       *syncGate
+	restarting bool
 }
 
 // Run loads the configuration, starts everything, serves until ctx ends or
@@ -206,11 +213,13 @@ func (d *Daemon) start(ctx context.Context) error {
 	}
 
 	if cfg.Kernel.Enabled {
+		loaded := make(chan int, 1)
 		prog, err := kernel.NewProgrammer(kernel.ProgrammerConfig{
 			Protocol:       cfg.Kernel.Protocol,
 			Metric:         cfg.Kernel.Metric,
 			NexthopObjects: nexthopModes[cfg.Kernel.NexthopObjects],
 			Logger:         d.log.With("component", "kernel"),
+			OnLoaded:       func(n int) { loaded <- n },
 		})
 		if err != nil {
 			return fmt.Errorf("kernel programmer: %w", err)
@@ -220,18 +229,41 @@ func (d *Daemon) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		var feed kernel.Feed = sub
+		if preserving(cfg) {
+			d.gate = newSyncGate(sub)
+			feed = d.gate
+		}
 		kctx, cancel := context.WithCancel(context.Background())
 		d.stopKernel = cancel
 		d.kernelDone = make(chan error, 1)
-		d.wg.Add(1)
+		kexit := make(chan struct{})
+		d.cwg.Add(1)
 		go func() {
-			defer d.wg.Done()
+			defer d.cwg.Done()
+			defer close(kexit)
 			defer sub.Close()
-			err := prog.Run(kctx, sub, d.rib)
+			if d.gate != nil {
+				defer d.gate.close()
+			}
+			err := prog.Run(kctx, feed, d.rib)
 			if err != nil && !errors.Is(err, context.Canceled) {
 				d.kernelDone <- err
 			}
 		}()
+		if d.gate != nil {
+			// BGP needs to know whether routerd restarted with its
+			// routes in the kernel before it sends an OPEN.
+			select {
+			case n := <-loaded:
+				d.restarting = n > 0
+				if d.restarting {
+					d.log.Info("graceful restart: own routes found in the kernel; they stay until BGP has learned its routes again",
+						"own_routes", n)
+				}
+			case <-kexit:
+			}
+		}
 	}
 	if d.fibw != nil {
 		sub, err := d.rib.Subscribe("fib")
@@ -240,14 +272,14 @@ func (d *Daemon) start(ctx context.Context) error {
 		}
 		fctx, cancel := context.WithCancel(context.Background())
 		d.stopFIB = cancel
-		d.wg.Add(2)
+		d.cwg.Add(2)
 		go func() {
-			defer d.wg.Done()
+			defer d.cwg.Done()
 			defer sub.Close()
 			followFIB(fctx, d.fibw, sub, d.log.With("component", "fib"))
 		}()
 		go func() {
-			defer d.wg.Done()
+			defer d.cwg.Done()
 			t := time.NewTicker(time.Second / 4)
 			defer t.Stop()
 			for {
@@ -341,7 +373,17 @@ func (d *Daemon) shutdown() {
 	if d.api != nil {
 		d.api.SetReadOnly(true)
 	}
-	d.stopBGP()
+	restart := d.prog != nil && d.bgp.get() != nil && preserving(d.cfg)
+	if restart {
+		// Graceful restart: what programs the kernel and the FIB stops
+		// first, so that BGP's routes leaving the RIB stay in both.
+		d.stopKernel()
+		if d.stopFIB != nil {
+			d.stopFIB()
+		}
+		d.cwg.Wait()
+	}
+	d.stopBGP(restart)
 	if d.stopMonitor != nil {
 		d.stopMonitor()
 	}
@@ -361,6 +403,7 @@ func (d *Daemon) shutdown() {
 		d.stopTrim()
 	}
 	d.wg.Wait()
+	d.cwg.Wait()
 	if d.prog != nil {
 		if d.cfg.Kernel.OnShutdown == config.ShutdownFlush {
 			if err := d.prog.Flush(); err != nil {

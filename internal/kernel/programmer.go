@@ -109,6 +109,11 @@ type ProgrammerConfig struct {
 	// RcvBuf is the receive buffer of the socket the programmer follows
 	// link and nexthop notifications on; 0 means 32 MiB.
 	RcvBuf int
+	// OnLoaded, when set, is called once by Run with the number of
+	// routerd's own routes it found in the kernel, before it applies
+	// anything: the daemon learns from it whether forwarding state was
+	// preserved across a restart.
+	OnLoaded func(ownRoutes int)
 
 	reqRcvBuf int // tests: the request socket's receive buffer
 }
@@ -317,6 +322,9 @@ func (p *Programmer) Run(ctx context.Context, feed Feed, rep Reporter) error {
 		return err
 	}
 	p.ks = ks
+	if p.cfg.OnLoaded != nil {
+		p.cfg.OnLoaded(ks.routes.len() + len(ks.others))
+	}
 	p.log.Info("kernel programmer reconciling", "own_routes", ks.routes.len(), "own_nexthops", len(ks.objs), "nexthop_objects", p.useNH)
 	if p.useNH {
 		p.del.start()

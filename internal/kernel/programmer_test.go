@@ -263,7 +263,8 @@ func TestProgrammerAdoptAndFlush(t *testing.T) {
 		}()
 		// A restart of the same table (a new programmer, the group IDs of a
 		// new RIB differ) sends nothing for routes.
-		p, feed, _ := l.start(t, ProgrammerConfig{Metric: 20, NexthopObjects: mode})
+		loaded := -1
+		p, feed, _ := l.start(t, ProgrammerConfig{Metric: 20, NexthopObjects: mode, OnLoaded: func(n int) { loaded = n }})
 		up := u()
 		up.Groups[0].ID, up.Groups[1].ID = 11, 12
 		for i := range up.Routes {
@@ -280,6 +281,9 @@ func TestProgrammerAdoptAndFlush(t *testing.T) {
 		}
 		if n := p.m.RoutesAdopted.Load(); n != 501 {
 			t.Errorf("mode %d: adopted %d routes, want 501", mode, n)
+		}
+		if loaded != 501 {
+			t.Errorf("mode %d: OnLoaded reported %d own routes, want 501", mode, loaded)
 		}
 		wantLines(t, "routes after restart", l.routes(t, "196"), before...)
 		wantLines(t, "objects after restart", l.nexthops(t), objs...)
