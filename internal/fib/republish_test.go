@@ -1,0 +1,174 @@
+package fib
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+
+	fr "github.com/routerd/routerd/pkg/fibreader"
+)
+
+// TestRepublish churns a few IPv6 /40 regions with many small commits, so
+// that the same nodes are republished over and over: leaves of /41–/48
+// changing runs of a depth-40 node, longer prefixes making links to
+// depth-48 and depth-56 children appear and disappear (collapses, and
+// freed nodes reused at once, elsewhere or in the same place), covers
+// rewriting whole nodes, and children republished in the same Commit as
+// their parents. After every Commit each published copy must decode to
+// its plain node's entries (links to the children's current copies) and
+// its run map, and lookups must match the reference.
+func TestRepublish(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 40))
+	o := smallOpts()
+	o.Shortcuts = 64
+	w, err := Create("", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	setGroups(t, w, 8)
+	ref := newRefs()
+	tab, _ := w.Reader().Table(MainTable)
+
+	// Four /40s: two in one /32 (siblings under one depth-32 node), one in
+	// another /32 of the same /16, one in another /16.
+	regions := [][5]byte{{0x20, 0x01, 0x0d, 0xb8, 0x10}, {0x20, 0x01, 0x0d, 0xb8, 0x11}, {0x20, 0x01, 0x0d, 0xb9, 0x00}, {0x2a, 0x02, 0x00, 0x01, 0x7f}}
+	// Few distinct values below the /40, so that prefixes nest and
+	// collide: byte 5 (the depth-40 entry) from 8 values, bytes 6 and 7
+	// from 4.
+	pick := func() netip.Prefix {
+		var b [16]byte
+		r := regions[rng.IntN(len(regions))]
+		copy(b[:], r[:])
+		b[5] = byte(rng.IntN(8) * 37)
+		b[6] = byte(rng.IntN(4) * 64)
+		b[7] = byte(rng.IntN(4))
+		b[8] = byte(rng.IntN(2))
+		var l int
+		switch x := rng.IntN(20); {
+		case x == 0:
+			l = []int{32, 36, 40}[rng.IntN(3)] // covers: whole nodes change
+		case x < 12:
+			l = 41 + rng.IntN(8) // runs of the depth-40 node
+		default:
+			l = []int{49, 52, 56, 60, 64, 72}[rng.IntN(6)] // children
+		}
+		return netip.PrefixFrom(netip.AddrFrom16(b), l).Masked()
+	}
+	live := map[netip.Prefix]bool{}
+	var list []netip.Prefix
+	for step := 0; step < 4000; step++ {
+		// A batch of 1 to 12 changes.
+		for k := 1 + rng.IntN(12); k > 0; k-- {
+			if len(list) > 0 && rng.IntN(5) < 2 {
+				i := rng.IntN(len(list))
+				p := list[i]
+				list[i] = list[len(list)-1]
+				list = list[:len(list)-1]
+				delete(live, p)
+				if err := w.Delete(MainTable, p); err != nil {
+					t.Fatal(err)
+				}
+				ref.remove(p)
+				continue
+			}
+			p, a := pick(), Action{Kind: Forward, Group: uint32(1 + rng.IntN(8))}
+			if rng.IntN(8) == 0 {
+				a = Action{Kind: Blackhole}
+			}
+			if err := w.Insert(MainTable, p, a); err != nil {
+				t.Fatal(err)
+			}
+			ref.insert(p, a)
+			if !live[p] {
+				live[p] = true
+				list = append(list, p)
+			}
+		}
+		if rng.IntN(4) == 0 && len(list) > 0 {
+			// A child and its parent in the same Commit: a change below
+			// /48 and one of the /41–/48 run beside it.
+			p := list[rng.IntN(len(list))]
+			if p.Bits() > 48 {
+				q := netip.PrefixFrom(p.Addr(), 44+rng.IntN(5)).Masked()
+				a := Action{Kind: Forward, Group: uint32(1 + rng.IntN(8))}
+				if err := w.Insert(MainTable, q, a); err != nil {
+					t.Fatal(err)
+				}
+				ref.insert(q, a)
+				if !live[q] {
+					live[q] = true
+					list = append(list, q)
+				}
+				a = Action{Kind: Forward, Group: uint32(1 + rng.IntN(8))}
+				if err := w.Insert(MainTable, p, a); err != nil {
+					t.Fatal(err)
+				}
+				ref.insert(p, a)
+			}
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		checkCopies(t, w)
+		for i := 0; i < 40; i++ {
+			var a netip.Addr
+			if i%2 == 0 && len(list) > 0 {
+				a = addrIn(rng, list[rng.IntN(len(list))])
+			} else {
+				a = addrIn(rng, pick())
+			}
+			check(t, w, tab, ref, a)
+		}
+	}
+	if testing.Verbose() {
+		_, _, nodes := w.GroupStats()
+		t.Logf("%d prefixes live, %d nodes", len(list), nodes)
+	}
+	// Everything withdrawn: every node and copy goes back.
+	for _, p := range list {
+		if err := w.Delete(MainTable, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, nodes := w.GroupStats(); nodes != 0 || w.comp.used != 0 {
+		t.Errorf("%d nodes, %d compressed words live after deleting every prefix", nodes, w.comp.used)
+	}
+}
+
+// checkCopies verifies that the published copy of every IPv6 node holds
+// its plain node's entries, links as the children's current copies, and
+// that its run map matches the entries.
+func checkCopies(t testing.TB, w *Writer) {
+	t.Helper()
+	c := &w.comp
+	for n := range c.runs {
+		if !c.v6[n] {
+			continue
+		}
+		if c.dmark[n] {
+			t.Fatalf("node %d still marked after Commit", n)
+		}
+		o := c.off[n]
+		if o == 0 {
+			t.Fatalf("IPv6 node %d has no published copy after Commit", n)
+		}
+		plain := w.nodes[n*fr.NodeEntries : (n+1)*fr.NodeEntries]
+		var runs [4]uint64
+		for b := range plain {
+			if b == 0 || plain[b] != plain[b-1] {
+				runs[b>>6] |= 1 << (b & 63)
+			}
+			want := w.publishEntry(plain[b])
+			if got := compStep(c.pool, fr.EncodeLink(o), uint32(b)); got != want {
+				t.Fatalf("node %d (depth %d) entry %d: published %#x, plain %#x (published form %#x)", n, w.nodeDepth[n], b, got, plain[b], want)
+			}
+		}
+		if c.runs[n] != runs {
+			t.Fatalf("node %d: run map %x, from the entries %x", n, c.runs[n], runs)
+		}
+	}
+}
