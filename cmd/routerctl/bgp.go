@@ -46,7 +46,16 @@ func showBGPSummaryCommand(c *cli) *cobra.Command {
 }
 
 func writeBGPSummary(w io.Writer, s *pb.ListBGPNeighborsResponse, now time.Time) {
-	fmt.Fprintf(w, "BGP router identifier %s, local AS %d, %d neighbors\n\n", s.GetRouterId(), s.GetLocalAs(), len(s.GetNeighbors()))
+	fmt.Fprintf(w, "BGP router identifier %s, local AS %d, %d neighbors\n", s.GetRouterId(), s.GetLocalAs(), len(s.GetNeighbors()))
+	if d := s.GetRestartDeferral(); d != nil {
+		waiting := "no neighbor"
+		if len(d.GetWaitingFor()) > 0 {
+			waiting = strings.Join(d.GetWaitingFor(), ", ")
+		}
+		fmt.Fprintf(w, "Graceful restart: tables held back for %s, at most %s more, waiting for End-of-RIB from %s\n",
+			age(now.Sub(d.GetSince().AsTime())), age(d.GetUntil().AsTime().Sub(now)), waiting)
+	}
+	fmt.Fprintln(w)
 	tw := newTable(w)
 	fmt.Fprintln(tw, "NEIGHBOR\tAS\tSTATE\tUP/DOWN\tRECEIVED\tACCEPTED\tADVERTISED\tDESCRIPTION")
 	for _, n := range s.GetNeighbors() {

@@ -15,8 +15,9 @@ import (
 // fakeBGP is an api.BGPBackend with one established and one disabled
 // neighbour and two Loc-RIB prefixes.
 type fakeBGP struct {
-	mu      sync.Mutex
-	actions []string
+	mu       sync.Mutex
+	actions  []string
+	deferral *api.BGPDeferral
 }
 
 var (
@@ -32,7 +33,7 @@ func (f *fakeBGP) Summary() api.BGPSummary {
 			PrefixesReceived: 12, PrefixesAccepted: 10, PrefixesAdvertised: 3, UpdatesIn: 8, UpdatesOut: 2, Import: "in", Export: "out",
 			PrefixesAcceptedIPv6: 4, MaxPrefixesIPv4: 100},
 		{Address: peerB, AS: 65003, State: "idle", Flaps: 2, LastError: "administratively disabled", LastDown: time.Now().Add(-50 * time.Hour)},
-	}}
+	}, Deferral: f.deferral}
 }
 
 func (f *fakeBGP) Neighbor(a netip.Addr) (api.BGPNeighbor, error) {
@@ -182,6 +183,14 @@ NEIGHBOR     AS     STATE            UP/DOWN   RECEIVED  ACCEPTED  ADVERTISED  D
 	if err := json.Unmarshal([]byte(out), &s); err != nil || code != 0 || s.LocalAS != 65001 || len(s.Neighbors) != 2 ||
 		s.Neighbors[0].State != "established" || s.Neighbors[0].PrefixesAccepted != "10" {
 		t.Errorf("json %v %+v:\n%s", err, s, out)
+	}
+	// routerd restarted gracefully and waits for a neighbour's End-of-RIB.
+	now := time.Now()
+	socket = startDaemonWith(t, backend{bgp: &fakeBGP{deferral: &api.BGPDeferral{
+		Since: now.Add(-42 * time.Second), Until: now.Add(78*time.Second + 500*time.Millisecond), WaitingFor: []netip.Addr{peerA}}}})
+	_, out, _ = routerctl(t, socket, "show", "bgp", "summary")
+	if line := "Graceful restart: tables held back for 00:00:42, at most 00:01:18 more, waiting for End-of-RIB from 192.0.2.7\n"; !strings.Contains(out, line) {
+		t.Errorf("got\n%s\nwant the line\n%s", out, line)
 	}
 }
 

@@ -63,6 +63,16 @@ type BGPSummary struct {
 	LocalAS   uint32
 	RouterID  netip.Addr
 	Neighbors []BGPNeighbor
+	// Set during the restart deferral (graceful restart, restarting
+	// side): since when, until when at the latest, and the neighbours
+	// whose End-of-RIB it waits for.
+	Deferral *BGPDeferral
+}
+
+// BGPDeferral is the state of routerd's own graceful restart.
+type BGPDeferral struct {
+	Since, Until time.Time
+	WaitingFor   []netip.Addr
 }
 
 // BGPNeighbor is one configured neighbour and its session.
@@ -153,6 +163,13 @@ func (s *service) ListBGPNeighbors(context.Context, *pb.ListBGPNeighborsRequest)
 	}
 	sum := b.Summary()
 	out := &pb.ListBGPNeighborsResponse{LocalAs: sum.LocalAS, RouterId: addrString(sum.RouterID)}
+	if d := sum.Deferral; d != nil {
+		rd := &pb.RestartDeferral{Since: timeToPB(d.Since), Until: timeToPB(d.Until)}
+		for _, a := range d.WaitingFor {
+			rd.WaitingFor = append(rd.WaitingFor, a.String())
+		}
+		out.RestartDeferral = rd
+	}
 	for i := range sum.Neighbors {
 		out.Neighbors = append(out.Neighbors, neighborToPB(&sum.Neighbors[i]))
 	}

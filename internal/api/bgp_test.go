@@ -50,7 +50,8 @@ func (f *fakeBGP) neighbors() []BGPNeighbor {
 }
 
 func (f *fakeBGP) Summary() BGPSummary {
-	return BGPSummary{LocalAS: 65001, RouterID: addr("192.0.2.10"), Neighbors: f.neighbors()}
+	return BGPSummary{LocalAS: 65001, RouterID: addr("192.0.2.10"), Neighbors: f.neighbors(),
+		Deferral: &BGPDeferral{Since: bgpUpSince, Until: bgpUpSince.Add(2 * time.Minute), WaitingFor: []netip.Addr{bgpPeerDown}}}
 }
 
 func (f *fakeBGP) Neighbor(a netip.Addr) (BGPNeighbor, error) {
@@ -205,6 +206,10 @@ func TestBGPListAndGetNeighbors(t *testing.T) {
 	}
 	if resp.GetLocalAs() != 65001 || resp.GetRouterId() != "192.0.2.10" || len(resp.GetNeighbors()) != 2 {
 		t.Fatalf("summary %v", resp)
+	}
+	if d := resp.GetRestartDeferral(); !d.GetSince().AsTime().Equal(bgpUpSince) || !d.GetUntil().AsTime().Equal(bgpUpSince.Add(2*time.Minute)) ||
+		!slices.Equal(d.GetWaitingFor(), []string{bgpPeerDown.String()}) {
+		t.Errorf("restart deferral %v", d)
 	}
 	up := resp.GetNeighbors()[0]
 	if up.GetAddress() != "192.0.2.7" || up.GetPeerAs() != 65002 || up.GetState() != "established" ||

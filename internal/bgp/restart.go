@@ -2,6 +2,8 @@ package bgp
 
 import (
 	"log/slog"
+	"net/netip"
+	"slices"
 	"time"
 	"unique"
 
@@ -217,6 +219,34 @@ type restartState struct {
 	eor         map[*Peer]wire.Families
 	done        map[*Peer]bool
 	onConverged func()
+}
+
+// RestartDeferral is the state of the speaker's own graceful restart.
+type RestartDeferral struct {
+	Deferring bool      // tables to the neighbours are held back
+	Since     time.Time // when the deferral began
+	Limit     time.Time // when it ends at the latest
+	// Waiting lists the enabled neighbours whose End-of-RIB (or session)
+	// the deferral still waits for.
+	Waiting []netip.Addr
+}
+
+// Deferral returns the state of the restart deferral.
+func (s *Speaker) Deferral() RestartDeferral {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &s.restart
+	if !r.deferring {
+		return RestartDeferral{}
+	}
+	d := RestartDeferral{Deferring: true, Since: r.began, Limit: r.began.Add(s.cfg.RestartTime)}
+	for a, p := range s.peers {
+		if p.enabled && !r.done[p] {
+			d.Waiting = append(d.Waiting, a)
+		}
+	}
+	slices.SortFunc(d.Waiting, netip.Addr.Compare)
+	return d
 }
 
 // beginDeferral starts the deferral when the speaker is restarting.

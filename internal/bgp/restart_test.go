@@ -1,11 +1,12 @@
 package bgp
 
 import (
-	"github.com/routerd/routerd/internal/config"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/routerd/routerd/internal/config"
 
 	"github.com/routerd/routerd/internal/bgp/wire"
 )

@@ -3,6 +3,7 @@ package bgp
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -149,6 +150,10 @@ func TestRestartingDeferral(t *testing.T) {
 			t.Fatal("deferral ended with one neighbour's End-of-RIB missing")
 		default:
 		}
+		if d := h.s.Deferral(); !d.Deferring || !slices.Equal(d.Waiting, []netip.Addr{netip.MustParseAddr("10.9.0.3")}) ||
+			d.Limit.Sub(d.Since) != 120*time.Second {
+			t.Errorf("during the deferral: %+v, want waiting for 10.9.0.3 for at most 120 s", d)
+		}
 
 		b, their := h.connectFrom("10.9.0.3", 65003, grCaps())
 		if !their.Caps.GracefulRestart.Restarting {
@@ -167,6 +172,9 @@ func TestRestartingDeferral(t *testing.T) {
 		case <-converged:
 		case <-time.After(5 * time.Second):
 			t.Fatal("OnConverged not called")
+		}
+		if d := h.s.Deferral(); d.Deferring || d.Waiting != nil {
+			t.Errorf("after the deferral: %+v", d)
 		}
 		// After the deferral, changes flow as usual.
 		a.announce(enc, peerAttrs("10.9.0.2"), "10.51.0.0/24")

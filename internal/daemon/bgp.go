@@ -117,6 +117,9 @@ func (b bgpBackend) Summary() api.BGPSummary {
 	counts := b.s.PrefixCounts()
 	ns := b.s.Neighbors()
 	out := api.BGPSummary{LocalAS: as, RouterID: id, Neighbors: make([]api.BGPNeighbor, len(ns))}
+	if d := b.s.Deferral(); d.Deferring {
+		out.Deferral = &api.BGPDeferral{Since: d.Since, Until: d.Limit, WaitingFor: d.Waiting}
+	}
 	for i := range ns {
 		out.Neighbors[i] = neighborToAPI(&ns[i], counts[ns[i].Address])
 	}

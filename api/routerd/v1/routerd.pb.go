@@ -1922,11 +1922,15 @@ func (*ListBGPNeighborsRequest) Descriptor() ([]byte, []int) {
 type ListBGPNeighborsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The speaker's AS number and BGP identifier.
-	LocalAs       uint32         `protobuf:"varint,1,opt,name=local_as,json=localAs,proto3" json:"local_as,omitempty"`
-	RouterId      string         `protobuf:"bytes,2,opt,name=router_id,json=routerId,proto3" json:"router_id,omitempty"`
-	Neighbors     []*BGPNeighbor `protobuf:"bytes,3,rep,name=neighbors,proto3" json:"neighbors,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LocalAs   uint32         `protobuf:"varint,1,opt,name=local_as,json=localAs,proto3" json:"local_as,omitempty"`
+	RouterId  string         `protobuf:"bytes,2,opt,name=router_id,json=routerId,proto3" json:"router_id,omitempty"`
+	Neighbors []*BGPNeighbor `protobuf:"bytes,3,rep,name=neighbors,proto3" json:"neighbors,omitempty"`
+	// Set while routerd, restarted with its forwarding state preserved
+	// (graceful-restart-preserve), holds its tables back until the
+	// neighbours' End-of-RIB (RFC 4724 §4.1).
+	RestartDeferral *RestartDeferral `protobuf:"bytes,4,opt,name=restart_deferral,json=restartDeferral,proto3" json:"restart_deferral,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ListBGPNeighborsResponse) Reset() {
@@ -1976,6 +1980,75 @@ func (x *ListBGPNeighborsResponse) GetRouterId() string {
 func (x *ListBGPNeighborsResponse) GetNeighbors() []*BGPNeighbor {
 	if x != nil {
 		return x.Neighbors
+	}
+	return nil
+}
+
+func (x *ListBGPNeighborsResponse) GetRestartDeferral() *RestartDeferral {
+	if x != nil {
+		return x.RestartDeferral
+	}
+	return nil
+}
+
+type RestartDeferral struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Since *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	// When the deferral ends at the latest (graceful-restart-time).
+	Until *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	// The enabled neighbours whose End-of-RIB it still waits for.
+	WaitingFor    []string `protobuf:"bytes,3,rep,name=waiting_for,json=waitingFor,proto3" json:"waiting_for,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartDeferral) Reset() {
+	*x = RestartDeferral{}
+	mi := &file_routerd_v1_routerd_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartDeferral) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartDeferral) ProtoMessage() {}
+
+func (x *RestartDeferral) ProtoReflect() protoreflect.Message {
+	mi := &file_routerd_v1_routerd_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartDeferral.ProtoReflect.Descriptor instead.
+func (*RestartDeferral) Descriptor() ([]byte, []int) {
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RestartDeferral) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *RestartDeferral) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *RestartDeferral) GetWaitingFor() []string {
+	if x != nil {
+		return x.WaitingFor
 	}
 	return nil
 }
@@ -2038,7 +2111,7 @@ type BGPNeighbor struct {
 
 func (x *BGPNeighbor) Reset() {
 	*x = BGPNeighbor{}
-	mi := &file_routerd_v1_routerd_proto_msgTypes[29]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2050,7 +2123,7 @@ func (x *BGPNeighbor) String() string {
 func (*BGPNeighbor) ProtoMessage() {}
 
 func (x *BGPNeighbor) ProtoReflect() protoreflect.Message {
-	mi := &file_routerd_v1_routerd_proto_msgTypes[29]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2063,7 +2136,7 @@ func (x *BGPNeighbor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BGPNeighbor.ProtoReflect.Descriptor instead.
 func (*BGPNeighbor) Descriptor() ([]byte, []int) {
-	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{29}
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *BGPNeighbor) GetAddress() string {
@@ -2257,7 +2330,7 @@ type GetBGPNeighborRequest struct {
 
 func (x *GetBGPNeighborRequest) Reset() {
 	*x = GetBGPNeighborRequest{}
-	mi := &file_routerd_v1_routerd_proto_msgTypes[30]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2342,7 @@ func (x *GetBGPNeighborRequest) String() string {
 func (*GetBGPNeighborRequest) ProtoMessage() {}
 
 func (x *GetBGPNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_routerd_v1_routerd_proto_msgTypes[30]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2355,7 @@ func (x *GetBGPNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBGPNeighborRequest.ProtoReflect.Descriptor instead.
 func (*GetBGPNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{30}
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetBGPNeighborRequest) GetNeighbor() string {
@@ -2329,7 +2402,7 @@ type BGPPath struct {
 
 func (x *BGPPath) Reset() {
 	*x = BGPPath{}
-	mi := &file_routerd_v1_routerd_proto_msgTypes[31]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2341,7 +2414,7 @@ func (x *BGPPath) String() string {
 func (*BGPPath) ProtoMessage() {}
 
 func (x *BGPPath) ProtoReflect() protoreflect.Message {
-	mi := &file_routerd_v1_routerd_proto_msgTypes[31]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2354,7 +2427,7 @@ func (x *BGPPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BGPPath.ProtoReflect.Descriptor instead.
 func (*BGPPath) Descriptor() ([]byte, []int) {
-	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{31}
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BGPPath) GetNeighbor() string {
@@ -2496,7 +2569,7 @@ type BGPRoute struct {
 
 func (x *BGPRoute) Reset() {
 	*x = BGPRoute{}
-	mi := &file_routerd_v1_routerd_proto_msgTypes[32]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2508,7 +2581,7 @@ func (x *BGPRoute) String() string {
 func (*BGPRoute) ProtoMessage() {}
 
 func (x *BGPRoute) ProtoReflect() protoreflect.Message {
-	mi := &file_routerd_v1_routerd_proto_msgTypes[32]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2521,7 +2594,7 @@ func (x *BGPRoute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BGPRoute.ProtoReflect.Descriptor instead.
 func (*BGPRoute) Descriptor() ([]byte, []int) {
-	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{32}
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *BGPRoute) GetPrefix() string {
@@ -2566,7 +2639,7 @@ type ListBGPRoutesRequest struct {
 
 func (x *ListBGPRoutesRequest) Reset() {
 	*x = ListBGPRoutesRequest{}
-	mi := &file_routerd_v1_routerd_proto_msgTypes[33]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2651,7 @@ func (x *ListBGPRoutesRequest) String() string {
 func (*ListBGPRoutesRequest) ProtoMessage() {}
 
 func (x *ListBGPRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_routerd_v1_routerd_proto_msgTypes[33]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2664,7 @@ func (x *ListBGPRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBGPRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ListBGPRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{33}
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListBGPRoutesRequest) GetPrefix() string {
@@ -2626,7 +2699,7 @@ type ListBGPAdjRoutesRequest struct {
 
 func (x *ListBGPAdjRoutesRequest) Reset() {
 	*x = ListBGPAdjRoutesRequest{}
-	mi := &file_routerd_v1_routerd_proto_msgTypes[34]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2638,7 +2711,7 @@ func (x *ListBGPAdjRoutesRequest) String() string {
 func (*ListBGPAdjRoutesRequest) ProtoMessage() {}
 
 func (x *ListBGPAdjRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_routerd_v1_routerd_proto_msgTypes[34]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2651,7 +2724,7 @@ func (x *ListBGPAdjRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBGPAdjRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ListBGPAdjRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{34}
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListBGPAdjRoutesRequest) GetNeighbor() string {
@@ -2679,7 +2752,7 @@ type ResetBGPNeighborRequest struct {
 
 func (x *ResetBGPNeighborRequest) Reset() {
 	*x = ResetBGPNeighborRequest{}
-	mi := &file_routerd_v1_routerd_proto_msgTypes[35]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2691,7 +2764,7 @@ func (x *ResetBGPNeighborRequest) String() string {
 func (*ResetBGPNeighborRequest) ProtoMessage() {}
 
 func (x *ResetBGPNeighborRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_routerd_v1_routerd_proto_msgTypes[35]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2704,7 +2777,7 @@ func (x *ResetBGPNeighborRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetBGPNeighborRequest.ProtoReflect.Descriptor instead.
 func (*ResetBGPNeighborRequest) Descriptor() ([]byte, []int) {
-	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{35}
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ResetBGPNeighborRequest) GetNeighbor() string {
@@ -2729,7 +2802,7 @@ type ResetBGPNeighborResponse struct {
 
 func (x *ResetBGPNeighborResponse) Reset() {
 	*x = ResetBGPNeighborResponse{}
-	mi := &file_routerd_v1_routerd_proto_msgTypes[36]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2741,7 +2814,7 @@ func (x *ResetBGPNeighborResponse) String() string {
 func (*ResetBGPNeighborResponse) ProtoMessage() {}
 
 func (x *ResetBGPNeighborResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_routerd_v1_routerd_proto_msgTypes[36]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2754,7 +2827,7 @@ func (x *ResetBGPNeighborResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetBGPNeighborResponse.ProtoReflect.Descriptor instead.
 func (*ResetBGPNeighborResponse) Descriptor() ([]byte, []int) {
-	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{36}
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{37}
 }
 
 type SetBGPNeighborEnabledRequest struct {
@@ -2767,7 +2840,7 @@ type SetBGPNeighborEnabledRequest struct {
 
 func (x *SetBGPNeighborEnabledRequest) Reset() {
 	*x = SetBGPNeighborEnabledRequest{}
-	mi := &file_routerd_v1_routerd_proto_msgTypes[37]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2779,7 +2852,7 @@ func (x *SetBGPNeighborEnabledRequest) String() string {
 func (*SetBGPNeighborEnabledRequest) ProtoMessage() {}
 
 func (x *SetBGPNeighborEnabledRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_routerd_v1_routerd_proto_msgTypes[37]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2792,7 +2865,7 @@ func (x *SetBGPNeighborEnabledRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBGPNeighborEnabledRequest.ProtoReflect.Descriptor instead.
 func (*SetBGPNeighborEnabledRequest) Descriptor() ([]byte, []int) {
-	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{37}
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SetBGPNeighborEnabledRequest) GetNeighbor() string {
@@ -2817,7 +2890,7 @@ type SetBGPNeighborEnabledResponse struct {
 
 func (x *SetBGPNeighborEnabledResponse) Reset() {
 	*x = SetBGPNeighborEnabledResponse{}
-	mi := &file_routerd_v1_routerd_proto_msgTypes[38]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2829,7 +2902,7 @@ func (x *SetBGPNeighborEnabledResponse) String() string {
 func (*SetBGPNeighborEnabledResponse) ProtoMessage() {}
 
 func (x *SetBGPNeighborEnabledResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_routerd_v1_routerd_proto_msgTypes[38]
+	mi := &file_routerd_v1_routerd_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2842,7 +2915,7 @@ func (x *SetBGPNeighborEnabledResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBGPNeighborEnabledResponse.ProtoReflect.Descriptor instead.
 func (*SetBGPNeighborEnabledResponse) Descriptor() ([]byte, []int) {
-	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{38}
+	return file_routerd_v1_routerd_proto_rawDescGZIP(), []int{39}
 }
 
 var File_routerd_v1_routerd_proto protoreflect.FileDescriptor
@@ -2984,11 +3057,17 @@ const file_routerd_v1_routerd_proto_rawDesc = "" +
 	"\x06groups\x18\x01 \x03(\v2\x16.routerd.v1.GroupEventR\x06groups\x12.\n" +
 	"\x06routes\x18\x02 \x03(\v2\x16.routerd.v1.RouteEventR\x06routes\x12\x16\n" +
 	"\x06synced\x18\x03 \x01(\bR\x06synced\"\x19\n" +
-	"\x17ListBGPNeighborsRequest\"\x89\x01\n" +
+	"\x17ListBGPNeighborsRequest\"\xd1\x01\n" +
 	"\x18ListBGPNeighborsResponse\x12\x19\n" +
 	"\blocal_as\x18\x01 \x01(\rR\alocalAs\x12\x1b\n" +
 	"\trouter_id\x18\x02 \x01(\tR\brouterId\x125\n" +
-	"\tneighbors\x18\x03 \x03(\v2\x17.routerd.v1.BGPNeighborR\tneighbors\"\x83\b\n" +
+	"\tneighbors\x18\x03 \x03(\v2\x17.routerd.v1.BGPNeighborR\tneighbors\x12F\n" +
+	"\x10restart_deferral\x18\x04 \x01(\v2\x1b.routerd.v1.RestartDeferralR\x0frestartDeferral\"\x96\x01\n" +
+	"\x0fRestartDeferral\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
+	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x1f\n" +
+	"\vwaiting_for\x18\x03 \x03(\tR\n" +
+	"waitingFor\"\x83\b\n" +
 	"\vBGPNeighbor\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x17\n" +
 	"\apeer_as\x18\x02 \x01(\rR\x06peerAs\x12 \n" +
@@ -3100,7 +3179,7 @@ func file_routerd_v1_routerd_proto_rawDescGZIP() []byte {
 }
 
 var file_routerd_v1_routerd_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_routerd_v1_routerd_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_routerd_v1_routerd_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_routerd_v1_routerd_proto_goTypes = []any{
 	(InstallState)(0),                     // 0: routerd.v1.InstallState
 	(*NextHop)(nil),                       // 1: routerd.v1.NextHop
@@ -3132,18 +3211,19 @@ var file_routerd_v1_routerd_proto_goTypes = []any{
 	(*WatchRoutesResponse)(nil),           // 27: routerd.v1.WatchRoutesResponse
 	(*ListBGPNeighborsRequest)(nil),       // 28: routerd.v1.ListBGPNeighborsRequest
 	(*ListBGPNeighborsResponse)(nil),      // 29: routerd.v1.ListBGPNeighborsResponse
-	(*BGPNeighbor)(nil),                   // 30: routerd.v1.BGPNeighbor
-	(*GetBGPNeighborRequest)(nil),         // 31: routerd.v1.GetBGPNeighborRequest
-	(*BGPPath)(nil),                       // 32: routerd.v1.BGPPath
-	(*BGPRoute)(nil),                      // 33: routerd.v1.BGPRoute
-	(*ListBGPRoutesRequest)(nil),          // 34: routerd.v1.ListBGPRoutesRequest
-	(*ListBGPAdjRoutesRequest)(nil),       // 35: routerd.v1.ListBGPAdjRoutesRequest
-	(*ResetBGPNeighborRequest)(nil),       // 36: routerd.v1.ResetBGPNeighborRequest
-	(*ResetBGPNeighborResponse)(nil),      // 37: routerd.v1.ResetBGPNeighborResponse
-	(*SetBGPNeighborEnabledRequest)(nil),  // 38: routerd.v1.SetBGPNeighborEnabledRequest
-	(*SetBGPNeighborEnabledResponse)(nil), // 39: routerd.v1.SetBGPNeighborEnabledResponse
-	(*timestamppb.Timestamp)(nil),         // 40: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),           // 41: google.protobuf.Duration
+	(*RestartDeferral)(nil),               // 30: routerd.v1.RestartDeferral
+	(*BGPNeighbor)(nil),                   // 31: routerd.v1.BGPNeighbor
+	(*GetBGPNeighborRequest)(nil),         // 32: routerd.v1.GetBGPNeighborRequest
+	(*BGPPath)(nil),                       // 33: routerd.v1.BGPPath
+	(*BGPRoute)(nil),                      // 34: routerd.v1.BGPRoute
+	(*ListBGPRoutesRequest)(nil),          // 35: routerd.v1.ListBGPRoutesRequest
+	(*ListBGPAdjRoutesRequest)(nil),       // 36: routerd.v1.ListBGPAdjRoutesRequest
+	(*ResetBGPNeighborRequest)(nil),       // 37: routerd.v1.ResetBGPNeighborRequest
+	(*ResetBGPNeighborResponse)(nil),      // 38: routerd.v1.ResetBGPNeighborResponse
+	(*SetBGPNeighborEnabledRequest)(nil),  // 39: routerd.v1.SetBGPNeighborEnabledRequest
+	(*SetBGPNeighborEnabledResponse)(nil), // 40: routerd.v1.SetBGPNeighborEnabledResponse
+	(*timestamppb.Timestamp)(nil),         // 41: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),           // 42: google.protobuf.Duration
 }
 var file_routerd_v1_routerd_proto_depIdxs = []int32{
 	1,  // 0: routerd.v1.Candidate.nexthops:type_name -> routerd.v1.NextHop
@@ -3154,8 +3234,8 @@ var file_routerd_v1_routerd_proto_depIdxs = []int32{
 	7,  // 5: routerd.v1.AddRoutesRequest.routes:type_name -> routerd.v1.RouteSpec
 	10, // 6: routerd.v1.DeleteRoutesRequest.routes:type_name -> routerd.v1.RouteKey
 	14, // 7: routerd.v1.ListInterfacesResponse.interfaces:type_name -> routerd.v1.Interface
-	40, // 8: routerd.v1.Status.start_time:type_name -> google.protobuf.Timestamp
-	41, // 9: routerd.v1.Status.uptime:type_name -> google.protobuf.Duration
+	41, // 8: routerd.v1.Status.start_time:type_name -> google.protobuf.Timestamp
+	42, // 9: routerd.v1.Status.uptime:type_name -> google.protobuf.Duration
 	17, // 10: routerd.v1.Status.route_counts:type_name -> routerd.v1.RouteCount
 	18, // 11: routerd.v1.Status.memory:type_name -> routerd.v1.Memory
 	19, // 12: routerd.v1.Status.rib:type_name -> routerd.v1.RIBStats
@@ -3164,46 +3244,49 @@ var file_routerd_v1_routerd_proto_depIdxs = []int32{
 	1,  // 15: routerd.v1.GroupEvent.nexthops:type_name -> routerd.v1.NextHop
 	26, // 16: routerd.v1.WatchRoutesResponse.groups:type_name -> routerd.v1.GroupEvent
 	25, // 17: routerd.v1.WatchRoutesResponse.routes:type_name -> routerd.v1.RouteEvent
-	30, // 18: routerd.v1.ListBGPNeighborsResponse.neighbors:type_name -> routerd.v1.BGPNeighbor
-	41, // 19: routerd.v1.BGPNeighbor.hold_time:type_name -> google.protobuf.Duration
-	40, // 20: routerd.v1.BGPNeighbor.up_since:type_name -> google.protobuf.Timestamp
-	40, // 21: routerd.v1.BGPNeighbor.last_down:type_name -> google.protobuf.Timestamp
-	32, // 22: routerd.v1.BGPRoute.paths:type_name -> routerd.v1.BGPPath
-	4,  // 23: routerd.v1.Routerd.ListRoutes:input_type -> routerd.v1.ListRoutesRequest
-	5,  // 24: routerd.v1.Routerd.GetRoute:input_type -> routerd.v1.GetRouteRequest
-	6,  // 25: routerd.v1.Routerd.LookupRoute:input_type -> routerd.v1.LookupRouteRequest
-	8,  // 26: routerd.v1.Routerd.AddRoutes:input_type -> routerd.v1.AddRoutesRequest
-	11, // 27: routerd.v1.Routerd.DeleteRoutes:input_type -> routerd.v1.DeleteRoutesRequest
-	13, // 28: routerd.v1.Routerd.ListInterfaces:input_type -> routerd.v1.ListInterfacesRequest
-	16, // 29: routerd.v1.Routerd.GetStatus:input_type -> routerd.v1.GetStatusRequest
-	22, // 30: routerd.v1.Routerd.Reload:input_type -> routerd.v1.ReloadRequest
-	24, // 31: routerd.v1.Routerd.WatchRoutes:input_type -> routerd.v1.WatchRoutesRequest
-	28, // 32: routerd.v1.Routerd.ListBGPNeighbors:input_type -> routerd.v1.ListBGPNeighborsRequest
-	31, // 33: routerd.v1.Routerd.GetBGPNeighbor:input_type -> routerd.v1.GetBGPNeighborRequest
-	34, // 34: routerd.v1.Routerd.ListBGPRoutes:input_type -> routerd.v1.ListBGPRoutesRequest
-	35, // 35: routerd.v1.Routerd.ListBGPAdjRoutes:input_type -> routerd.v1.ListBGPAdjRoutesRequest
-	36, // 36: routerd.v1.Routerd.ResetBGPNeighbor:input_type -> routerd.v1.ResetBGPNeighborRequest
-	38, // 37: routerd.v1.Routerd.SetBGPNeighborEnabled:input_type -> routerd.v1.SetBGPNeighborEnabledRequest
-	3,  // 38: routerd.v1.Routerd.ListRoutes:output_type -> routerd.v1.Route
-	3,  // 39: routerd.v1.Routerd.GetRoute:output_type -> routerd.v1.Route
-	3,  // 40: routerd.v1.Routerd.LookupRoute:output_type -> routerd.v1.Route
-	9,  // 41: routerd.v1.Routerd.AddRoutes:output_type -> routerd.v1.AddRoutesResponse
-	12, // 42: routerd.v1.Routerd.DeleteRoutes:output_type -> routerd.v1.DeleteRoutesResponse
-	15, // 43: routerd.v1.Routerd.ListInterfaces:output_type -> routerd.v1.ListInterfacesResponse
-	21, // 44: routerd.v1.Routerd.GetStatus:output_type -> routerd.v1.Status
-	23, // 45: routerd.v1.Routerd.Reload:output_type -> routerd.v1.ReloadResponse
-	27, // 46: routerd.v1.Routerd.WatchRoutes:output_type -> routerd.v1.WatchRoutesResponse
-	29, // 47: routerd.v1.Routerd.ListBGPNeighbors:output_type -> routerd.v1.ListBGPNeighborsResponse
-	30, // 48: routerd.v1.Routerd.GetBGPNeighbor:output_type -> routerd.v1.BGPNeighbor
-	33, // 49: routerd.v1.Routerd.ListBGPRoutes:output_type -> routerd.v1.BGPRoute
-	33, // 50: routerd.v1.Routerd.ListBGPAdjRoutes:output_type -> routerd.v1.BGPRoute
-	37, // 51: routerd.v1.Routerd.ResetBGPNeighbor:output_type -> routerd.v1.ResetBGPNeighborResponse
-	39, // 52: routerd.v1.Routerd.SetBGPNeighborEnabled:output_type -> routerd.v1.SetBGPNeighborEnabledResponse
-	38, // [38:53] is the sub-list for method output_type
-	23, // [23:38] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	31, // 18: routerd.v1.ListBGPNeighborsResponse.neighbors:type_name -> routerd.v1.BGPNeighbor
+	30, // 19: routerd.v1.ListBGPNeighborsResponse.restart_deferral:type_name -> routerd.v1.RestartDeferral
+	41, // 20: routerd.v1.RestartDeferral.since:type_name -> google.protobuf.Timestamp
+	41, // 21: routerd.v1.RestartDeferral.until:type_name -> google.protobuf.Timestamp
+	42, // 22: routerd.v1.BGPNeighbor.hold_time:type_name -> google.protobuf.Duration
+	41, // 23: routerd.v1.BGPNeighbor.up_since:type_name -> google.protobuf.Timestamp
+	41, // 24: routerd.v1.BGPNeighbor.last_down:type_name -> google.protobuf.Timestamp
+	33, // 25: routerd.v1.BGPRoute.paths:type_name -> routerd.v1.BGPPath
+	4,  // 26: routerd.v1.Routerd.ListRoutes:input_type -> routerd.v1.ListRoutesRequest
+	5,  // 27: routerd.v1.Routerd.GetRoute:input_type -> routerd.v1.GetRouteRequest
+	6,  // 28: routerd.v1.Routerd.LookupRoute:input_type -> routerd.v1.LookupRouteRequest
+	8,  // 29: routerd.v1.Routerd.AddRoutes:input_type -> routerd.v1.AddRoutesRequest
+	11, // 30: routerd.v1.Routerd.DeleteRoutes:input_type -> routerd.v1.DeleteRoutesRequest
+	13, // 31: routerd.v1.Routerd.ListInterfaces:input_type -> routerd.v1.ListInterfacesRequest
+	16, // 32: routerd.v1.Routerd.GetStatus:input_type -> routerd.v1.GetStatusRequest
+	22, // 33: routerd.v1.Routerd.Reload:input_type -> routerd.v1.ReloadRequest
+	24, // 34: routerd.v1.Routerd.WatchRoutes:input_type -> routerd.v1.WatchRoutesRequest
+	28, // 35: routerd.v1.Routerd.ListBGPNeighbors:input_type -> routerd.v1.ListBGPNeighborsRequest
+	32, // 36: routerd.v1.Routerd.GetBGPNeighbor:input_type -> routerd.v1.GetBGPNeighborRequest
+	35, // 37: routerd.v1.Routerd.ListBGPRoutes:input_type -> routerd.v1.ListBGPRoutesRequest
+	36, // 38: routerd.v1.Routerd.ListBGPAdjRoutes:input_type -> routerd.v1.ListBGPAdjRoutesRequest
+	37, // 39: routerd.v1.Routerd.ResetBGPNeighbor:input_type -> routerd.v1.ResetBGPNeighborRequest
+	39, // 40: routerd.v1.Routerd.SetBGPNeighborEnabled:input_type -> routerd.v1.SetBGPNeighborEnabledRequest
+	3,  // 41: routerd.v1.Routerd.ListRoutes:output_type -> routerd.v1.Route
+	3,  // 42: routerd.v1.Routerd.GetRoute:output_type -> routerd.v1.Route
+	3,  // 43: routerd.v1.Routerd.LookupRoute:output_type -> routerd.v1.Route
+	9,  // 44: routerd.v1.Routerd.AddRoutes:output_type -> routerd.v1.AddRoutesResponse
+	12, // 45: routerd.v1.Routerd.DeleteRoutes:output_type -> routerd.v1.DeleteRoutesResponse
+	15, // 46: routerd.v1.Routerd.ListInterfaces:output_type -> routerd.v1.ListInterfacesResponse
+	21, // 47: routerd.v1.Routerd.GetStatus:output_type -> routerd.v1.Status
+	23, // 48: routerd.v1.Routerd.Reload:output_type -> routerd.v1.ReloadResponse
+	27, // 49: routerd.v1.Routerd.WatchRoutes:output_type -> routerd.v1.WatchRoutesResponse
+	29, // 50: routerd.v1.Routerd.ListBGPNeighbors:output_type -> routerd.v1.ListBGPNeighborsResponse
+	31, // 51: routerd.v1.Routerd.GetBGPNeighbor:output_type -> routerd.v1.BGPNeighbor
+	34, // 52: routerd.v1.Routerd.ListBGPRoutes:output_type -> routerd.v1.BGPRoute
+	34, // 53: routerd.v1.Routerd.ListBGPAdjRoutes:output_type -> routerd.v1.BGPRoute
+	38, // 54: routerd.v1.Routerd.ResetBGPNeighbor:output_type -> routerd.v1.ResetBGPNeighborResponse
+	40, // 55: routerd.v1.Routerd.SetBGPNeighborEnabled:output_type -> routerd.v1.SetBGPNeighborEnabledResponse
+	41, // [41:56] is the sub-list for method output_type
+	26, // [26:41] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_routerd_v1_routerd_proto_init() }
@@ -3212,14 +3295,14 @@ func file_routerd_v1_routerd_proto_init() {
 		return
 	}
 	file_routerd_v1_routerd_proto_msgTypes[6].OneofWrappers = []any{}
-	file_routerd_v1_routerd_proto_msgTypes[31].OneofWrappers = []any{}
+	file_routerd_v1_routerd_proto_msgTypes[32].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_routerd_v1_routerd_proto_rawDesc), len(file_routerd_v1_routerd_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   39,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
