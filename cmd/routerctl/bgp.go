@@ -191,6 +191,16 @@ func writeBGPNeighbor(w io.Writer, n *pb.BGPNeighbor, now time.Time) {
 		row("Hold time", "%s", n.GetHoldTime().AsDuration())
 		row("Families", "%s", strings.Join(n.GetFamilies(), ", "))
 		row("4-octet AS", "%s", yesNo(n.GetFourOctetAs()))
+		for i, c := range n.GetCapabilities() {
+			k := ""
+			if i == 0 {
+				k = "Its capabilities:"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\n", k, c)
+		}
+	}
+	if st := n.GetStaleFamilies(); len(st) > 0 {
+		row("Stale routes", "kept for %s (graceful restart or route refresh in progress)", strings.Join(st, ", "))
 	}
 	row("Policies", "import %s, export %s", policyName(n.GetImportPolicy()), policyName(n.GetExportPolicy()))
 	row("Prefixes", "received %d, accepted %d, advertised %d", n.GetPrefixesReceived(), n.GetPrefixesAccepted(), n.GetPrefixesAdvertised())

@@ -31,7 +31,9 @@ func (f *fakeBGP) Summary() api.BGPSummary {
 			RemoteID: peerA, LocalAddr: netip.MustParseAddr("192.0.2.10"), HoldTime: 90 * time.Second,
 			Families: []string{"ipv4-unicast"}, AS4: true, UpSince: time.Now().Add(-(3*time.Hour + 25*time.Minute + 7*time.Second)),
 			PrefixesReceived: 12, PrefixesAccepted: 10, PrefixesAdvertised: 3, UpdatesIn: 8, UpdatesOut: 2, Import: "in", Export: "out",
-			PrefixesAcceptedIPv6: 4, MaxPrefixesIPv4: 100},
+			PrefixesAcceptedIPv6: 4, MaxPrefixesIPv4: 100,
+			Capabilities:  []string{"multiprotocol: ipv4-unicast", "graceful restart: restart time 120 s, ipv4-unicast (forwarding preserved), N bit"},
+			StaleFamilies: []string{"ipv6-unicast"}},
 		{Address: peerB, AS: 65003, State: "idle", Flaps: 2, LastError: "administratively disabled", LastDown: time.Now().Add(-50 * time.Hour)},
 	}, Deferral: f.deferral}
 }
@@ -205,6 +207,8 @@ func TestBGPNeighborOutput(t *testing.T) {
 		"  Policies:          import in, export out\n",
 		"  Prefixes:          received 12, accepted 10, advertised 3\n",
 		"  Prefix limits:     ipv4 6 of 100, ipv6 4 of none\n",
+		"  Its capabilities:  multiprotocol: ipv4-unicast\n                     graceful restart: restart time 120 s, ipv4-unicast (forwarding preserved), N bit\n",
+		"  Stale routes:      kept for ipv6-unicast (graceful restart or route refresh in progress)\n",
 		"  UPDATE messages:   received 8, sent 2\n",
 	} {
 		if !strings.Contains(out, s) {

@@ -103,9 +103,11 @@ type BGPNeighbor struct {
 	Flaps                            int
 	LastError                        string
 	LastDown                         time.Time
-	LastNotification                 string // the last NOTIFICATION received
-	Import, Export                   string // policy names
-	SessionType                      string // "ebgp", "ibgp", "confed-ebgp"
+	LastNotification                 string   // the last NOTIFICATION received
+	Import, Export                   string   // policy names
+	SessionType                      string   // "ebgp", "ibgp", "confed-ebgp"
+	Capabilities                     []string // the neighbour's OPEN, as text
+	StaleFamilies                    []string // routes kept as stale now
 }
 
 // BGPPath is one path of a BGP route, its attributes in text form.
@@ -363,6 +365,8 @@ func neighborToPB(n *BGPNeighbor) *pb.BGPNeighbor {
 		ImportPolicy:             n.Import,
 		ExportPolicy:             n.Export,
 		SessionType:              n.SessionType,
+		Capabilities:             n.Capabilities,
+		StaleFamilies:            n.StaleFamilies,
 	}
 	if n.HoldTime > 0 || n.State == "established" {
 		p.HoldTime = durationpb.New(n.HoldTime)

@@ -41,6 +41,7 @@ func (f *fakeBGP) neighbors() []BGPNeighbor {
 		Families: []string{"ipv4-unicast"}, AS4: true, UpSince: bgpUpSince,
 		PrefixesReceived: 3, PrefixesAccepted: 2, PrefixesAdvertised: 1, UpdatesIn: 5, UpdatesOut: 4, Flaps: 1,
 		Import: "in", Export: "out", SessionType: "confed-ebgp",
+		Capabilities: []string{"route refresh"}, StaleFamilies: []string{"ipv6-unicast"},
 	}
 	down := BGPNeighbor{Address: bgpPeerDown, AS: 65003, Enabled: true, State: "active", LastError: "connection refused"}
 	if on, ok := f.enabled[bgpPeerDown]; ok {
@@ -218,7 +219,8 @@ func TestBGPListAndGetNeighbors(t *testing.T) {
 		up.GetHoldTime().AsDuration() != 90*time.Second || !up.GetUpSince().AsTime().Equal(bgpUpSince) ||
 		!slices.Equal(up.GetFamilies(), []string{"ipv4-unicast"}) || !up.GetFourOctetAs() ||
 		up.GetImportPolicy() != "in" || up.GetExportPolicy() != "out" || up.GetRemoteId() != "192.0.2.7" ||
-		up.GetSessionType() != "confed-ebgp" {
+		up.GetSessionType() != "confed-ebgp" || !slices.Equal(up.GetCapabilities(), []string{"route refresh"}) ||
+		!slices.Equal(up.GetStaleFamilies(), []string{"ipv6-unicast"}) {
 		t.Errorf("established neighbor %v", up)
 	}
 	down := resp.GetNeighbors()[1]

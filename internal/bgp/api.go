@@ -3,9 +3,11 @@ package bgp
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"math/bits"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/routerd/routerd/internal/bgp/wire"
@@ -40,6 +42,14 @@ type NeighborStatus struct {
 	Import      string
 	Export      string
 	MaxPrefixes config.MaxPrefixes // as configured
+	// Capabilities describes what the neighbour advertised in its OPEN,
+	// one capability per element, as operators read it ("graceful
+	// restart: restart time 120 s, ipv4-unicast (forwarding preserved),
+	// N bit"). Set while established.
+	Capabilities []string
+	// Stale lists the families whose paths from the neighbour are kept
+	// as stale now (graceful restart, enhanced route refresh).
+	Stale []wire.Family
 }
 
 // ErrNoNeighbor is returned for an address that is not a configured
@@ -84,6 +94,12 @@ func (s *Speaker) status(p *Peer) NeighborStatus {
 			}
 		}
 		st.UpdatesIn, st.UpdatesOut = ss.updatesIn.Load(), ss.updatesOut.Load()
+		st.Capabilities = describeCaps(&ss.caps)
+	}
+	for _, f := range []wire.Family{wire.IPv4Unicast, wire.IPv6Unicast} {
+		if p.stale.Has(f) {
+			st.Stale = append(st.Stale, f)
+		}
 	}
 	st.PrefixesIn = int64(p.received())
 	return st
@@ -327,4 +343,61 @@ func (s *Speaker) SetEnabled(addr netip.Addr, on bool) error {
 	}
 	p.post(evEnable{on: on})
 	return nil
+}
+
+// describeCaps lists the capabilities of an OPEN as operators read them.
+func describeCaps(c *wire.Capabilities) []string {
+	var out []string
+	if len(c.Multiprotocol) > 0 {
+		fs := make([]string, len(c.Multiprotocol))
+		for i, f := range c.Multiprotocol {
+			fs[i] = f.String()
+		}
+		out = append(out, "multiprotocol: "+strings.Join(fs, ", "))
+	}
+	if c.HasAS4 {
+		out = append(out, fmt.Sprintf("4-octet AS: %d", c.AS4))
+	}
+	if c.RouteRefresh {
+		out = append(out, "route refresh")
+	}
+	if c.EnhancedRouteRefresh {
+		out = append(out, "enhanced route refresh")
+	}
+	if c.ExtendedMessage {
+		out = append(out, "extended messages")
+	}
+	for _, e := range c.ExtendedNextHop {
+		nh := fmt.Sprintf("afi %d", e.NextHopAFI)
+		switch e.NextHopAFI {
+		case 1:
+			nh = "ipv4"
+		case 2:
+			nh = "ipv6"
+		}
+		out = append(out, fmt.Sprintf("extended next hop: %s with %s next hops", e.NLRI, nh))
+	}
+	if g := c.GracefulRestart; g != nil {
+		s := fmt.Sprintf("graceful restart: restart time %d s", g.RestartTime)
+		for _, f := range g.Families {
+			s += ", " + f.Family.String()
+			if f.ForwardingPreserved {
+				s += " (forwarding preserved)"
+			}
+		}
+		if len(g.Families) == 0 {
+			s += ", no families (receiving speaker only)"
+		}
+		if g.Restarting {
+			s += ", restarting (R bit)"
+		}
+		if g.Notification {
+			s += ", N bit"
+		}
+		out = append(out, s)
+	}
+	for _, u := range c.Unknown {
+		out = append(out, fmt.Sprintf("unknown capability %d (%d bytes)", u.Code, len(u.Value)))
+	}
+	return out
 }

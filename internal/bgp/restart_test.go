@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,10 @@ func TestGracefulRestartNotification(t *testing.T) {
 	}
 	p.announce(enc, peerAttrs("10.9.0.2"), "10.70.0.0/24")
 	waitRIB(t, h.r, "10.70.0.0/24", true)
+	st, _ := h.s.Neighbor(nb)
+	if want := "graceful restart: restart time 30 s, ipv4-unicast (forwarding preserved), N bit"; !slices.Contains(st.Capabilities, want) {
+		t.Errorf("neighbor capabilities %q, want %q among them", st.Capabilities, want)
+	}
 
 	// A Cease other than Hard Reset: the routes stay, stale.
 	p.send(wire.Notification{Code: wire.CodeCease, Subcode: wire.SubOutOfResources}.AppendMessage(nil, wire.MaxMessageLen))
@@ -121,6 +126,9 @@ func TestGracefulRestartNotification(t *testing.T) {
 	h.checkCounts()
 	if h.ribHops("10.70.0.0/24") == nil {
 		t.Fatal("routes left the RIB after a NOTIFICATION with the N bit negotiated")
+	}
+	if st, _ := h.s.Neighbor(nb); !slices.Equal(st.Stale, []wire.Family{wire.IPv4Unicast}) || st.Capabilities != nil {
+		t.Errorf("while the neighbour restarts: stale %v, capabilities %q", st.Stale, st.Capabilities)
 	}
 
 	// Back; a Hard Reset removes them.

@@ -198,6 +198,10 @@ func neighborToAPI(n *bgp.NeighborStatus, c bgp.PrefixCounts) api.BGPNeighbor {
 	for _, f := range n.Families {
 		out.Families = append(out.Families, f.String())
 	}
+	out.Capabilities = n.Capabilities
+	for _, f := range n.Stale {
+		out.StaleFamilies = append(out.StaleFamilies, f.String())
+	}
 	return out
 }
 

@@ -2104,7 +2104,15 @@ type BGPNeighbor struct {
 	MaxPrefixesIpv6 uint32 `protobuf:"varint,25,opt,name=max_prefixes_ipv6,json=maxPrefixesIpv6,proto3" json:"max_prefixes_ipv6,omitempty"`
 	// "ebgp", "ibgp", or "confed-ebgp" (a neighbour in another member AS
 	// of the speaker's confederation).
-	SessionType   string `protobuf:"bytes,26,opt,name=session_type,json=sessionType,proto3" json:"session_type,omitempty"`
+	SessionType string `protobuf:"bytes,26,opt,name=session_type,json=sessionType,proto3" json:"session_type,omitempty"`
+	// The capabilities the neighbour advertised in its OPEN, one per
+	// element, as operators read them, e.g. "graceful restart: restart
+	// time 120 s, ipv4-unicast (forwarding preserved), N bit". Set while
+	// established.
+	Capabilities []string `protobuf:"bytes,27,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// Families whose routes from the neighbour are kept as stale now
+	// (graceful restart, enhanced route refresh).
+	StaleFamilies []string `protobuf:"bytes,28,rep,name=stale_families,json=staleFamilies,proto3" json:"stale_families,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2319,6 +2327,20 @@ func (x *BGPNeighbor) GetSessionType() string {
 		return x.SessionType
 	}
 	return ""
+}
+
+func (x *BGPNeighbor) GetCapabilities() []string {
+	if x != nil {
+		return x.Capabilities
+	}
+	return nil
+}
+
+func (x *BGPNeighbor) GetStaleFamilies() []string {
+	if x != nil {
+		return x.StaleFamilies
+	}
+	return nil
 }
 
 type GetBGPNeighborRequest struct {
@@ -3067,7 +3089,7 @@ const file_routerd_v1_routerd_proto_rawDesc = "" +
 	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
 	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x1f\n" +
 	"\vwaiting_for\x18\x03 \x03(\tR\n" +
-	"waitingFor\"\x83\b\n" +
+	"waitingFor\"\xce\b\n" +
 	"\vBGPNeighbor\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x17\n" +
 	"\apeer_as\x18\x02 \x01(\rR\x06peerAs\x12 \n" +
@@ -3096,7 +3118,9 @@ const file_routerd_v1_routerd_proto_rawDesc = "" +
 	"\x16prefixes_accepted_ipv6\x18\x17 \x01(\x04R\x14prefixesAcceptedIpv6\x12*\n" +
 	"\x11max_prefixes_ipv4\x18\x18 \x01(\rR\x0fmaxPrefixesIpv4\x12*\n" +
 	"\x11max_prefixes_ipv6\x18\x19 \x01(\rR\x0fmaxPrefixesIpv6\x12!\n" +
-	"\fsession_type\x18\x1a \x01(\tR\vsessionType\"3\n" +
+	"\fsession_type\x18\x1a \x01(\tR\vsessionType\x12\"\n" +
+	"\fcapabilities\x18\x1b \x03(\tR\fcapabilities\x12%\n" +
+	"\x0estale_families\x18\x1c \x03(\tR\rstaleFamilies\"3\n" +
 	"\x15GetBGPNeighborRequest\x12\x1a\n" +
 	"\bneighbor\x18\x01 \x01(\tR\bneighbor\"\xbf\x04\n" +
 	"\aBGPPath\x12\x1a\n" +
