@@ -1,10 +1,8 @@
 package bgp
 
 import (
-	"net"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/routerd/routerd/internal/bgp/wire"
 	"github.com/routerd/routerd/internal/config"
@@ -52,23 +50,7 @@ func newConfedHarness(t *testing.T) *harness {
 func (h *harness) connectAs(addr string, as uint32, id string, ebgp bool) *confedPeer {
 	t := h.t
 	t.Helper()
-	var c net.Conn
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := h.ns.Do(func() (err error) {
-			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(addr)}, Timeout: 5 * time.Second}
-			c, err = d.Dial("tcp", "10.9.0.1:1179")
-			return err
-		})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := h.dial(addr)
 	p := &confedPeer{scripted: &scripted{t: t, c: c, buf: make([]byte, wire.MaxMessageLen)}, seen: map[string]wire.Attrs{}}
 	o := wire.NewOpen(as, 30, netip.MustParseAddr(id))
 	o.Caps.Multiprotocol = []wire.Family{wire.IPv4Unicast}

@@ -97,9 +97,10 @@ func (h *harness) connect(caps wire.Capabilities) (*scripted, *wire.Open) {
 	return h.connectFrom("10.9.0.2", 65002, caps)
 }
 
-// connectFrom is connect for the neighbour at address local (an address of
-// the harness's namespace) in AS as.
-func (h *harness) connectFrom(local string, as uint32, caps wire.Capabilities) (*scripted, *wire.Open) {
+// dial connects from local (an address of the harness's namespace) to
+// the speaker, retrying while it is not listening yet; the connection
+// closes with the test.
+func (h *harness) dial(local string) net.Conn {
 	h.t.Helper()
 	t := h.t
 	var c net.Conn
@@ -119,6 +120,15 @@ func (h *harness) connectFrom(local string, as uint32, caps wire.Capabilities) (
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// connectFrom is connect for the neighbour at address local (an address of
+// the harness's namespace) in AS as.
+func (h *harness) connectFrom(local string, as uint32, caps wire.Capabilities) (*scripted, *wire.Open) {
+	h.t.Helper()
+	t := h.t
+	c := h.dial(local)
 	p := &scripted{t: t, c: c, buf: make([]byte, wire.MaxMessageLen)}
 	o := wire.NewOpen(as, 9, netip.MustParseAddr(local))
 	o.Caps = caps
