@@ -182,30 +182,24 @@ func (m *Map[V]) Put(k Key, v V) {
 // when it is absent, and whether it was present.
 func (m *Map[V]) Entry(k Key) (*V, bool) {
 	if !k.V6 {
-		n, d := makeLeaf(&m.v4, k)
-		ik := in4(k)
-		i, ok := search4(n.keys, ik)
-		if !ok {
-			n.insertAt(&m.a4, i, ik)
-			m.n4++
-			if len(n.keys) > maxLeaf {
-				n.burst(&m.a4, d, 4)
-				n, _ = leaf(&m.v4, k)
-				i, _ = search4(n.keys, ik)
-			}
-		}
-		return &n.vals[i], ok
+		return entry(&m.v4, &m.a4, &m.n4, k, in4(k), search4, 4)
 	}
-	n, d := makeLeaf(&m.v6, k)
-	ik := in6(k)
-	i, ok := search6(n.keys, ik)
+	return entry(&m.v6, &m.a6, &m.n6, k, in6(k), search6, 16)
+}
+
+// entry is Entry in one family's trie: ik is k as a leaf key, search the
+// family's leaf search, maxDepth its address length in bytes.
+func entry[K leafKey, V any](root *node[K, V], a *arena[K, V], count *int, k Key, ik K,
+	search func([]K, K) (int, bool), maxDepth int) (*V, bool) {
+	n, d := makeLeaf(root, k)
+	i, ok := search(n.keys, ik)
 	if !ok {
-		n.insertAt(&m.a6, i, ik)
-		m.n6++
+		n.insertAt(a, i, ik)
+		*count++
 		if len(n.keys) > maxLeaf {
-			n.burst(&m.a6, d, 16)
-			n, _ = leaf(&m.v6, k)
-			i, _ = search6(n.keys, ik)
+			n.burst(a, d, maxDepth)
+			n, _ = leaf(root, k)
+			i, _ = search(n.keys, ik)
 		}
 	}
 	return &n.vals[i], ok
