@@ -88,19 +88,11 @@ func (s *Speaker) status(p *Peer) NeighborStatus {
 	if ss := p.sess; ss != nil && ss.established {
 		st.RemoteID, st.LocalAddr, st.HoldTime, st.AS4 = ss.remoteID, ss.local, ss.hold, ss.opts.AS4
 		st.UpSince = p.stats.upSince
-		for _, f := range []wire.Family{wire.IPv4Unicast, wire.IPv6Unicast} {
-			if ss.opts.Families.Has(f) {
-				st.Families = append(st.Families, f)
-			}
-		}
+		st.Families = familyList(ss.opts.Families)
 		st.UpdatesIn, st.UpdatesOut = ss.updatesIn.Load(), ss.updatesOut.Load()
 		st.Capabilities = describeCaps(&ss.caps)
 	}
-	for _, f := range []wire.Family{wire.IPv4Unicast, wire.IPv6Unicast} {
-		if p.stale.Has(f) {
-			st.Stale = append(st.Stale, f)
-		}
-	}
+	st.Stale = familyList(p.stale)
 	st.PrefixesIn = int64(p.received())
 	return st
 }

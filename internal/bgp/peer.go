@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -507,17 +508,22 @@ func errString(err error) string {
 }
 
 func familiesString(f wire.Families) string {
-	s := ""
-	if f&wire.FamIPv4Unicast != 0 {
-		s = "ipv4-unicast"
+	var s []string
+	for _, fam := range familyList(f) {
+		s = append(s, fam.String())
 	}
-	if f&wire.FamIPv6Unicast != 0 {
-		if s != "" {
-			s += ","
+	return strings.Join(s, ",")
+}
+
+// familyList lists the members of f in the speaker's order of families.
+func familyList(f wire.Families) []wire.Family {
+	var out []wire.Family
+	for _, fam := range families {
+		if f.Has(fam) {
+			out = append(out, fam)
 		}
-		s += "ipv6-unicast"
 	}
-	return s
+	return out
 }
 
 // handshake is a connection between the OPEN exchange and establishment.
