@@ -8,14 +8,11 @@ import (
 	"github.com/routerd/routerd/internal/rib"
 )
 
-// prefixMap maps (table, prefix) to V: one prefixmap.Map per table. A
-// prefixmap keeps keys packed without pointers (4 bytes for an IPv4 prefix
-// in its leaves, 16 for IPv6) and values in arrays of their own, so a
-// 5-byte entry costs 5 bytes, where a Go map's slot pads key and value and
-// keeps an eighth of its slots free; and routes arrive mostly in address
-// order (a BGP table, a kernel dump, the RIB's own walks), which a
-// prefixmap turns into appends to a leaf in cache instead of a cache miss
-// per route. After a bulk load compact packs its leaves.
+// prefixMap maps (table, prefix) to V: one prefixmap.Map per table. It
+// holds the kernel's own routes as dumped at start or at a resync, until
+// the comparison with the wanted state is done: keys packed without
+// pointers, and a dump arrives in address order, which a prefixmap turns
+// into appends to a leaf in cache instead of a cache miss per route.
 type prefixMap[V any] struct {
 	tables map[rib.Table]*prefixmap.Map[V]
 	// The table last used: updates come table by table, so this saves a
@@ -54,21 +51,6 @@ func (m *prefixMap[V]) get(k rib.Key) (V, bool) {
 	return v, false
 }
 
-// ptr returns a pointer to k's value, or nil; it is valid until the next
-// set or del.
-func (m *prefixMap[V]) ptr(k rib.Key) *V {
-	if tp := m.table(k.Table, false); tp != nil {
-		return tp.Ptr(mkey(k.Prefix))
-	}
-	return nil
-}
-
-// entry returns a pointer to k's value, adding k with the zero value when
-// absent, and whether k was present; valid until the next set or del.
-func (m *prefixMap[V]) entry(k rib.Key) (*V, bool) {
-	return m.table(k.Table, true).Entry(mkey(k.Prefix))
-}
-
 func (m *prefixMap[V]) set(k rib.Key, v V) {
 	m.table(k.Table, true).Put(mkey(k.Prefix), v)
 }
@@ -100,17 +82,4 @@ func (m *prefixMap[V]) len() int {
 		n += tp.Len()
 	}
 	return n
-}
-
-// compact packs every table (see prefixmap.Map.Compact) and drops empty
-// ones.
-func (m *prefixMap[V]) compact() {
-	for t, tp := range m.tables {
-		if tp.Len() == 0 {
-			delete(m.tables, t)
-			continue
-		}
-		tp.Compact()
-	}
-	m.lastID, m.last = 0, nil
 }
