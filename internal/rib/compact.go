@@ -6,7 +6,5 @@ package rib
 func (r *RIB) Compact() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, t := range r.tables {
-		t.m.Compact()
-	}
+	r.idx.Compact()
 }

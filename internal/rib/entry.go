@@ -86,13 +86,14 @@ func (r *RIB) remove(e *entry, i int) {
 	e.n--
 }
 
-// table holds one routing table's entries by value in a prefixmap.Map:
-// in address order, so that a table that arrives in order (a full table
-// from BGP, a kernel dump) fills one small array after another rather
-// than missing the cache on every key, and with little slack.
+// table is one routing table: its keys and their IDs are in the RIB's
+// Index (shared with the protocols' own tables), its entries in RIB.ents
+// by ID. A key is the RIB's while it has an entry (RIB.present), which
+// holds one reference on the key's ID.
 type table struct {
 	id      Table
-	m       prefixmap.Map[entry]
+	r       *RIB
+	n       int         // keys with an entry
 	lengths [2][129]int // keys per prefix length and family: longest-match walks skip empty lengths
 	// multi counts entries with more than one candidate, the only ones
 	// whose selection a group's resolution can move to another candidate:
@@ -101,30 +102,33 @@ type table struct {
 	multi int
 }
 
-func newTable(id Table) *table { return &table{id: id} }
+func newTable(r *RIB, id Table) *table { return &table{id: id, r: r} }
 
-// mkey converts a pfx (the same fields) for the map.
+// mkey converts a pfx (the same fields) for the index.
 func (k pfx) mkey() prefixmap.Key { return prefixmap.Key{Hi: k.hi, Lo: k.lo, Bits: k.bits, V6: k.v6} }
 
 func fromMKey(k prefixmap.Key) pfx { return pfx{hi: k.Hi, lo: k.Lo, bits: k.Bits, v6: k.V6} }
 
-func (t *table) get(k pfx) (entry, bool) { return t.m.Get(k.mkey()) }
+func (t *table) get(k pfx) (entry, bool) {
+	id, ok := t.r.idx.Find(t.id, k.mkey())
+	if !ok || !t.r.present.has(id) {
+		return entry{}, false
+	}
+	return *t.r.ents.At(id), true
+}
 
-func (t *table) put(k pfx, e entry) { t.m.Put(k.mkey(), e) }
+// put writes e back under its id.
+func (t *table) put(e entry) { *t.r.ents.At(e.id) = e }
 
-func (t *table) del(k pfx) { t.m.Delete(k.mkey()) }
-
-func (t *table) size() int { return t.m.Len() }
+func (t *table) size() int { return t.n }
 
 // all iterates over every entry in prefix order, IPv4 first; the loop
 // body may put to the key it is given or delete it, nothing else.
 func (t *table) all() iter.Seq2[pfx, entry] {
 	return func(yield func(pfx, entry) bool) {
-		for k, e := range t.m.All() {
-			if !yield(fromMKey(k), *e) {
-				return
-			}
-		}
+		t.r.idx.Walk(t.id, t.r.present.has, func(k prefixmap.Key, id uint32) bool {
+			return yield(fromMKey(k), *t.r.ents.At(id))
+		})
 	}
 }
 

@@ -67,14 +67,19 @@ type RIB struct {
 	failed    map[Key]string
 	keyBuf    []byte
 	more      map[uint32][]candidate // by entry id: candidates after the first
-	// Every entry has an id (entry.id), the index of its bit in the
-	// subscribers' pending sets, reused once the entry is deleted. An entry
-	// without candidates stays, as a tombstone, while some subscriber has
-	// it pending, so that a key withdrawn and offered again is still one
-	// pending change.
-	nextID     uint32
-	freeIDs    []uint32
+	// Every entry has an id (entry.id), its key's ID in the index, also
+	// the index of its bit in the subscribers' pending sets, reused once
+	// every holder has let the key go. An entry without candidates stays,
+	// as a tombstone, while some subscriber has it pending, so that a key
+	// withdrawn and offered again is still one pending change.
+	idx        *Index
+	ents       ByID[entry]
+	present    bitset // IDs with an entry: the RIB holds a reference on each
 	tombstones bitset
+	// IDs that routes brought (Route.ID) for keys new to the RIB in the
+	// batch being applied: the RIB's references on them are taken in one
+	// go (holdNew), before any is released.
+	newRefs []uint32
 }
 
 // New returns an empty RIB.
@@ -86,8 +91,13 @@ func New() *RIB {
 		links:  map[int32]bool{},
 		failed: map[Key]string{},
 		more:   map[uint32][]candidate{},
+		idx:    NewIndex(),
 	}
 }
+
+// Index returns the RIB's key index, which a protocol shares to keep its
+// own per-prefix state by the same IDs (see Index and Route.ID).
+func (r *RIB) Index() *Index { return r.idx }
 
 // Source is a handle through which one source offers and withdraws routes.
 type Source struct {
@@ -177,6 +187,7 @@ func (s *Source) Apply(add []Route, del []Key) error {
 		}
 	}
 	r.settle(ch)
+	r.holdNew()
 	return nil
 }
 
@@ -250,7 +261,7 @@ func (ch *changeSet) touch(id Table) {
 func (r *RIB) table(id Table) *table {
 	t := r.tables[id]
 	if t == nil {
-		t = newTable(id)
+		t = newTable(r, id)
 		r.tables[id] = t
 	}
 	return t
@@ -327,15 +338,26 @@ func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
 	if rt.Kind == KindUnicast {
 		c.group = r.internGroup(rt.Table, rt.NextHops)
 	}
-	// One search: ep stays valid, as nothing below adds or removes keys
-	// before e is written back.
-	ep, ok := t.m.Entry(k.mkey())
-	e := *ep
-	if !ok {
-		e.best = -1
-		e.id = r.newID()
+	// A route from a protocol that keeps its table by the index's IDs
+	// names its key's ID, and the RIB need not search the index.
+	id := rt.ID
+	if id == 0 {
+		id, _ = r.idx.Find(t.id, k.mkey())
+	}
+	if id == 0 || !r.present.has(id) {
+		if rt.ID == 0 {
+			id = r.idx.Take(t.id, k.mkey(), r.present.has)
+		} else {
+			r.newRefs = append(r.newRefs, id)
+		}
+		r.present.set(id)
+		*r.ents.At(id) = entry{id: id, best: -1}
+		t.n++
 		t.lengths[b2i(k.v6)][k.bits]++
-	} else if e.n == 0 {
+	}
+	ep := r.ents.At(id)
+	e := *ep
+	if e.n == 0 {
 		r.tombstones.clear(e.id)
 	}
 	old, oldParked := r.look(&e)
@@ -390,13 +412,16 @@ func (r *RIB) store(t *table, k pfx, e entry) {
 			return
 		}
 	}
-	t.put(k, e)
+	t.put(e)
 }
 
 func (r *RIB) forget(t *table, k pfx, id uint32) {
-	t.del(k)
+	r.holdNew()
+	r.present.clear(id)
+	*r.ents.At(id) = entry{}
+	t.n--
 	t.lengths[b2i(k.v6)][k.bits]--
-	r.freeIDs = append(r.freeIDs, id)
+	r.idx.Release(IndexRef{t.id, k.mkey(), id})
 	if len(r.failed) > 0 {
 		delete(r.failed, Key{t.id, k.prefix()})
 	}
@@ -424,14 +449,12 @@ func (r *RIB) pendingAnywhere(id uint32) bool {
 	return false
 }
 
-func (r *RIB) newID() uint32 {
-	if n := len(r.freeIDs); n > 0 {
-		id := r.freeIDs[n-1]
-		r.freeIDs = r.freeIDs[:n-1]
-		return id
+// holdNew takes the RIB's references on the IDs of newRefs.
+func (r *RIB) holdNew() {
+	if len(r.newRefs) > 0 {
+		r.idx.Hold(r.newRefs)
+		r.newRefs = r.newRefs[:0]
 	}
-	r.nextID++
-	return r.nextID - 1
 }
 
 func b2i(b bool) int {
@@ -845,7 +868,7 @@ func (r *RIB) reselectFlipped(flipped map[Table]map[GroupID]bool, ch *changeSet)
 					// best still holds the choice made before the flip.
 					old, oldParked := r.look(&e)
 					r.reselect(t, k, &e, old, oldParked, ch)
-					t.put(k, e)
+					t.put(e)
 					break
 				}
 			}

@@ -133,6 +133,10 @@ type Route struct {
 	// Proto is the kernel rtm_protocol of a foreign kernel route (OriginKernel),
 	// so operators see who owns it. Zero otherwise.
 	Proto uint8
+	// ID, if not zero, is the key's ID in the RIB's Index, from a source
+	// that keeps its own table by those IDs and holds a reference on it
+	// until the route is applied; the RIB then need not look the key up.
+	ID uint32
 }
 
 // Key identifies a prefix in a table.

@@ -298,11 +298,7 @@ func (s *Subscription) Next(max int) Update {
 // sees each such key once.
 func (s *Subscription) Keys(yield func(Key, uint32) bool) {
 	r := s.r
-	type keyID struct {
-		k  prefixmap.Key
-		id uint32
-	}
-	buf := make([]keyID, 0, keysChunk)
+	buf := make([]KeyID, 0, keysChunk)
 	r.mu.Lock()
 	ids := make([]Table, 0, len(r.tables))
 	for id := range r.tables {
@@ -312,32 +308,24 @@ func (s *Subscription) Keys(yield func(Key, uint32) bool) {
 	slices.Sort(ids)
 	for _, tid := range ids {
 		var after prefixmap.Key
-		first := true
-		for {
-			buf = buf[:0]
+		for first := true; ; first = false {
 			r.mu.Lock()
-			if t := r.tables[tid]; t != nil {
-				seq := t.m.All()
-				if !first {
-					seq = t.m.After(after)
-				}
-				for k, e := range seq {
-					buf = append(buf, keyID{k, e.id})
-					if len(buf) == keysChunk {
-						break
-					}
-				}
+			buf = r.idx.Chunk(tid, after, first, keysChunk, buf[:0])
+			n := len(buf)
+			if n > 0 {
+				after = buf[n-1].Key
 			}
+			// Keys of the protocols' tables that the RIB does not hold.
+			buf = slices.DeleteFunc(buf, func(kv KeyID) bool { return !r.present.has(kv.ID) })
 			r.mu.Unlock()
 			for _, x := range buf {
-				if !yield(Key{tid, x.k.Prefix()}, x.id) {
+				if !yield(Key{tid, x.Key.Prefix()}, x.ID) {
 					return
 				}
 			}
-			if len(buf) < keysChunk {
+			if n < keysChunk {
 				break
 			}
-			after, first = buf[len(buf)-1].k, false
 		}
 	}
 }

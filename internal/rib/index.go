@@ -1,0 +1,213 @@
+package rib
+
+import (
+	"sync"
+
+	"github.com/routerd/routerd/internal/prefixmap"
+)
+
+// Index names every key (table and prefix) that the RIB or a protocol's
+// own table holds with a dense ID, shared by all of them. The RIB keeps
+// its entries by ID, and so does the BGP speaker its Loc-RIB: a prefix
+// learned over BGP is searched for and inserted once, by the speaker,
+// which hands the ID to the RIB with the route, instead of once in the
+// Loc-RIB's map and again in the RIB's. Those two searches and inserts
+// were half of routerd's CPU time loading a full table.
+//
+// Each holder (the RIB, a speaker) takes one reference on an ID while it
+// keeps state under it; the key and its ID go when the last is released,
+// and the ID is reused. A holder may release a reference only once no
+// work it queued for another holder still names the ID: the speaker
+// therefore hands its releases to the RIB queue with its batches (see
+// bgp's batch.release), so that an ID in a route on its way to the RIB is
+// never given to another key meanwhile.
+//
+// An Index is safe for concurrent use. Its lock is held only inside its
+// methods, which call nothing outside but the held function of Take.
+type Index struct {
+	mu     sync.Mutex
+	tables map[Table]*prefixmap.Map[uint32]
+	refs   []uint16 // by ID; ID 0 is never handed out
+	free   []uint32
+}
+
+// IndexRef names a reference to release: the key and its ID.
+type IndexRef struct {
+	Table Table
+	Key   prefixmap.Key
+	ID    uint32
+}
+
+// NewIndex returns an empty index.
+func NewIndex() *Index {
+	return &Index{tables: map[Table]*prefixmap.Map[uint32]{}, refs: make([]uint16, 1)}
+}
+
+// Take returns the ID of key k of table t, adding the key if it is new,
+// and takes a reference for the caller unless held reports that the
+// caller has one on that ID already.
+func (x *Index) Take(t Table, k prefixmap.Key, held func(uint32) bool) uint32 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	m := x.tables[t]
+	if m == nil {
+		m = new(prefixmap.Map[uint32])
+		x.tables[t] = m
+	}
+	p, ok := m.Entry(k)
+	if !ok {
+		*p = x.newID()
+	}
+	id := *p
+	if !ok || !held(id) {
+		x.refs[id]++
+	}
+	return id
+}
+
+func (x *Index) newID() uint32 {
+	if n := len(x.free); n > 0 {
+		id := x.free[n-1]
+		x.free = x.free[:n-1]
+		return id
+	}
+	x.refs = append(x.refs, 0)
+	return uint32(len(x.refs) - 1)
+}
+
+// Hold takes one more reference on each of ids, which the caller knows
+// to be live: another holder's reference keeps each of them while the
+// call runs.
+func (x *Index) Hold(ids []uint32) {
+	if len(ids) == 0 {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, id := range ids {
+		x.refs[id]++
+	}
+}
+
+// Find returns the ID of key k of table t, if some holder has it.
+func (x *Index) Find(t Table, k prefixmap.Key) (uint32, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	m := x.tables[t]
+	if m == nil {
+		return 0, false
+	}
+	return m.Get(k)
+}
+
+// Release drops one reference on each of refs; a key whose last
+// reference goes is forgotten and its ID freed.
+func (x *Index) Release(refs ...IndexRef) {
+	if len(refs) == 0 {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, r := range refs {
+		if x.refs[r.ID] == 0 {
+			panic("rib: index reference released twice")
+		}
+		if x.refs[r.ID]--; x.refs[r.ID] == 0 {
+			x.tables[r.Table].Delete(r.Key)
+			x.free = append(x.free, r.ID)
+		}
+	}
+}
+
+// KeyID is a key of a table and its ID.
+type KeyID struct {
+	Key prefixmap.Key
+	ID  uint32
+}
+
+// Chunk appends to buf up to max keys of table t in address order (IPv4
+// first), starting after key after unless first is set, and returns it.
+// Fewer than max keys means the walk is complete. Walking a large table
+// chunk by chunk holds the lock for one chunk at a time, and the caller
+// may change the table between chunks.
+func (x *Index) Chunk(t Table, after prefixmap.Key, first bool, max int, buf []KeyID) []KeyID {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	m := x.tables[t]
+	if m == nil {
+		return buf
+	}
+	seq := m.All()
+	if !first {
+		seq = m.After(after)
+	}
+	n := 0
+	for k, id := range seq {
+		buf = append(buf, KeyID{k, *id})
+		if n++; n == max {
+			break
+		}
+	}
+	return buf
+}
+
+// Compact packs the index's maps (see prefixmap.Map.Compact).
+func (x *Index) Compact() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, m := range x.tables {
+		m.Compact()
+	}
+}
+
+// Len returns the number of keys of table t.
+func (x *Index) Len(t Table) int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if m := x.tables[t]; m != nil {
+		return m.Len()
+	}
+	return 0
+}
+
+// Walk calls yield for every key of table t that keep reports as the
+// caller's, in address order, reading the index keysChunk keys per hold
+// of its lock. keep and yield run without the lock; yield may release
+// the reference of the key it is given.
+func (x *Index) Walk(t Table, keep func(uint32) bool, yield func(prefixmap.Key, uint32) bool) {
+	buf := make([]KeyID, 0, keysChunk)
+	var after prefixmap.Key
+	for first := true; ; first = false {
+		buf = x.Chunk(t, after, first, keysChunk, buf[:0])
+		for _, kv := range buf {
+			if keep(kv.ID) && !yield(kv.Key, kv.ID) {
+				return
+			}
+		}
+		if len(buf) < keysChunk {
+			return
+		}
+		after = buf[len(buf)-1].Key
+	}
+}
+
+// ByID holds a value per key ID, in chunks allocated as IDs reach them:
+// state kept by ID rather than in a map by prefix costs its own size per
+// key, and IDs are dense.
+type ByID[T any] struct {
+	chunks [][]T
+}
+
+const byIDChunkBits = 12
+
+// At returns id's value, making room for it.
+func (s *ByID[T]) At(id uint32) *T {
+	c := int(id >> byIDChunkBits)
+	for c >= len(s.chunks) {
+		s.chunks = append(s.chunks, nil)
+	}
+	if s.chunks[c] == nil {
+		s.chunks[c] = make([]T, 1<<byIDChunkBits)
+	}
+	return &s.chunks[c][id&(1<<byIDChunkBits-1)]
+}
