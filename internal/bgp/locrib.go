@@ -59,7 +59,8 @@ type dest struct {
 	attr0 attrID    // the first path's attributes, 0 for no path
 	more  uint32    // paths 1..n-1: list more-1 of the pathLists; 0 while n <= 1
 	slot0 uint16
-	flags uint8 // dest flags, and destStale0 for the first path's pathStale
+	flags uint8  // dest flags, and destStale0 for the first path's pathStale
+	id    uint32 // the prefix's ID in the RIB's index (see locTable)
 }
 
 // destStale0 is the first path's pathStale flag, kept in dest.flags.
@@ -226,7 +227,6 @@ func (s *Speaker) del(p wire.Prefix) { s.loc.Delete(locKey(p)) }
 func (s *Speaker) Compact() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.loc.Compact()
 	for _, g := range s.groups {
 		if g.head == len(g.pending) {
 			g.pending, g.head = nil, 0
@@ -302,6 +302,9 @@ type batch struct {
 	// batch (a flap, or a prefix both withdrawn and announced in one
 	// UPDATE) must lose its withdrawal, or the RIB would end without it.
 	delAt map[srcKey]int
+	// release holds the Loc-RIB's index references to give back once the
+	// RIB has applied the batch (see locTable).
+	release []rib.IndexRef
 }
 
 type srcKey struct {
@@ -348,6 +351,7 @@ func (b *batch) reset() {
 	b.exported = false
 	b.nhs = b.nhs[:0]
 	clear(b.delAt)
+	b.release = b.release[:0]
 }
 
 // nexthops returns a one-element next hop list backed by the batch.
@@ -590,7 +594,7 @@ func (s *Speaker) toRIB(p wire.Prefix, d *dest, b *batch) {
 	if wasIn && wasI != src {
 		b.withdraw(wasI, key)
 	}
-	b.offer(src, rib.Route{Table: key.Table, Prefix: key.Prefix, Distance: dist, NextHops: nhs})
+	b.offer(src, rib.Route{Table: key.Table, Prefix: key.Prefix, Distance: dist, NextHops: nhs, ID: d.id})
 	d.flags |= destBestInRIB
 	if src == 1 {
 		d.flags |= destBestIsIBGP
@@ -662,7 +666,7 @@ func (s *Speaker) multipathHops(d *dest, max int) []rib.NextHop {
 // flush applies a batch to the RIB and wakes the writers of established
 // sessions. Called with s.mu held.
 func (s *Speaker) flush(b *batch) {
-	s.appendLog(b)
+	s.handOver(b)
 	s.drainRIBQueue()
 	s.ribMu.Lock()
 	s.apply(b)
@@ -675,16 +679,21 @@ func (s *Speaker) flush(b *batch) {
 // Batches still reach the RIB in the order they were decided: ribMu is
 // taken before s.mu is released.
 func (s *Speaker) flushUnlock(b *batch) {
-	s.appendLog(b)
+	s.handOver(b)
 	s.ribMu.Lock()
 	s.mu.Unlock()
 	s.apply(b)
 	s.ribMu.Unlock()
 }
 
-// appendLog wakes the writers of the update groups that got entries.
-// Called with s.mu held.
-func (s *Speaker) appendLog(b *batch) {
+// handOver readies b to leave for the RIB: it takes the Loc-RIB's index
+// releases made so far, and wakes the writers of the update groups that
+// got entries. Called with s.mu held.
+func (s *Speaker) handOver(b *batch) {
+	// The Loc-RIB's releases go with the batch, after everything decided
+	// so far (see locTable).
+	b.release = append(b.release, s.loc.release...)
+	s.loc.release = s.loc.release[:0]
 	if b.exported {
 		s.kickGroups()
 	}
@@ -699,6 +708,7 @@ func (s *Speaker) apply(b *batch) {
 			}
 		}
 	}
+	s.loc.idx.Release(b.release...)
 	b.reset()
 }
 

@@ -25,7 +25,7 @@ type ribQueue struct {
 // queues b for the RIB, releases s.mu and returns an empty batch for the
 // next UPDATE. Called with s.mu held.
 func (s *Speaker) flushAsync(b *batch) *batch {
-	s.appendLog(b)
+	s.handOver(b)
 	q := &s.rq
 	q.mu.Lock()
 	if !q.running {

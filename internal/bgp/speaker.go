@@ -15,7 +15,6 @@ import (
 
 	"github.com/routerd/routerd/internal/bgp/wire"
 	"github.com/routerd/routerd/internal/config"
-	"github.com/routerd/routerd/internal/prefixmap"
 	"github.com/routerd/routerd/internal/rib"
 )
 
@@ -45,7 +44,7 @@ type Speaker struct {
 	id      netip.Addr
 	peers   map[netip.Addr]*Peer
 	slots   []slotInfo
-	loc     prefixmap.Map[dest]
+	loc     locTable
 	more    pathLists // the Loc-RIB's paths beyond each prefix's first
 	attrs   attrTable // the Loc-RIB paths' attributes
 	nhs     map[netip.Addr]*nexthop
@@ -112,6 +111,7 @@ func New(cfg *config.BGP, pol *config.Policy, o Options) *Speaker {
 		nhs:           map[netip.Addr]*nexthop{},
 		redist:        map[rib.Origin]bool{},
 		redistributed: map[netip.Prefix]rib.Origin{},
+		loc:           newLocTable(o.RIB.Index(), rib.Table(cfg.Table)),
 	}
 	s.rq.cond.L = &s.rq.mu
 	s.restart.restarting = o.Restarting
@@ -235,6 +235,10 @@ func (s *Speaker) stop(n *wire.Notification, wait time.Duration) {
 	s.wg.Wait()
 	_ = s.ebgpSrc.Replace(nil)
 	_ = s.ibgpSrc.Replace(nil)
+	// The RIB has applied everything: the Loc-RIB's index references go.
+	s.mu.Lock()
+	s.loc.releaseAll()
+	s.mu.Unlock()
 }
 
 // Reconfigure applies a new bgp and policy section: neighbours added,

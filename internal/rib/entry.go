@@ -111,7 +111,7 @@ func fromMKey(k prefixmap.Key) pfx { return pfx{hi: k.Hi, lo: k.Lo, bits: k.Bits
 
 func (t *table) get(k pfx) (entry, bool) {
 	id, ok := t.r.idx.Find(t.id, k.mkey())
-	if !ok || !t.r.present.has(id) {
+	if !ok || !t.r.present.Has(id) {
 		return entry{}, false
 	}
 	return *t.r.ents.At(id), true
@@ -126,31 +126,8 @@ func (t *table) size() int { return t.n }
 // body may put to the key it is given or delete it, nothing else.
 func (t *table) all() iter.Seq2[pfx, entry] {
 	return func(yield func(pfx, entry) bool) {
-		t.r.idx.Walk(t.id, t.r.present.has, func(k prefixmap.Key, id uint32) bool {
+		t.r.idx.Walk(t.id, nil, t.r.present.Has, func(k prefixmap.Key, id uint32) bool {
 			return yield(fromMKey(k), *t.r.ents.At(id))
 		})
-	}
-}
-
-// bitset is a set of entry ids, one bit each: a subscriber's pending keys
-// cost 128 KiB for a full table, dense enough to stay in cache.
-type bitset []uint64
-
-func (b bitset) has(i uint32) bool {
-	w := int(i >> 6)
-	return w < len(b) && b[w]&(1<<(i&63)) != 0
-}
-
-func (b *bitset) set(i uint32) {
-	w := int(i >> 6)
-	if w >= len(*b) {
-		*b = append(*b, make([]uint64, w+1-len(*b))...)
-	}
-	(*b)[w] |= 1 << (i & 63)
-}
-
-func (b bitset) clear(i uint32) {
-	if w := int(i >> 6); w < len(b) {
-		b[w] &^= 1 << (i & 63)
 	}
 }

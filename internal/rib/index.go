@@ -170,15 +170,20 @@ func (x *Index) Len(t Table) int {
 	return 0
 }
 
-// Walk calls yield for every key of table t that keep reports as the
-// caller's, in address order, reading the index keysChunk keys per hold
-// of its lock. keep and yield run without the lock; yield may release
-// the reference of the key it is given.
-func (x *Index) Walk(t Table, keep func(uint32) bool, yield func(prefixmap.Key, uint32) bool) {
+// Walk calls yield for every key of table t after key after (from the
+// first if after is nil) that keep reports as the caller's, in address
+// order, reading the index keysChunk keys per hold of its lock. keep and
+// yield run without the lock; yield may release the reference of the key
+// it is given.
+func (x *Index) Walk(t Table, after *prefixmap.Key, keep func(uint32) bool, yield func(prefixmap.Key, uint32) bool) {
 	buf := make([]KeyID, 0, keysChunk)
-	var after prefixmap.Key
-	for first := true; ; first = false {
-		buf = x.Chunk(t, after, first, keysChunk, buf[:0])
+	var from prefixmap.Key
+	first := after == nil
+	if after != nil {
+		from = *after
+	}
+	for ; ; first = false {
+		buf = x.Chunk(t, from, first, keysChunk, buf[:0])
 		for _, kv := range buf {
 			if keep(kv.ID) && !yield(kv.Key, kv.ID) {
 				return
@@ -187,7 +192,7 @@ func (x *Index) Walk(t Table, keep func(uint32) bool, yield func(prefixmap.Key, 
 		if len(buf) < keysChunk {
 			return
 		}
-		after = buf[len(buf)-1].Key
+		from = buf[len(buf)-1].Key
 	}
 }
 
@@ -210,4 +215,30 @@ func (s *ByID[T]) At(id uint32) *T {
 		s.chunks[c] = make([]T, 1<<byIDChunkBits)
 	}
 	return &s.chunks[c][id&(1<<byIDChunkBits-1)]
+}
+
+// IDSet is a set of key IDs, one bit each: a subscriber's pending keys
+// cost 128 KiB for a full table, dense enough to stay in cache.
+type IDSet []uint64
+
+// Has reports whether i is in the set.
+func (b IDSet) Has(i uint32) bool {
+	w := int(i >> 6)
+	return w < len(b) && b[w]&(1<<(i&63)) != 0
+}
+
+// Set adds i.
+func (b *IDSet) Set(i uint32) {
+	w := int(i >> 6)
+	if w >= len(*b) {
+		*b = append(*b, make([]uint64, w+1-len(*b))...)
+	}
+	(*b)[w] |= 1 << (i & 63)
+}
+
+// Clear removes i.
+func (b IDSet) Clear(i uint32) {
+	if w := int(i >> 6); w < len(b) {
+		b[w] &^= 1 << (i & 63)
+	}
 }

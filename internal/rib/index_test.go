@@ -13,23 +13,23 @@ func mk(s string) prefixmap.Key { return prefixmap.From(netip.MustParsePrefix(s)
 // has a reference, goes with the last one, and that its ID is reused.
 func TestIndexReferences(t *testing.T) {
 	x := NewIndex()
-	var mine, theirs bitset
-	a := x.Take(254, mk("192.0.2.0/24"), mine.has)
-	mine.set(a)
+	var mine, theirs IDSet
+	a := x.Take(254, mk("192.0.2.0/24"), mine.Has)
+	mine.Set(a)
 	if a == 0 {
 		t.Fatal("ID 0 handed out")
 	}
-	if again := x.Take(254, mk("192.0.2.0/24"), mine.has); again != a {
+	if again := x.Take(254, mk("192.0.2.0/24"), mine.Has); again != a {
 		t.Fatalf("second take by the same holder: ID %d, want %d", again, a)
 	}
 	if x.refs[a] != 1 {
 		t.Fatalf("refs %d after two takes by one holder, want 1", x.refs[a])
 	}
-	if b := x.Take(254, mk("192.0.2.0/24"), theirs.has); b != a {
+	if b := x.Take(254, mk("192.0.2.0/24"), theirs.Has); b != a {
 		t.Fatalf("other holder: ID %d, want %d", b, a)
 	}
-	theirs.set(a)
-	other := x.Take(100, mk("192.0.2.0/24"), mine.has) // same prefix, other table
+	theirs.Set(a)
+	other := x.Take(100, mk("192.0.2.0/24"), mine.Has) // same prefix, other table
 	if other == a {
 		t.Fatal("two tables' keys share an ID")
 	}
@@ -72,7 +72,7 @@ func TestIndexWalk(t *testing.T) {
 	odd := func(id uint32) bool { return id%2 == 1 }
 	var last prefixmap.Key
 	seen := 0
-	x.Walk(254, odd, func(k prefixmap.Key, id uint32) bool {
+	x.Walk(254, nil, odd, func(k prefixmap.Key, id uint32) bool {
 		if seen > 0 && !last.V6 && !k.V6 && k.Hi <= last.Hi {
 			t.Fatalf("out of order: %v after %v", k, last)
 		}
@@ -105,10 +105,10 @@ func TestIndexWalk(t *testing.T) {
 func TestRouteIDs(t *testing.T) {
 	r, _, static, api := lab(t)
 	x := r.Index()
-	var proto bitset // the protocol's held IDs
+	var proto IDSet // the protocol's held IDs
 	take := func(p netip.Prefix) uint32 {
-		id := x.Take(TableMain, prefixmap.From(p), proto.has)
-		proto.set(id)
+		id := x.Take(TableMain, prefixmap.From(p), proto.Has)
+		proto.Set(id)
 		return id
 	}
 	sub, err := r.Subscribe("ids")
@@ -149,7 +149,7 @@ func TestRouteIDs(t *testing.T) {
 		t.Fatal("key gone while the protocol holds it")
 	}
 	x.Release(IndexRef{TableMain, prefixmap.From(p20), id})
-	proto.clear(id)
+	proto.Clear(id)
 	if _, ok := x.Find(TableMain, prefixmap.From(p20)); ok {
 		t.Fatal("key kept after both holders let it go")
 	}

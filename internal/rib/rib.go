@@ -74,8 +74,8 @@ type RIB struct {
 	// withdrawn and offered again is still one pending change.
 	idx        *Index
 	ents       ByID[entry]
-	present    bitset // IDs with an entry: the RIB holds a reference on each
-	tombstones bitset
+	present    IDSet // IDs with an entry: the RIB holds a reference on each
+	tombstones IDSet
 	// IDs that routes brought (Route.ID) for keys new to the RIB in the
 	// batch being applied: the RIB's references on them are taken in one
 	// go (holdNew), before any is released.
@@ -344,13 +344,13 @@ func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
 	if id == 0 {
 		id, _ = r.idx.Find(t.id, k.mkey())
 	}
-	if id == 0 || !r.present.has(id) {
+	if id == 0 || !r.present.Has(id) {
 		if rt.ID == 0 {
-			id = r.idx.Take(t.id, k.mkey(), r.present.has)
+			id = r.idx.Take(t.id, k.mkey(), r.present.Has)
 		} else {
 			r.newRefs = append(r.newRefs, id)
 		}
-		r.present.set(id)
+		r.present.Set(id)
 		*r.ents.At(id) = entry{id: id, best: -1}
 		t.n++
 		t.lengths[b2i(k.v6)][k.bits]++
@@ -358,7 +358,7 @@ func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
 	ep := r.ents.At(id)
 	e := *ep
 	if e.n == 0 {
-		r.tombstones.clear(e.id)
+		r.tombstones.Clear(e.id)
 	}
 	old, oldParked := r.look(&e)
 	if i := r.find(&e, src); i >= 0 {
@@ -406,7 +406,7 @@ func (r *RIB) withdraw(src SourceID, tid Table, k pfx, ch *changeSet) {
 func (r *RIB) store(t *table, k pfx, e entry) {
 	if e.n == 0 {
 		if r.pendingAnywhere(e.id) {
-			r.tombstones.set(e.id)
+			r.tombstones.Set(e.id)
 		} else {
 			r.forget(t, k, e.id)
 			return
@@ -417,7 +417,7 @@ func (r *RIB) store(t *table, k pfx, e entry) {
 
 func (r *RIB) forget(t *table, k pfx, id uint32) {
 	r.holdNew()
-	r.present.clear(id)
+	r.present.Clear(id)
 	*r.ents.At(id) = entry{}
 	t.n--
 	t.lengths[b2i(k.v6)][k.bits]--
@@ -433,7 +433,7 @@ func (r *RIB) reap(tid Table, k pfx, id uint32) {
 	if r.pendingAnywhere(id) {
 		return
 	}
-	r.tombstones.clear(id)
+	r.tombstones.Clear(id)
 	t := r.tables[tid]
 	if e, ok := t.get(k); ok && e.n == 0 && e.id == id {
 		r.forget(t, k, id)
@@ -442,7 +442,7 @@ func (r *RIB) reap(tid Table, k pfx, id uint32) {
 
 func (r *RIB) pendingAnywhere(id uint32) bool {
 	for m := r.subMask; m != 0; m &= m - 1 {
-		if r.subs[bits.TrailingZeros32(m)].pending.has(id) {
+		if r.subs[bits.TrailingZeros32(m)].pending.Has(id) {
 			return true
 		}
 	}
@@ -572,14 +572,14 @@ func (r *RIB) markRoute(tid Table, k pfx, e *entry, b Best, parked bool, tell, c
 		if parked && r.groupLoss&(1<<i) == 0 {
 			sb = Best{}
 		}
-		if s.pending.has(e.id) {
+		if s.pending.Has(e.id) {
 			s.replace(e.id, sb)
 			continue
 		}
 		if tell&(1<<i) == 0 {
 			continue
 		}
-		s.pending.set(e.id)
+		s.pending.Set(e.id)
 		s.routes.push(pendingRoute{key: k, table: tid, id: e.id, best: sb})
 		s.notify()
 	}

@@ -28,7 +28,7 @@ type Subscription struct {
 	bit     uint32
 	c       chan struct{}
 	routes  queue
-	pending bitset // ids of the keys in routes
+	pending IDSet // ids of the keys in routes
 	// latest holds the state of keys that changed again while pending:
 	// it overrides the state in their list element. Keys change once
 	// between drains far more often than twice, so this stays small.
@@ -170,7 +170,7 @@ func (r *RIB) Subscribe(name string, exclude ...Origin) (*Subscription, error) {
 			if !b.Valid() || r.excluded[b.Origin]&s.bit != 0 {
 				continue // nothing to tell a newcomer about this key
 			}
-			s.pending.set(e.id)
+			s.pending.Set(e.id)
 			s.routes.push(pendingRoute{key: k, table: t.id, id: e.id, best: b})
 		}
 	}
@@ -260,7 +260,7 @@ func (s *Subscription) Next(max int) Update {
 	}
 	for n := 0; n < max && len(s.routes.chunks) > 0; n++ {
 		d := s.routes.pop()
-		s.pending.clear(d.id)
+		s.pending.Clear(d.id)
 		b := d.best
 		if len(s.latest) > 0 {
 			if l, ok := s.latest[d.id]; ok {
@@ -268,7 +268,7 @@ func (s *Subscription) Next(max int) Update {
 				delete(s.latest, d.id)
 			}
 		}
-		if r.tombstones.has(d.id) {
+		if r.tombstones.Has(d.id) {
 			r.reap(d.table, d.key, d.id)
 		}
 		u.Routes = append(u.Routes, RouteChange{Key: Key{d.table, d.key.prefix()}, Best: b, ID: d.id})
@@ -316,7 +316,7 @@ func (s *Subscription) Keys(yield func(Key, uint32) bool) {
 				after = buf[n-1].Key
 			}
 			// Keys of the protocols' tables that the RIB does not hold.
-			buf = slices.DeleteFunc(buf, func(kv KeyID) bool { return !r.present.has(kv.ID) })
+			buf = slices.DeleteFunc(buf, func(kv KeyID) bool { return !r.present.Has(kv.ID) })
 			r.mu.Unlock()
 			for _, x := range buf {
 				if !yield(Key{tid, x.Key.Prefix()}, x.ID) {
@@ -351,7 +351,7 @@ func (s *Subscription) Close() {
 	r.subs[bits.TrailingZeros32(s.bit)] = nil
 	// Tombstones that only this subscriber still had pending.
 	for d := range s.routes.all {
-		if r.tombstones.has(d.id) {
+		if r.tombstones.Has(d.id) {
 			r.reap(d.table, d.key, d.id)
 		}
 	}
