@@ -401,6 +401,17 @@ func checkSpeakerCounts(t *testing.T, s *Speaker) {
 	if err := s.checkRefs(); err != nil {
 		t.Error(err)
 	}
+	// Every dest is under its own prefix's ID in the RIB's index.
+	n := 0
+	for p, d := range s.all() {
+		n++
+		if id, ok := s.loc.idx.Find(s.loc.table, locKey(p)); !ok || id != d.id {
+			t.Errorf("%s: dest has ID %d, the index %d (%v)", p, d.id, id, ok)
+		}
+	}
+	if n != s.loc.Len() {
+		t.Errorf("walk found %d dests, the Loc-RIB counts %d", n, s.loc.Len())
+	}
 }
 
 // BenchmarkUpdateGroupExport exports 100,000 prefixes to N neighbours

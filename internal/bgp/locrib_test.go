@@ -162,8 +162,9 @@ func TestMultipath(t *testing.T) {
 // TestLocRIBChurn applies random announcements, withdrawals, sessions
 // going down (gracefully or not) and stale sweeps over a few prefixes,
 // neighbours and attribute sets, checking after each step the kept
-// counters and attribute references against a walk of the Loc-RIB, and at
-// the end that nothing is left once every path is gone.
+// counters, attribute references and index IDs against a walk of the
+// Loc-RIB and the RIB's routes against the Loc-RIB, and at the end that
+// nothing is left once every path is gone, in the index either.
 func TestLocRIBChurn(t *testing.T) {
 	s, _ := testSpeaker(t)
 	s.slots = append(s.slots, slotInfo{used: true, ebgp: true, addr: netip.MustParseAddr("10.9.0.4"), routerID: 4})
@@ -173,9 +174,16 @@ func TestLocRIBChurn(t *testing.T) {
 		prefixes = append(prefixes, wire.MustParsePrefix(fmt.Sprintf("198.51.%d.0/24", i)),
 			wire.MustParsePrefix(fmt.Sprintf("2001:db8:%x::/48", i)))
 	}
-	var sets []unique.Handle[wire.Attrs]
+	// Next hops of each prefix's family (the RIB refuses an IPv4 gateway
+	// for an IPv6 prefix, and with it the whole batch).
+	var sets, sets6 []unique.Handle[wire.Attrs]
 	for i := range 6 {
 		sets = append(sets, nhAttrs(fmt.Sprintf("10.9.0.%d", 2+i%3), 65002, uint32(i)))
+		sets6 = append(sets6, nhAttrs(fmt.Sprintf("2001:db8:9::%d", 2+i%3), 65002, uint32(i)))
+	}
+	conn := s.rib.NewSource(rib.OriginConnected, "c6")
+	if err := conn.Apply([]rib.Route{{Table: rib.TableMain, Prefix: netip.MustParsePrefix("2001:db8:9::/64"), NextHops: []rib.NextHop{{Ifindex: 1}}}}, nil); err != nil {
+		t.Fatal(err)
 	}
 	for step := range 3000 {
 		s.mu.Lock()
@@ -183,7 +191,12 @@ func TestLocRIBChurn(t *testing.T) {
 		slot := uint16(2 + r.IntN(3))
 		switch k := r.IntN(20); {
 		case k < 11:
-			s.setPath(prefixes[r.IntN(len(prefixes))], slot, sets[r.IntN(len(sets))], b)
+			p := prefixes[r.IntN(len(prefixes))]
+			set := sets[r.IntN(len(sets))]
+			if p.Is6() {
+				set = sets6[r.IntN(len(sets6))]
+			}
+			s.setPath(p, slot, set, b)
 		case k < 18:
 			s.removePath(prefixes[r.IntN(len(prefixes))], slot, b)
 		case k == 18:
@@ -192,6 +205,14 @@ func TestLocRIBChurn(t *testing.T) {
 			s.sweepStale(slot, wire.Families(3))
 		}
 		s.flush(b)
+		// The RIB has a prefix's route exactly when the Loc-RIB says so.
+		for _, p := range prefixes {
+			d, ok := s.get(p)
+			_, inRIB := s.rib.Get(rib.Key{Table: rib.TableMain, Prefix: p.Netip()})
+			if want := ok && d.flags&destBestInRIB != 0; inRIB != want {
+				t.Errorf("%s: in the RIB %v, the Loc-RIB says %v", p, inRIB, want)
+			}
+		}
 		s.mu.Unlock()
 		if step%500 == 499 {
 			s.Compact()
@@ -209,6 +230,14 @@ func TestLocRIBChurn(t *testing.T) {
 	s.mu.Unlock()
 	if n != 0 || nsets != 0 || lists != 0 {
 		t.Errorf("with every path gone: %d prefixes, %d attribute sets, %d path lists left", n, nsets, lists)
+	}
+	// The releases of the last deletes go with the next batch; then the
+	// index holds only the RIB's connected routes.
+	s.mu.Lock()
+	s.flush(&batch{})
+	s.mu.Unlock()
+	if n := s.rib.Index().Len(rib.TableMain); n != 2 {
+		t.Errorf("with every path gone: %d keys left in the index, want the 2 connected routes'", n)
 	}
 }
 
