@@ -36,7 +36,7 @@ func newLocTable(idx *rib.Index, t rib.Table) locTable {
 // Entry returns k's dest, adding k with a zero dest (its id set) when it
 // is absent, and whether it was present.
 func (l *locTable) Entry(k prefixmap.Key) (*dest, bool) {
-	id := l.idx.Take(l.table, k, l.held.Has)
+	id := l.idx.Take(l.table, k, &l.held)
 	d := l.dests.At(id)
 	if l.held.Has(id) {
 		return d, true

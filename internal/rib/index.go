@@ -29,6 +29,9 @@ type Index struct {
 	tables map[Table]*prefixmap.Map[uint32]
 	refs   []uint16 // by ID; ID 0 is never handed out
 	free   []uint32
+	// The table looked up last: nearly every call is for the same one.
+	lastT Table
+	lastM *prefixmap.Map[uint32]
 }
 
 // IndexRef names a reference to release: the key and its ID.
@@ -44,25 +47,38 @@ func NewIndex() *Index {
 }
 
 // Take returns the ID of key k of table t, adding the key if it is new,
-// and takes a reference for the caller unless held reports that the
-// caller has one on that ID already.
-func (x *Index) Take(t Table, k prefixmap.Key, held func(uint32) bool) uint32 {
+// and takes a reference for the caller unless the caller's set held
+// has the ID already.
+func (x *Index) Take(t Table, k prefixmap.Key, held *IDSet) uint32 {
 	x.mu.Lock()
-	defer x.mu.Unlock()
-	m := x.tables[t]
-	if m == nil {
-		m = new(prefixmap.Map[uint32])
-		x.tables[t] = m
-	}
-	p, ok := m.Entry(k)
+	p, ok := x.table(t, true).Entry(k)
 	if !ok {
 		*p = x.newID()
 	}
 	id := *p
-	if !ok || !held(id) {
+	if !ok || !held.Has(id) {
 		x.refs[id]++
 	}
+	x.mu.Unlock()
 	return id
+}
+
+// table returns t's map (nil if it has none and create is false).
+// Called with x.mu held.
+func (x *Index) table(t Table, create bool) *prefixmap.Map[uint32] {
+	if x.lastM != nil && x.lastT == t {
+		return x.lastM
+	}
+	m := x.tables[t]
+	if m == nil {
+		if !create {
+			return nil
+		}
+		m = new(prefixmap.Map[uint32])
+		x.tables[t] = m
+	}
+	x.lastT, x.lastM = t, m
+	return m
 }
 
 func (x *Index) newID() uint32 {
@@ -93,7 +109,7 @@ func (x *Index) Hold(ids []uint32) {
 func (x *Index) Find(t Table, k prefixmap.Key) (uint32, bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	m := x.tables[t]
+	m := x.table(t, false)
 	if m == nil {
 		return 0, false
 	}
@@ -113,7 +129,7 @@ func (x *Index) Release(refs ...IndexRef) {
 			panic("rib: index reference released twice")
 		}
 		if x.refs[r.ID]--; x.refs[r.ID] == 0 {
-			x.tables[r.Table].Delete(r.Key)
+			x.table(r.Table, false).Delete(r.Key)
 			x.free = append(x.free, r.ID)
 		}
 	}
@@ -133,7 +149,7 @@ type KeyID struct {
 func (x *Index) Chunk(t Table, after prefixmap.Key, first bool, max int, buf []KeyID) []KeyID {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	m := x.tables[t]
+	m := x.table(t, false)
 	if m == nil {
 		return buf
 	}
@@ -164,7 +180,7 @@ func (x *Index) Compact() {
 func (x *Index) Len(t Table) int {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if m := x.tables[t]; m != nil {
+	if m := x.table(t, false); m != nil {
 		return m.Len()
 	}
 	return 0

@@ -14,22 +14,22 @@ func mk(s string) prefixmap.Key { return prefixmap.From(netip.MustParsePrefix(s)
 func TestIndexReferences(t *testing.T) {
 	x := NewIndex()
 	var mine, theirs IDSet
-	a := x.Take(254, mk("192.0.2.0/24"), mine.Has)
+	a := x.Take(254, mk("192.0.2.0/24"), &mine)
 	mine.Set(a)
 	if a == 0 {
 		t.Fatal("ID 0 handed out")
 	}
-	if again := x.Take(254, mk("192.0.2.0/24"), mine.Has); again != a {
+	if again := x.Take(254, mk("192.0.2.0/24"), &mine); again != a {
 		t.Fatalf("second take by the same holder: ID %d, want %d", again, a)
 	}
 	if x.refs[a] != 1 {
 		t.Fatalf("refs %d after two takes by one holder, want 1", x.refs[a])
 	}
-	if b := x.Take(254, mk("192.0.2.0/24"), theirs.Has); b != a {
+	if b := x.Take(254, mk("192.0.2.0/24"), &theirs); b != a {
 		t.Fatalf("other holder: ID %d, want %d", b, a)
 	}
 	theirs.Set(a)
-	other := x.Take(100, mk("192.0.2.0/24"), mine.Has) // same prefix, other table
+	other := x.Take(100, mk("192.0.2.0/24"), &mine) // same prefix, other table
 	if other == a {
 		t.Fatal("two tables' keys share an ID")
 	}
@@ -41,7 +41,7 @@ func TestIndexReferences(t *testing.T) {
 	if _, ok := x.Find(254, mk("192.0.2.0/24")); ok {
 		t.Fatal("key kept after its last reference")
 	}
-	if c := x.Take(254, mk("198.51.100.0/24"), func(uint32) bool { return false }); c != a {
+	if c := x.Take(254, mk("198.51.100.0/24"), &IDSet{}); c != a {
 		t.Fatalf("freed ID not reused: got %d, want %d", c, a)
 	}
 	x.Hold([]uint32{a})
@@ -61,7 +61,7 @@ func TestIndexReferences(t *testing.T) {
 // keys as it goes.
 func TestIndexWalk(t *testing.T) {
 	x := NewIndex()
-	none := func(uint32) bool { return false }
+	none := &IDSet{}
 	n := keysChunk*2 + 17
 	ids := map[uint32]netip.Prefix{}
 	for i := range n {
@@ -107,7 +107,7 @@ func TestRouteIDs(t *testing.T) {
 	x := r.Index()
 	var proto IDSet // the protocol's held IDs
 	take := func(p netip.Prefix) uint32 {
-		id := x.Take(TableMain, prefixmap.From(p), proto.Has)
+		id := x.Take(TableMain, prefixmap.From(p), &proto)
 		proto.Set(id)
 		return id
 	}

@@ -346,7 +346,7 @@ func (r *RIB) offer(src SourceID, rt *Route, ch *changeSet) {
 	}
 	if id == 0 || !r.present.Has(id) {
 		if rt.ID == 0 {
-			id = r.idx.Take(t.id, k.mkey(), r.present.Has)
+			id = r.idx.Take(t.id, k.mkey(), &r.present)
 		} else {
 			r.newRefs = append(r.newRefs, id)
 		}
