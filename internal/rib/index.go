@@ -23,12 +23,16 @@ import (
 // never given to another key meanwhile.
 //
 // An Index is safe for concurrent use. Its lock is held only inside its
-// methods, which call nothing outside but the held function of Take.
+// methods, which call nothing outside.
 type Index struct {
 	mu     sync.Mutex
 	tables map[Table]*prefixmap.Map[uint32]
-	refs   []uint16 // by ID; ID 0 is never handed out
-	free   []uint32
+	// refs counts references by ID (ID 0 is never handed out). A holder
+	// has one at a time, but releases waiting for the RIB queue still
+	// count: a prefix flapping thousands of times between two batches
+	// the RIB applies takes as many, hence 32 bits.
+	refs []uint32
+	free []uint32
 	// The table looked up last: nearly every call is for the same one.
 	lastT Table
 	lastM *prefixmap.Map[uint32]
@@ -43,7 +47,7 @@ type IndexRef struct {
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{tables: map[Table]*prefixmap.Map[uint32]{}, refs: make([]uint16, 1)}
+	return &Index{tables: map[Table]*prefixmap.Map[uint32]{}, refs: make([]uint32, 1)}
 }
 
 // Take returns the ID of key k of table t, adding the key if it is new,
