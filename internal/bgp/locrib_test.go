@@ -279,3 +279,73 @@ func TestDestSize(t *testing.T) {
 		t.Errorf("dest is %d bytes, want 24", n)
 	}
 }
+
+// TestIndexIDsThroughQueue flaps a few prefixes through the RIB queue, as
+// a session's reader does (batches handed over while the applier runs),
+// so that dests are deleted and made again, and their IDs released and
+// taken, while routes naming those IDs wait in the queue. The RIB must end
+// with exactly the Loc-RIB's best routes, each under its prefix's ID, and
+// the index with no key once everything is withdrawn.
+func TestIndexIDsThroughQueue(t *testing.T) {
+	s, r := testSpeaker(t)
+	sub, err := r.Subscribe("ids")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Close)
+	s.startRIBQueue()
+	rnd := rand.New(rand.NewPCG(5, 6))
+	var prefixes []wire.Prefix
+	for i := range 8 {
+		prefixes = append(prefixes, wire.MustParsePrefix(fmt.Sprintf("203.0.113.%d/32", i)))
+	}
+	set := nhAttrs("10.9.0.2", 65002)
+	b := &batch{}
+	for range 20000 {
+		s.mu.Lock()
+		p := prefixes[rnd.IntN(len(prefixes))]
+		if rnd.IntN(2) == 0 {
+			s.setPath(p, 2, set, b)
+		} else {
+			s.removePath(p, 2, b)
+		}
+		if rnd.IntN(8) == 0 {
+			b = s.flushAsync(b) // unlocks s.mu
+		} else {
+			s.mu.Unlock()
+		}
+	}
+	s.mu.Lock()
+	s.flush(b)
+	s.mu.Unlock()
+	ids := map[netip.Prefix]uint32{}
+	for u := sub.Next(1 << 20); !u.Empty(); u = sub.Next(1 << 20) {
+		for _, rc := range u.Routes {
+			if rc.Best.Valid() {
+				ids[rc.Key.Prefix] = rc.ID
+			} else {
+				delete(ids, rc.Key.Prefix)
+			}
+		}
+	}
+	s.mu.Lock()
+	for _, p := range prefixes {
+		d, ok := s.get(p)
+		id, inRIB := ids[p.Netip()]
+		if want := ok && d.flags&destBestInRIB != 0; inRIB != want {
+			t.Errorf("%s: in the RIB %v, the Loc-RIB says %v", p, inRIB, want)
+		} else if inRIB && id != d.id {
+			t.Errorf("%s: the RIB has it under ID %d, the Loc-RIB under %d", p, id, d.id)
+		}
+		s.removePath(p, 2, b)
+	}
+	s.flush(b)
+	s.mu.Unlock()
+	s.stopRIBQueue()
+	s.wg.Wait()
+	for u := sub.Next(1 << 20); !u.Empty(); u = sub.Next(1 << 20) {
+	}
+	if n := r.Index().Len(rib.TableMain); n != 1 {
+		t.Errorf("everything withdrawn: %d keys in the index, want the connected route's", n)
+	}
+}
