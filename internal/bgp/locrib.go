@@ -192,10 +192,8 @@ func (d *dest) paths(pl *pathLists) iter.Seq2[int, path] {
 	}
 }
 
-// The Loc-RIB holds dests by value in a prefixmap.Map: in address order,
-// so that a table arriving in order (as full tables usually do) fills one
-// small array after another instead of missing the cache on every prefix,
-// at about 36 bytes per prefix plus a little slack.
+// The Loc-RIB holds dests by the prefixes' IDs in the RIB's key index
+// (locTable); locKey is the index's key of a prefix.
 
 // locKey packs p for the Loc-RIB.
 func locKey(p wire.Prefix) prefixmap.Key {

@@ -1,5 +1,6 @@
 // Package prefixmap holds Map, a map from IP prefixes to values built for
-// routing tables of a million prefixes: the RIB's and the BGP Loc-RIB's.
+// routing tables of a million prefixes: the key index that the RIB and
+// the BGP Loc-RIB share (rib.Index) is one per table.
 //
 // A Go map spreads keys by hash, so a table that arrives in address order
 // (from a BGP peer, a kernel dump, a file), as full tables often do, turns
