@@ -54,20 +54,7 @@ func (h *harness) connectAs(addr string, as uint32, id string, ebgp bool) *confe
 	p := &confedPeer{scripted: &scripted{t: t, c: c, buf: make([]byte, wire.MaxMessageLen)}, seen: map[string]wire.Attrs{}}
 	o := wire.NewOpen(as, 30, netip.MustParseAddr(id))
 	o.Caps.Multiprotocol = []wire.Family{wire.IPv4Unicast}
-	msg, err := o.AppendMessage(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.send(msg)
-	typ, body := p.read()
-	if typ != wire.TypeOpen {
-		t.Fatalf("%s: got %s, want OPEN", addr, typ)
-	}
-	if p.open, err = wire.DecodeOpen(body); err != nil {
-		t.Fatal(err)
-	}
-	p.send(wire.AppendKeepalive(nil))
-	p.readUntil(wire.TypeKeepalive)
+	p.open = p.handshake(o)
 	h.waitFor(addr+" established", func() bool {
 		n, _ := h.s.Neighbor(netip.MustParseAddr(addr))
 		return n.State == StateEstablished

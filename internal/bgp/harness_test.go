@@ -123,6 +123,28 @@ func (h *harness) dial(local string) net.Conn {
 	return c
 }
 
+// handshake sends o, reads routerd's OPEN and returns it, and exchanges
+// KEEPALIVEs.
+func (p *scripted) handshake(o *wire.Open) *wire.Open {
+	p.t.Helper()
+	msg, err := o.AppendMessage(nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.send(msg)
+	typ, body := p.read()
+	if typ != wire.TypeOpen {
+		p.t.Fatalf("got %s, want OPEN", typ)
+	}
+	their, err := wire.DecodeOpen(body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.send(wire.AppendKeepalive(nil))
+	p.readUntil(wire.TypeKeepalive)
+	return their
+}
+
 // connectFrom is connect for the neighbour at address local (an address of
 // the harness's namespace) in AS as.
 func (h *harness) connectFrom(local string, as uint32, caps wire.Capabilities) (*scripted, *wire.Open) {
@@ -133,21 +155,7 @@ func (h *harness) connectFrom(local string, as uint32, caps wire.Capabilities) (
 	o := wire.NewOpen(as, 9, netip.MustParseAddr(local))
 	o.Caps = caps
 	o.Caps.HasAS4, o.Caps.AS4 = true, as
-	msg, err := o.AppendMessage(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.send(msg)
-	typ, body := p.read()
-	if typ != wire.TypeOpen {
-		t.Fatalf("got %s, want OPEN", typ)
-	}
-	their, err := wire.DecodeOpen(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.send(wire.AppendKeepalive(nil))
-	p.readUntil(wire.TypeKeepalive)
+	their := p.handshake(o)
 	h.waitFor("neighbor "+local+" established", func() bool {
 		n, _ := h.s.Neighbor(netip.MustParseAddr(local))
 		return n.State == StateEstablished

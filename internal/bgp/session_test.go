@@ -111,21 +111,9 @@ func TestSessionScripted(t *testing.T) {
 	p := &scripted{t: t, c: c, buf: make([]byte, wire.MaxMessageLen)}
 	o := wire.NewOpen(65002, 3, netip.MustParseAddr("10.9.0.2"))
 	o.Caps.Multiprotocol = []wire.Family{wire.IPv4Unicast}
-	msg, err := o.AppendMessage(nil)
-	if err != nil {
-		t.Fatal(err)
+	if their := p.handshake(o); their.PeerAS() != 65001 || their.HoldTime != 3 {
+		t.Fatalf("OPEN %+v", their)
 	}
-	p.send(msg)
-	typ, body := p.read()
-	if typ != wire.TypeOpen {
-		t.Fatalf("got %s, want OPEN", typ)
-	}
-	their, err := wire.DecodeOpen(body)
-	if err != nil || their.PeerAS() != 65001 || their.HoldTime != 3 {
-		t.Fatalf("OPEN %+v: %v", their, err)
-	}
-	p.send(wire.AppendKeepalive(nil))
-	p.readUntil(wire.TypeKeepalive)
 
 	opts := wire.Options{AS4: true, EBGP: true, Families: wire.FamIPv4Unicast}
 	enc := wire.NewEncoder(opts)
