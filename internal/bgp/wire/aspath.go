@@ -161,20 +161,7 @@ func (p ASPath) WithoutConfed() ASPath {
 // in a confederation looks for the member AS in the former and the
 // confederation identifier in the latter.
 func (p ASPath) ContainsIn(as uint32, confed bool) bool {
-	found := false
-	p.segs(func(t SegmentType, s string) bool {
-		if t.confed() != confed {
-			return true
-		}
-		for i := 0; i < len(s)/4; i++ {
-			if asAt(s, i) == as {
-				found = true
-				return false
-			}
-		}
-		return true
-	})
-	return found
+	return p.contains(as, func(t SegmentType) bool { return t.confed() == confed })
 }
 
 // Origin returns the rightmost AS when the path ends with an AS_SEQUENCE
@@ -194,8 +181,16 @@ func (p ASPath) Origin() (uint32, bool) {
 
 // Contains reports whether as occurs anywhere in the path (loop detection).
 func (p ASPath) Contains(as uint32) bool {
+	return p.contains(as, func(SegmentType) bool { return true })
+}
+
+// contains reports whether as occurs in a segment whose type in accepts.
+func (p ASPath) contains(as uint32, in func(SegmentType) bool) bool {
 	found := false
-	p.segs(func(_ SegmentType, s string) bool {
+	p.segs(func(t SegmentType, s string) bool {
+		if !in(t) {
+			return true
+		}
 		for i := 0; i < len(s)/4; i++ {
 			if asAt(s, i) == as {
 				found = true
