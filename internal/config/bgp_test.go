@@ -97,15 +97,7 @@ func TestBGPParse(t *testing.T) {
 	if s := terms[0].Set; len(s.CommunityAdd.Large) != 1 || len(s.CommunityRemove.Large) != 1 || len(s.CommunityRemove.Standard) != 1 {
 		t.Errorf("set = %+v", s)
 	}
-	out, err := Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2, err := Parse("m.yaml", out)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	if !c.Equal(c2) {
+	if c2, out := roundTrip(t, c); !c.Equal(c2) {
 		t.Fatalf("round trip differs:\n%s", out)
 	}
 }
@@ -206,15 +198,7 @@ func TestBGPRestartMultipath(t *testing.T) {
 		!b.Neighbors[1].GracefulRestart || !b.Neighbors[1].SoftReconfigInbound {
 		t.Errorf("parsed %+v", b)
 	}
-	out, err := Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := Parse("m.yaml", out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !again.BGP.Equal(b) {
+	if again, _ := roundTrip(t, c); !again.BGP.Equal(b) {
 		t.Errorf("round trip changed the section:\n%+v\n%+v", b, again.BGP)
 	}
 	for _, bad := range []struct{ src, want string }{
@@ -239,13 +223,8 @@ func TestMaxPrefixes(t *testing.T) {
 	if n[0].MaxPrefixes != (MaxPrefixes{IPv4: 1000, IPv6: 50, Restart: 300 * time.Second}) || n[1].MaxPrefixes != (MaxPrefixes{IPv6: 7}) {
 		t.Errorf("max-prefixes = %+v, %+v", n[0].MaxPrefixes, n[1].MaxPrefixes)
 	}
-	out, err := Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2, err := Parse("m.yaml", out)
-	if err != nil || !c.Equal(c2) {
-		t.Fatalf("round trip: %v\n%s", err, out)
+	if c2, out := roundTrip(t, c); !c.Equal(c2) {
+		t.Fatalf("round trip differs:\n%s", out)
 	}
 	for _, bad := range []struct{ yaml, want string }{
 		{"{ipv4: 0}", "max-prefixes.ipv4"},
@@ -307,14 +286,7 @@ func TestExtendedCommunities(t *testing.T) {
 	if len(set.CommunityAdd.Extended) != 1 || len(set.CommunityRemove.Extended) != 1 || len(set.CommunityRemove.Standard) != 1 {
 		t.Errorf("set = %+v", set)
 	}
-	out, err := Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2, err := Parse("m.yaml", out)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	c2, out := roundTrip(t, c)
 	if !c.Equal(c2) || !slices.Equal(c2.Policy.CommunityLists["mixed"].Extended, got.Extended) {
 		t.Fatalf("round trip differs:\n%s", out)
 	}
@@ -355,13 +327,8 @@ func TestConfederation(t *testing.T) {
 			t.Errorf("AS %d: %s, local AS %d; want %s, %d", tc.as, got, l, tc.typ, tc.local)
 		}
 	}
-	out, err := Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := Parse("m.yaml", out)
-	if err != nil || !again.BGP.Equal(b) {
-		t.Errorf("round trip: %v\n%s", err, out)
+	if again, out := roundTrip(t, c); !again.BGP.Equal(b) {
+		t.Errorf("round trip differs:\n%s", out)
 	}
 	// Without a confederation every other AS is eBGP and the local AS is bgp.as.
 	plain := &BGP{AS: 65101}

@@ -332,6 +332,14 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c2, out := roundTrip(t, c); !c.Equal(c2) {
+		t.Errorf("round trip differs:\n%s", out)
+	}
+}
+
+// roundTrip marshals c and parses the result again.
+func roundTrip(t *testing.T, c *Config) (*Config, []byte) {
+	t.Helper()
 	out, err := Marshal(c)
 	if err != nil {
 		t.Fatal(err)
@@ -340,9 +348,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("re-parse: %v\n%s", err, out)
 	}
-	if !c.Equal(c2) {
-		t.Errorf("round trip differs:\n%s", out)
-	}
+	return c2, out
 }
 
 func TestLoad(t *testing.T) {
