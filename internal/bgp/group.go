@@ -507,7 +507,7 @@ func (g *updGroup) syncChunk(s *Speaker, ss *session, budget int) int {
 			s.slots[slot].advertised--
 			g.work = append(g.work, outEntry{p: p, kind: entWithdraw, mask: mask})
 			if d.unused() {
-				s.loc.Delete(k) // allowed for the key the walk is at
+				s.loc.Delete(k, d) // allowed for the key the walk is at
 			}
 		}
 	}

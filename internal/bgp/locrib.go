@@ -215,9 +215,6 @@ func locPrefix(k prefixmap.Key) wire.Prefix {
 // get returns p's dest (the zero dest when p is unknown).
 func (s *Speaker) get(p wire.Prefix) (dest, bool) { return s.loc.Get(locKey(p)) }
 
-// del forgets p.
-func (s *Speaker) del(p wire.Prefix) { s.loc.Delete(locKey(p)) }
-
 // Compact packs the Loc-RIB's arrays (see rib.RIB.Compact) and lets go of
 // the buffers a burst of UPDATEs grew: the batches kept for reuse and the
 // update groups' emptied queues. The daemon calls it once a burst has
@@ -454,7 +451,7 @@ func (s *Speaker) removePath(p wire.Prefix, slot uint16, b *batch) {
 	}
 	s.removeAt(p, &d, i, b)
 	if d.unused() {
-		s.loc.Delete(k)
+		s.loc.Delete(k, &d)
 	} else {
 		*dp = d
 	}
@@ -470,7 +467,7 @@ func (d *dest) unused() bool {
 // for the prefix the walk is at.
 func (s *Speaker) dropIfUnused(p wire.Prefix, d *dest) {
 	if d.unused() {
-		s.del(p)
+		s.loc.Delete(locKey(p), d)
 	}
 }
 

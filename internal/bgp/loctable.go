@@ -64,15 +64,17 @@ func (l *locTable) Get(k prefixmap.Key) (dest, bool) {
 	return dest{}, false
 }
 
-// Delete removes k; its reference goes with the next batch.
-func (l *locTable) Delete(k prefixmap.Key) {
-	if d := l.Ptr(k); d != nil {
-		id := d.id
-		l.held.Clear(id)
-		*d = dest{}
-		l.n--
-		l.release = append(l.release, rib.IndexRef{Table: l.table, Key: k, ID: id})
+// Delete removes k, whose dest the caller has in d (a copy will do: its
+// id names the entry); the reference goes with the next batch.
+func (l *locTable) Delete(k prefixmap.Key, d *dest) {
+	id := d.id
+	if !l.held.Has(id) {
+		return
 	}
+	l.held.Clear(id)
+	*l.dests.At(id) = dest{}
+	l.n--
+	l.release = append(l.release, rib.IndexRef{Table: l.table, Key: k, ID: id})
 }
 
 // Len returns the number of prefixes.
@@ -96,8 +98,8 @@ func (l *locTable) after(k *prefixmap.Key) iter.Seq2[prefixmap.Key, *dest] {
 
 // releaseAll gives back every reference, for a speaker that stops.
 func (l *locTable) releaseAll() {
-	for k := range l.All() {
-		l.Delete(k)
+	for k, d := range l.All() {
+		l.Delete(k, d)
 	}
 	l.idx.Release(l.release...)
 	l.release = nil
