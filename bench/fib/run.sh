@@ -20,25 +20,33 @@ go test ./internal/fib/ -run '^$' -bench 'Build|SecondProcess' -benchtime 1x -co
 uptime
 
 echo
-echo "== median ns/op and speed-up against bart.Fast (same address set) =="
+echo "== median ns/op, then median CPU ns/op of the benchmark's thread, and speed-up against bart.Fast (same address set) =="
 grep '^Benchmark' "$out" | awk '
 {
 	name = $1; sub(/-[0-9]+$/, "", name)
-	for (i = 3; i < NF; i++) if ($(i+1) == "ns/op") { v[name] = v[name] " " $i; break }
+	for (i = 3; i < NF; i++) {
+		if ($(i+1) == "ns/op") v[name] = v[name] " " $i
+		if ($(i+1) == "cpu-ns/op") c[name] = c[name] " " $i
+	}
+}
+function median(s,    k, a, i, j, t) {
+	k = split(substr(s, 2), a, " ")
+	for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+}
+function ratio(m, n, base) {
+	if ((base in m) && base != n && m[n] > 0) return sprintf("%6.1fx", m[base] / m[n])
+	return "       "
 }
 END {
-	for (n in v) {
-		k = split(substr(v[n], 2), a, " ")
-		# median
-		for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-		med[n] = (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
-	}
+	for (n in v) med[n] = median(v[n])
+	for (n in c) cmed[n] = median(c[n])
 	for (n in med) {
 		base = n; sub(/\/[^\/]*$/, "/bartFast", base)
 		# fib-delete, fib-apply-delete (the batch API) … against bartFast-delete
 		if (n ~ /Update/) { base = n; sub(/fib-(apply-)?/, "bartFast-", base) }
-		r = ""
-		if ((base in med) && base != n && med[n] > 0) r = sprintf("%6.1fx", med[base] / med[n])
-		printf "%-52s %10.2f ns/op %s\n", n, med[n], r
+		line = sprintf("%-52s %10.2f ns/op %s", n, med[n], ratio(med, n, base))
+		if (n in cmed) line = line sprintf(" %10.2f cpu-ns/op %s", cmed[n], ratio(cmed, n, base))
+		print line
 	}
 }' | sort

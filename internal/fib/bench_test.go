@@ -12,12 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gaissmai/bart"
 	fr "github.com/routerd/routerd/pkg/fibreader"
+	"golang.org/x/sys/unix"
 )
 
 // The benchmarks load the full table once into: the FIB in a /dev/shm
@@ -155,60 +155,72 @@ func BenchmarkLookup(b *testing.B) {
 		}{{"fib", e.shm}, {"fib-thp", e.thp}} {
 			t, _ := impl.w.Reader().Table(MainTable)
 			b.Run(set+"/"+impl.name+"-addr", func(b *testing.B) {
-				var x fr.Entry
-				for i := 0; i < b.N; i++ {
-					x ^= t.LookupAddr(s.addrs[i&(benchAddrs-1)])
-				}
-				sink = x
+				cpuTimed(b, func() {
+					var x fr.Entry
+					for i := 0; i < b.N; i++ {
+						x ^= t.LookupAddr(s.addrs[i&(benchAddrs-1)])
+					}
+					sink = x
+				})
 			})
 			b.Run(set+"/"+impl.name+"-raw", func(b *testing.B) {
-				var x fr.Entry
-				if v4 {
-					for i := 0; i < b.N; i++ {
-						x ^= t.Lookup4(s.raw4[i&(benchAddrs-1)])
+				cpuTimed(b, func() {
+					var x fr.Entry
+					if v4 {
+						for i := 0; i < b.N; i++ {
+							x ^= t.Lookup4(s.raw4[i&(benchAddrs-1)])
+						}
+					} else {
+						for i := 0; i < b.N; i++ {
+							a := s.raw6[i&(benchAddrs-1)]
+							x ^= t.Lookup6(a.Hi, a.Lo)
+						}
 					}
-				} else {
-					for i := 0; i < b.N; i++ {
-						a := s.raw6[i&(benchAddrs-1)]
-						x ^= t.Lookup6(a.Hi, a.Lo)
-					}
-				}
-				sink = x
+					sink = x
+				})
 			})
 			b.Run(set+"/"+impl.name+"-batch-addr", func(b *testing.B) {
 				out := make([]fr.Entry, 64)
-				for i := 0; i < b.N; i += 64 {
-					j := i & (benchAddrs - 1)
-					t.LookupAddrs(s.addrs[j:j+64], out)
-				}
+				cpuTimed(b, func() {
+					for i := 0; i < b.N; i += 64 {
+						j := i & (benchAddrs - 1)
+						t.LookupAddrs(s.addrs[j:j+64], out)
+					}
+				})
 			})
 			b.Run(set+"/"+impl.name+"-batch-raw", func(b *testing.B) {
 				out := make([]fr.Entry, 64)
-				for i := 0; i < b.N; i += 64 {
-					j := i & (benchAddrs - 1)
-					if v4 {
-						t.Lookup4Batch(s.raw4[j:j+64], out)
-					} else {
-						t.Lookup6Batch(s.raw6[j:j+64], out)
+				cpuTimed(b, func() {
+					for i := 0; i < b.N; i += 64 {
+						j := i & (benchAddrs - 1)
+						if v4 {
+							t.Lookup4Batch(s.raw4[j:j+64], out)
+						} else {
+							t.Lookup6Batch(s.raw6[j:j+64], out)
+						}
 					}
-				}
+				})
 			})
 		}
 		b.Run(set+"/bartFast", func(b *testing.B) {
-			var x uint32
-			for i := 0; i < b.N; i++ {
-				v, _ := e.fast.Lookup(s.addrs[i&(benchAddrs-1)])
-				x ^= v
-			}
-			sinkU = x
+			cpuTimed(b, func() {
+				var x uint32
+				for i := 0; i < b.N; i++ {
+					v, _ := e.fast.Lookup(s.addrs[i&(benchAddrs-1)])
+					x ^= v
+				}
+				sinkU = x
+			})
 		})
 		b.Run(set+"/bartTable", func(b *testing.B) {
-			var x uint32
-			for i := 0; i < b.N; i++ {
-				v, _ := e.tbl.Lookup(s.addrs[i&(benchAddrs-1)])
-				x ^= v
-			}
-			sinkU = x
+			cpuTimed(b, func() {
+				var x uint32
+				for i := 0; i < b.N; i++ {
+					v, _ := e.tbl.Lookup(s.addrs[i&(benchAddrs-1)])
+					x ^= v
+				}
+				sinkU = x
+			})
 		})
 	}
 }
@@ -550,13 +562,24 @@ func BenchmarkUpdate(b *testing.B) {
 	}
 }
 
-// threadCPU is the CPU time the calling OS thread has used.
+// threadCPU is the CPU time the calling OS thread has used (to the
+// nanosecond; getrusage counts in scheduler ticks of 4 ms).
 func threadCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ts.Nano())
 }
 
-const rusageThread = 1 // RUSAGE_THREAD (Linux)
+// cpuTimed runs a benchmark's loop on one OS thread and reports, beside
+// the wall time, the CPU time that thread used per operation (cpu-ns/op):
+// on this shared machine wall time also counts time spent waiting for a
+// CPU.
+func cpuTimed(b *testing.B, loop func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c0 := threadCPU()
+	loop()
+	b.ReportMetric(float64((threadCPU()-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}

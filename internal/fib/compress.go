@@ -58,13 +58,18 @@ type compState struct {
 	quarWords uint64 // words of copies in the quarantine
 	used      uint64 // words in live copies
 
-	// The main table's shortcut table in the file (nil if none), its
-	// log2 size, and the keys of depth-32 nodes freed since the last
-	// Commit (their entries go at its start, before anything they link
-	// is quarantined).
-	sc     []uint64
-	scBits uint
-	scDel  []uint32
+	// The main table's shortcut tables for depths 32 and 40.
+	sc [2]scTable
+}
+
+// scTable is one shortcut table in the file (see fr.ShortcutHome).
+type scTable struct {
+	slots []uint64 // nil if none
+	bits  uint     // log2(len(slots))
+	depth uint32
+	// Keys of nodes freed since the last Commit: their entries go at its
+	// start, before anything they link is quarantined.
+	del []uint64
 }
 
 type compCopy struct {
@@ -79,59 +84,69 @@ func (w *Writer) initComp() {
 	c.slot, c.off, c.words, c.dmark = make([]uint8, n), make([]uint32, n), make([]uint8, n), make([]bool, n)
 	c.pool = unsafe.Slice((*uint64)(unsafe.Pointer(&w.mem[w.lay.compPool])), w.opts.CompWords)
 	c.next = 8 // offset 0 means "none"
-	if w.lay.shortcuts > 0 {
-		c.sc = unsafe.Slice((*uint64)(unsafe.Pointer(&w.mem[w.lay.shortcut])), w.lay.shortcuts)
-		c.scBits = uint(bits.TrailingZeros64(w.lay.shortcuts))
+	for i := range c.sc {
+		s := &c.sc[i]
+		s.depth = 32 + 8*uint32(i)
+		if n := w.lay.shortcuts[i]; n > 0 {
+			s.slots = unsafe.Slice((*uint64)(unsafe.Pointer(&w.mem[w.lay.shortcut[i]])), n)
+			s.bits = uint(bits.TrailingZeros64(n))
+		}
 	}
 }
 
-// shortcutKey is the key of node n in the shortcut table (the top 32
-// address bits of its prefix) if n is a depth-32 node of the main table.
-func (w *Writer) shortcutKey(n uint32) (uint32, bool) {
+// shortcutKey finds the shortcut table of node n and its key there (the
+// top address bits of its prefix) if n is a main-table node at the depth
+// of one.
+func (w *Writer) shortcutKey(n uint32) (*scTable, uint64, bool) {
 	c := &w.comp
-	if c.sc == nil || w.nodeDepth[n] != fr.ShortcutBits || c.slot[n] != 0 {
-		return 0, false
+	d := uint32(w.nodeDepth[n])
+	if c.slot[n] != 0 || d < 32 || d > 40 || d%8 != 0 {
+		return nil, 0, false
+	}
+	s := &c.sc[(d-32)/8]
+	if s.slots == nil {
+		return nil, 0, false
 	}
 	// Each node up to the root contributes the index of the entry that
 	// links it; a node at depth d is linked from an entry fixing bits up
 	// to d.
 	var key uint64
 	for x := int32(n); x >= 0; x = c.parent[x] {
-		key |= uint64(c.pos[x]) << (fr.ShortcutBits - uint(w.nodeDepth[x]))
+		key |= uint64(c.pos[x]) << (d - uint32(w.nodeDepth[x]))
 	}
-	return uint32(key), true
+	return s, key, true
 }
 
-// scSet points key's shortcut at link, adding it if there is room within
-// ShortcutProbes slots of its home (otherwise lookups of key walk from the
-// root, which is only slower).
-func (c *compState) scSet(key, link uint32) {
-	mask := uint32(len(c.sc) - 1)
-	i := fr.ShortcutHome(key, c.scBits)
+// set points key's shortcut at the compressed node at off, adding it if
+// there is room within ShortcutProbes slots of its home (otherwise lookups
+// of key walk from the root, which is only slower).
+func (s *scTable) set(key uint64, off uint32) {
+	mask := uint32(len(s.slots) - 1)
+	i := fr.ShortcutHome(key, s.bits)
 	for k := uint32(0); k < fr.ShortcutProbes; k++ {
 		j := (i + k) & mask
-		if w := c.sc[j]; w == 0 || uint32(w) == key {
-			atomic.StoreUint64(&c.sc[j], uint64(link)<<32|uint64(key))
+		if w := s.slots[j]; w == 0 || w&fr.ShortcutKeyMask == key {
+			atomic.StoreUint64(&s.slots[j], fr.ShortcutSlot(key, off))
 			return
 		}
 	}
 }
 
-// scDelete removes key's shortcut and shifts later entries of the probe
+// remove removes key's shortcut and shifts later entries of the probe
 // run back into the hole, so that no present key lies beyond an empty
 // slot. A reader probing meanwhile may miss a moved key (and walk from the
 // root) but never finds a wrong one: each slot is one atomic word.
-func (c *compState) scDelete(key uint32) {
-	mask := uint32(len(c.sc) - 1)
-	i := fr.ShortcutHome(key, c.scBits)
+func (s *scTable) remove(key uint64) {
+	mask := uint32(len(s.slots) - 1)
+	i := fr.ShortcutHome(key, s.bits)
 	hole := ^uint32(0)
 	for k := uint32(0); k < fr.ShortcutProbes; k++ {
 		j := (i + k) & mask
-		w := c.sc[j]
+		w := s.slots[j]
 		if w == 0 {
 			return
 		}
-		if uint32(w) == key {
+		if w&fr.ShortcutKeyMask == key {
 			hole = j
 			break
 		}
@@ -139,19 +154,19 @@ func (c *compState) scDelete(key uint32) {
 	if hole == ^uint32(0) {
 		return
 	}
-	for k, n := (hole+1)&mask, 0; n < len(c.sc); k, n = (k+1)&mask, n+1 {
-		w := c.sc[k]
+	for k, n := (hole+1)&mask, 0; n < len(s.slots); k, n = (k+1)&mask, n+1 {
+		w := s.slots[k]
 		if w == 0 {
 			break
 		}
 		// The entry at k may fill the hole if the hole is not before its
 		// home (cyclically): it then moves closer to its home.
-		if home := fr.ShortcutHome(uint32(w), c.scBits); (k-home)&mask >= (k-hole)&mask {
-			atomic.StoreUint64(&c.sc[hole], w)
+		if home := fr.ShortcutHome(w&fr.ShortcutKeyMask, s.bits); (k-home)&mask >= (k-hole)&mask {
+			atomic.StoreUint64(&s.slots[hole], w)
 			hole = k
 		}
 	}
-	atomic.StoreUint64(&c.sc[hole], 0)
+	atomic.StoreUint64(&s.slots[hole], 0)
 }
 
 func (w *Writer) markNode(n uint32) {
@@ -225,8 +240,8 @@ func (w *Writer) freeNode(n uint32) bool {
 	if !c.v6[n] {
 		return false
 	}
-	if key, ok := w.shortcutKey(n); ok {
-		c.scDel = append(c.scDel, key)
+	if s, key, ok := w.shortcutKey(n); ok {
+		s.del = append(s.del, key)
 	}
 	c.v6[n] = false
 	// A stale entry in a dirty list is skipped at publication (see
@@ -374,10 +389,13 @@ func (w *Writer) publish6(now int64) error {
 	// Shortcuts of freed nodes go first: until their parents are
 	// republished below, the walk from the root still finds the old
 	// copies, and those are quarantined only at the end.
-	for _, k := range c.scDel {
-		c.scDelete(k)
+	for i := range c.sc {
+		s := &c.sc[i]
+		for _, k := range s.del {
+			s.remove(k)
+		}
+		s.del = s.del[:0]
 	}
-	c.scDel = c.scDel[:0]
 	p32 := w.pool32()
 	for d := len(c.dirty) - 1; d >= 0; d-- {
 		if err := w.publishDepth(d, c.dirty[d], p32, now); err != nil {
@@ -419,8 +437,8 @@ func (w *Writer) publishDepth(d int, dirty []uint32, p32 []uint32, now int64) er
 		c.dmark[n] = false
 		old, oldWords := c.off[n], c.words[n]
 		c.off[n], c.words[n] = o, uint8(words-compMinWords)
-		if key, ok := w.shortcutKey(n); ok {
-			c.scSet(key, fr.EncodeLink(o))
+		if s, key, ok := w.shortcutKey(n); ok {
+			s.set(key, o)
 		}
 		// A parent that is not itself republished gets the new link in place.
 		if par := c.parent[n]; par >= 0 {

@@ -233,6 +233,7 @@ func TestRandomDifferential(t *testing.T) {
 		// A tiny shortcut table (collisions, full probe windows, deletes
 		// that shift entries back) and none at all, besides the default.
 		o.Shortcuts = map[int]int{24: 0, 16: 8, 8: -1}[mainBits]
+		o.Shortcuts40 = map[int]int{24: 0, 16: 4, 8: -1}[mainBits]
 		w, err := Create("", o)
 		if err != nil {
 			t.Fatal(err)
@@ -306,34 +307,37 @@ func TestRandomDifferential(t *testing.T) {
 	}
 }
 
-// checkShortcuts verifies that every entry of the shortcut table is the
-// link the published trie holds at depth 32 for its key, and returns how
-// many there are.
-func checkShortcuts(t testing.TB, w *Writer) int {
+// checkShortcuts verifies that every entry of the shortcut tables is the
+// link the published trie holds at its depth for its key, and returns how
+// many there are at depth 32 and at depth 40.
+func checkShortcuts(t testing.TB, w *Writer) (n32, n40 int) {
 	t.Helper()
 	c := &w.comp
-	n := 0
-	for i, s := range c.sc {
-		if s == 0 {
-			continue
-		}
-		n++
-		key, link := uint32(s), uint32(s>>32)
-		hi := uint64(key) << 32
-		tr := w.tables[0].v6
-		e := tr.pub[hi>>(64-tr.bits)]
-		d := uint32(tr.bits)
-		for ; d < fr.ShortcutBits && e&(1<<31) != 0; d += 8 {
-			e = compStep(c.pool, e, uint32(hi>>(56-d)&0xff))
-		}
-		if d != fr.ShortcutBits || e != link {
-			t.Fatalf("shortcut slot %d: key %#x -> %#x, the trie has %#x at depth %d", i, key, link, e, d)
-		}
-		if h := fr.ShortcutHome(key, c.scBits); (uint32(i)-h)&uint32(len(c.sc)-1) >= fr.ShortcutProbes {
-			t.Fatalf("shortcut slot %d: key %#x lies beyond the probe window of its home %d", i, key, h)
+	var count [2]int
+	for si := range c.sc {
+		s := &c.sc[si]
+		for i, sw := range s.slots {
+			if sw == 0 {
+				continue
+			}
+			count[si]++
+			key, link := sw&fr.ShortcutKeyMask, fr.EncodeLink(uint32(sw>>40))
+			hi := key << (64 - s.depth)
+			tr := w.tables[0].v6
+			e := tr.pub[hi>>(64-tr.bits)]
+			d := uint32(tr.bits)
+			for ; d < s.depth && e&(1<<31) != 0; d += 8 {
+				e = compStep(c.pool, e, uint32(hi>>(56-d)&0xff))
+			}
+			if d != s.depth || e != link {
+				t.Fatalf("depth-%d shortcut slot %d: key %#x -> %#x, the trie has %#x at depth %d", s.depth, i, key, link, e, d)
+			}
+			if h := fr.ShortcutHome(key, s.bits); (uint32(i)-h)&uint32(len(s.slots)-1) >= fr.ShortcutProbes {
+				t.Fatalf("depth-%d shortcut slot %d: key %#x lies beyond the probe window of its home %d", s.depth, i, key, h)
+			}
 		}
 	}
-	return n
+	return count[0], count[1]
 }
 
 // compStep is one step of the published walk, for tests.
@@ -394,8 +398,8 @@ func TestFullTableDifferential(t *testing.T) {
 		checkBatch(t, tab, batch)
 	}
 	probe()
-	if n := checkShortcuts(t, w); n < 10000 {
-		t.Errorf("only %d shortcuts for the full table's nodes at depth 32", n)
+	if n32, n40 := checkShortcuts(t, w); n32 < 10000 || n40 < 18000 {
+		t.Errorf("only %d and %d shortcuts for the full table's nodes at depths 32 and 40", n32, n40)
 	}
 	// Withdraw and re-announce 100k random prefixes.
 	idx := rng.Perm(len(ps))[:100_000]
@@ -414,8 +418,8 @@ func TestFullTableDifferential(t *testing.T) {
 	}
 	w.Commit()
 	probe()
-	if n := checkShortcuts(t, w); n < 5000 {
-		t.Errorf("only %d shortcuts for the full table's nodes at depth 32", n)
+	if n32, n40 := checkShortcuts(t, w); n32 < 5000 || n40 < 9000 {
+		t.Errorf("only %d and %d shortcuts for the full table's nodes at depths 32 and 40", n32, n40)
 	}
 }
 
@@ -475,7 +479,7 @@ func TestChurnBeyondGrace(t *testing.T) {
 
 func testChurnBeyondGrace(t *testing.T, shortcuts int) {
 	rng := rand.New(rand.NewPCG(3, 3))
-	o := Options{MainRootBits: 16, Nodes: 1 << 10, GroupSlots: 256, Records: 1024, CompWords: 1 << 14, Grace: time.Hour, Shortcuts: shortcuts}
+	o := Options{MainRootBits: 16, Nodes: 1 << 10, GroupSlots: 256, Records: 1024, CompWords: 1 << 14, Grace: time.Hour, Shortcuts: shortcuts, Shortcuts40: shortcuts}
 	w, err := Create("", o)
 	if err != nil {
 		t.Fatal(err)

@@ -36,11 +36,16 @@ type Options struct {
 	// address space; the full table uses about 3 MiB).
 	CompWords int
 	// Shortcuts is the number of slots (a power of two, at most 1<<24) of
-	// the main table's IPv6 shortcut table, which takes lookups straight
-	// to the node at depth 32 of their /32. Default 1<<15 (256 KiB; the
-	// full table has about 11k such nodes, and 16k to 64k slots measured
-	// the same); -1 for none.
+	// the main table's depth-32 IPv6 shortcut table, which takes lookups
+	// straight to the node at depth 32 of their /32. Default 1<<15 (256
+	// KiB; the full table has about 11k such nodes, and 16k to 64k slots
+	// measured the same); -1 for none.
 	Shortcuts int
+	// Shortcuts40 is the same for the depth-40 table (the node of an
+	// address's /40). Default 1<<16 (512 KiB; the full table has about
+	// 19k nodes at depth 40); -1 for none. With either table, CompWords
+	// is at most 1<<24 (a slot holds a 24-bit offset).
+	Shortcuts40 int
 	// Grace is how long freed nodes and records stay untouched before
 	// reuse. Default 1s. Readers stay correct even past it (they retry on
 	// the reclaim sequence); the grace period only makes retries rare.
@@ -62,6 +67,7 @@ func (o *Options) fill() error {
 	def(&o.TableRootBits, 16)
 	def(&o.CompWords, 1<<22)
 	def(&o.Shortcuts, 1<<15)
+	def(&o.Shortcuts40, 1<<16)
 	if o.Grace == 0 {
 		o.Grace = time.Second
 	}
@@ -84,6 +90,10 @@ func (o *Options) fill() error {
 		return fmt.Errorf("fib: CompWords %d out of range", o.CompWords)
 	case o.Shortcuts != -1 && (o.Shortcuts < 1 || o.Shortcuts > 1<<24 || o.Shortcuts&(o.Shortcuts-1) != 0):
 		return fmt.Errorf("fib: Shortcuts %d must be a power of two up to 1<<24, or -1", o.Shortcuts)
+	case o.Shortcuts40 != -1 && (o.Shortcuts40 < 1 || o.Shortcuts40 > 1<<24 || o.Shortcuts40&(o.Shortcuts40-1) != 0):
+		return fmt.Errorf("fib: Shortcuts40 %d must be a power of two up to 1<<24, or -1", o.Shortcuts40)
+	case (o.Shortcuts > 0 || o.Shortcuts40 > 0) && o.CompWords > 1<<24:
+		return fmt.Errorf("fib: CompWords %d above 1<<24 needs Shortcuts and Shortcuts40 -1 (a shortcut holds a 24-bit offset)", o.CompWords)
 	case o.Grace < 0:
 		return fmt.Errorf("fib: negative grace period")
 	}
@@ -93,7 +103,7 @@ func (o *Options) fill() error {
 // layout holds the byte offsets of every section.
 type layout struct {
 	tableDir, groupDir, recPool, nodePool, compPool uint64
-	shortcut, shortcuts                             uint64 // offset, slots (0: none)
+	shortcut, shortcuts                             [2]uint64 // depth 32 and 40: offset, slots (0: none)
 	recSize                                         uint64
 	root4, root6                                    []uint64 // per table slot
 	bits4                                           []int
@@ -111,9 +121,11 @@ func computeLayout(o *Options) layout {
 	off = align(off+uint64(o.MaxTables)*fr.TableEntrySize, 64)
 	l.groupDir = off
 	off = align(off+uint64(o.GroupSlots)*4, 64)
-	if o.Shortcuts > 0 {
-		l.shortcut, l.shortcuts = off, uint64(o.Shortcuts)
-		off = align(off+uint64(o.Shortcuts)*8, 64)
+	for i, n := range [2]int{o.Shortcuts, o.Shortcuts40} {
+		if n > 0 {
+			l.shortcut[i], l.shortcuts[i] = off, uint64(n)
+			off = align(off+uint64(n)*8, 64)
+		}
 	}
 	l.root4 = make([]uint64, o.MaxTables)
 	l.root6 = make([]uint64, o.MaxTables)

@@ -20,7 +20,7 @@ import (
 func TestRepublish(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 40))
 	o := smallOpts()
-	o.Shortcuts = 64
+	o.Shortcuts, o.Shortcuts40 = 64, 64
 	w, err := Create("", o)
 	if err != nil {
 		t.Fatal(err)

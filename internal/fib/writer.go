@@ -194,8 +194,10 @@ func Create(path string, opts Options) (*Writer, error) {
 	le.PutUint64(h[fr.OffRecordPool:], w.lay.recPool)
 	le.PutUint64(h[fr.OffCompPool:], w.lay.compPool)
 	le.PutUint64(h[fr.OffCompWords:], uint64(opts.CompWords))
-	le.PutUint64(h[fr.OffShortcut:], w.lay.shortcut)
-	le.PutUint32(h[fr.OffShortcutLen:], uint32(w.lay.shortcuts))
+	le.PutUint64(h[fr.OffShortcut:], w.lay.shortcut[0])
+	le.PutUint32(h[fr.OffShortcutLen:], uint32(w.lay.shortcuts[0]))
+	le.PutUint64(h[fr.OffShortcut40:], w.lay.shortcut[1])
+	le.PutUint32(h[fr.OffShortcut40Len:], uint32(w.lay.shortcuts[1]))
 	w.Heartbeat()
 	if _, err := w.table(MainTable, true); err != nil {
 		w.abandon()

@@ -13,8 +13,9 @@ const Magic uint64 = 0x0000424946445452
 // Version is the format version this package reads. A change to the layout
 // of any section, the entry encoding or the meaning of a header field bumps
 // it; a reader refuses any other version. Version 2 added the IPv6
-// shortcut table (OffShortcut).
-const Version uint32 = 2
+// shortcut table (OffShortcut); version 3 a second one for depth 40
+// (OffShortcut40) and one slot encoding for both.
+const Version uint32 = 3
 
 // Header field offsets, in bytes from the start of the file.
 const (
@@ -37,14 +38,17 @@ const (
 	OffRecordPool  = 88  // uint64 offset of the record pool
 	OffCompPool    = 96  // uint64 offset of the compressed-node pool (IPv6)
 	OffCompWords   = 104 // uint64 size of the compressed-node pool in 8-byte words
-	OffShortcut    = 112 // uint64 offset of the IPv6 shortcut table of table slot 0 (see ShortcutHome), 0 if none
-	OffShortcutLen = 120 // uint32 slots in the shortcut table: a power of two up to 1<<24, 0 if none
+	OffShortcut    = 112 // uint64 offset of the depth-32 IPv6 shortcut table of table slot 0 (see ShortcutHome), 0 if none
+	OffShortcutLen = 120 // uint32 slots in that table: a power of two up to 1<<24, 0 if none
 	OffGeneration  = 128 // uint64 generation, atomic, +1 per committed batch
 	OffReclaim     = 192 // uint64 reclaim sequence, atomic, +1 before freed memory is reused
 	OffHeartbeat   = 256 // uint64 writer heartbeat, Unix nanoseconds, atomic
 	OffCommitted   = 264 // uint64 time of the last commit, Unix nanoseconds, atomic
 	OffStats       = 320 // statistics block, atomic words (see Stats)
-	HeaderSize     = 512
+	// The depth-40 shortcut table, like OffShortcut and OffShortcutLen.
+	OffShortcut40    = 384 // uint64 offset, 0 if none
+	OffShortcut40Len = 392 // uint32 slots, a power of two up to 1<<24, 0 if none
+	HeaderSize       = 512
 )
 
 // Statistics block, offsets from OffStats (all uint64, atomic).
@@ -112,28 +116,36 @@ const (
 	CompHeaderWords = 5
 )
 
-// The shortcut table lets an IPv6 lookup of the table in directory slot 0
-// (the main table) skip the levels above depth ShortcutBits: it maps the
-// top 32 bits of an address to the link to the compressed node at depth 32
-// below them, when there is one. A lookup whose root entry is a link
-// probes it first; on a miss (or after ShortcutProbes slots) it walks from
-// the root as usual, so a missing entry only costs time. It applies only
-// when the IPv6 root stride leaves 32 a node depth (root bits 8 or 16).
+// The shortcut tables let an IPv6 lookup of the table in directory slot 0
+// (the main table) skip the levels above depth 32 or 40. Each maps the top
+// 32 (OffShortcut) or 40 (OffShortcut40) bits of an address to the
+// compressed node at that depth below them, when there is one. A lookup
+// whose root entry is a link probes both (the loads are independent) and
+// starts at the deeper hit; on a miss in both (or after ShortcutProbes
+// slots) it walks from the root as usual, so a missing entry only costs
+// time. They apply only when the IPv6 root stride leaves 32 and 40 node
+// depths (root bits 8 or 16).
 //
-// Slot word (uint64, atomic): key in bits 0..31, link entry in bits 32..63
-// (bit 63 set); 0 is an empty slot. Linear probing from ShortcutHome; the
-// writer never places an entry more than ShortcutProbes-1 slots past its
-// home and deletes by shifting later entries back, so no probe of a present
-// key passes an empty slot.
+// Slot word (uint64, atomic): the key (the address's top 32 or 40 bits) in
+// bits 0..39, the compressed node's word offset in bits 40..63 (never 0,
+// so an occupied slot is never 0; 0 is an empty slot). Linear probing from
+// ShortcutHome; the writer never places an entry more than
+// ShortcutProbes-1 slots past its home and deletes by shifting later
+// entries back, so no probe of a present key passes an empty slot. A file
+// with shortcut tables has a compressed pool of at most 1<<24 words.
 const (
-	ShortcutBits   = 32
-	ShortcutProbes = 16
-	shortcutMul    = 0x9E3779B1
+	ShortcutProbes  = 16
+	ShortcutKeyMask = 1<<40 - 1
+	shortcutMul     = 0x9E3779B97F4A7C15
 )
 
-// ShortcutHome is the first slot probed for key (the top 32 bits of an
-// IPv6 address) in a shortcut table of 1<<bits slots.
-func ShortcutHome(key uint32, bits uint) uint32 { return key * shortcutMul >> (32 - bits) }
+// ShortcutHome is the first slot probed for key (the top 32 or 40 bits of
+// an IPv6 address) in a shortcut table of 1<<bits slots.
+func ShortcutHome(key uint64, bits uint) uint32 { return uint32(key * shortcutMul >> (64 - bits)) }
+
+// ShortcutSlot is the slot word for key and the compressed node at word
+// offset off (0 < off < 1<<24).
+func ShortcutSlot(key uint64, off uint32) uint64 { return uint64(off)<<40 | key }
 
 // Entry encoding (uint32).
 //

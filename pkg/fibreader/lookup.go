@@ -22,8 +22,49 @@ type Table struct {
 	comp64  []uint64
 	comp32  []uint32
 	reclaim *uint64
-	sc      []uint64 // IPv6 shortcut table (see ShortcutBits), nil if none
-	scShift uint32   // 32 - log2(len(sc))
+	// IPv6 shortcut tables for depths 32 and 40 (see ShortcutHome); a
+	// table without them has a one-slot empty one, so that the batch walk
+	// probes without a branch.
+	sc32, sc40 shortcuts
+}
+
+// shortcuts is one shortcut table as lookups probe it.
+type shortcuts struct {
+	slots []uint64
+	shift uint32 // 64 - log2(len(slots))
+	mask  uint32 // len(slots) - 1
+}
+
+// emptyShortcut is the one empty slot of a missing shortcut table. Nothing
+// writes it.
+var emptyShortcut [1]uint64
+
+func noShortcuts() shortcuts { return shortcuts{slots: emptyShortcut[:], shift: 63} }
+
+func newShortcuts(s []uint64) shortcuts {
+	if len(s) == 0 {
+		return noShortcuts()
+	}
+	b := uint32(bits.TrailingZeros(uint(len(s))))
+	return shortcuts{slots: s, shift: 64 - b, mask: uint32(len(s) - 1)}
+}
+
+func (s *shortcuts) home(key uint64) uint32 { return uint32(key*shortcutMul>>(s.shift&63)) & s.mask }
+
+// probeOn looks for key in the slots after its home slot i, up to the
+// probe window or the first empty slot.
+func (s *shortcuts) probeOn(i uint32, key uint64) (uint64, bool) {
+	for k := 1; k < ShortcutProbes; k++ {
+		i = (i + 1) & s.mask
+		w := atomic.LoadUint64(&s.slots[i])
+		if w == 0 {
+			break
+		}
+		if w&ShortcutKeyMask == key {
+			return w, true
+		}
+	}
+	return 0, false
 }
 
 // ID is the routing table id.
@@ -55,7 +96,7 @@ func (t *Table) Lookup4(a uint32) Entry {
 func (t *Table) lookup4Node(a uint32) Entry {
 	for {
 		seq := atomic.LoadUint64(t.reclaim)
-		e := atomic.LoadUint32(&t.root4[a>>t.shift4])
+		e := atomic.LoadUint32(&t.root4[a>>(t.shift4&31)])
 		if e&entryLink != 0 {
 			e = t.walk4(e, a)
 		}
@@ -84,85 +125,7 @@ func (t *Table) walk4(e, a uint32) uint32 {
 
 // Lookup6 finds the longest prefix matching the IPv6 address whose first
 // and last eight bytes, big-endian, are hi and lo.
-func (t *Table) Lookup6(hi, lo uint64) Entry {
-	e := t.root6[hi>>t.shift6]
-	if e&entryLink != 0 {
-		return t.lookup6Node(hi, lo)
-	}
-	return Entry(e)
-}
-
-func (t *Table) lookup6Node(hi, lo uint64) Entry {
-	for {
-		seq := atomic.LoadUint64(t.reclaim)
-		e := atomic.LoadUint32(&t.root6[hi>>(64-t.bits6)])
-		if e&entryLink != 0 {
-			d := t.bits6
-			if l, ok := t.shortcut(hi); ok {
-				e, d = l, ShortcutBits
-			}
-			e = t.walk6(e, d, hi, lo)
-		}
-		if atomic.LoadUint64(t.reclaim) == seq {
-			return Entry(e)
-		}
-	}
-}
-
-// shortcut finds the link to the node at depth ShortcutBits for the
-// address whose top half is hi, if the table has it in its shortcut table.
-func (t *Table) shortcut(hi uint64) (uint32, bool) {
-	sc := t.sc
-	if len(sc) == 0 {
-		return 0, false
-	}
-	key := uint32(hi >> 32)
-	mask := uint32(len(sc) - 1)
-	i := key * shortcutMul >> t.scShift
-	for k := 0; k < ShortcutProbes; k++ {
-		w := atomic.LoadUint64(&sc[i&mask])
-		if w == 0 {
-			break
-		}
-		if uint32(w) == key {
-			return uint32(w >> 32), true
-		}
-		i++
-	}
-	return 0, false
-}
-
-// walk6 walks from the link e at depth d.
-func (t *Table) walk6(e, d uint32, hi, lo uint64) uint32 {
-	c64, c32 := t.comp64, t.comp32
-	for e&entryLink != 0 {
-		var b uint64
-		switch {
-		case d < 64:
-			b = hi >> (56 - d) & 0xff
-		case d < 128:
-			b = lo >> (120 - d) & 0xff
-		default:
-			return 0 // corrupt: a link below the last stride
-		}
-		d += 8
-		// One step, written out (a call costs more than the arithmetic):
-		// the rank of b's run is the run count before b's quarter plus
-		// the run starts up to b.
-		o := uint(e & entryNodeMask)
-		if o+CompHeaderWords > uint(len(c64)) {
-			return 0
-		}
-		bm := atomic.LoadUint64(&c64[o+uint(b>>6)])
-		bases := atomic.LoadUint64(&c64[o+4])
-		i := 2*(o+CompHeaderWords) + uint(bases>>(16*(b>>6))&0xffff) + uint(bits.OnesCount64(bm&(2<<(b&63)-1))) - 1
-		if i >= uint(len(c32)) {
-			return 0
-		}
-		e = atomic.LoadUint32(&c32[i])
-	}
-	return e
-}
+func (t *Table) Lookup6(hi, lo uint64) Entry { return t.lookup6(hi, lo) }
 
 // LookupAddr looks addr up in the table of its family. An IPv4-mapped IPv6
 // address is looked up as IPv6; unmap it first for IPv4 semantics.
@@ -177,13 +140,15 @@ func (t *Table) LookupAddr(addr netip.Addr) Entry {
 	return t.lookupAddr(&addr)
 }
 
-// lookup6 is Lookup6 with the walk in the same function: LookupAddr's
-// IPv6 path makes one call instead of four.
+// lookup6 walks from the root, or from the node a shortcut table names,
+// through the compressed nodes. The reclaim sequence read before and after
+// the walk guards against a node the writer freed and reused while this
+// reader was descheduled in the middle of it: the walk is repeated.
 func (t *Table) lookup6(hi, lo uint64) Entry {
-	sh := t.shift6
+	sh := t.shift6 & 63
 	e := t.root6[hi>>sh]
 	if e&entryLink == 0 {
-		return Entry(e)
+		return Entry(e) // roots are never freed
 	}
 	c64, c32 := t.comp64, t.comp32
 	for {
@@ -191,39 +156,55 @@ func (t *Table) lookup6(hi, lo uint64) Entry {
 		e = atomic.LoadUint32(&t.root6[hi>>sh])
 		d := t.bits6
 		if e&entryLink != 0 {
-			if l, ok := t.shortcut(hi); ok {
-				e, d = l, ShortcutBits
+			if l, ld, ok := t.shortcut(hi); ok {
+				e, d = l, ld
 			}
 		}
-		for e&entryLink != 0 {
-			var b uint64
-			switch {
-			case d < 64:
-				b = hi >> (56 - d) & 0xff
-			case d < 128:
-				b = lo >> (120 - d) & 0xff
-			default:
-				e = 0 // corrupt: a link below the last stride
-				continue
+		// The address bits below depth d, top-aligned: each step takes
+		// the top byte. No walk starts above depth 8, so more than 15
+		// steps pass depth 128: the file is corrupt there.
+		d &= 63
+		kh, kl := hi<<d|lo>>(64-d), lo<<d
+		for n := 0; e&entryLink != 0; n++ {
+			if n == 15 {
+				e = 0
+				break
 			}
-			d += 8
-			// One step, as in walk6.
-			o := uint(e & entryNodeMask)
-			e = 0
-			if o+CompHeaderWords <= uint(len(c64)) {
-				q := uint(b >> 6)
-				bm := atomic.LoadUint64(&c64[o+q])
-				bases := atomic.LoadUint64(&c64[o+4])
-				j := 2*(o+CompHeaderWords) + uint(bases>>(16*q)&0xffff) + uint(bits.OnesCount64(bm&(2<<(b&63)-1))) - 1
-				if j < uint(len(c32)) {
-					e = atomic.LoadUint32(&c32[j])
-				}
-			}
+			e = step6(c64, c32, e, kh>>56)
+			kh, kl = kh<<8|kl>>56, kl<<8
 		}
 		if atomic.LoadUint64(t.reclaim) == seq {
 			return Entry(e)
 		}
 	}
+}
+
+// shortcut finds where the walk of the address whose top half is hi can
+// start below the root: the link to its node at depth 40 or, failing
+// that, 32, from the shortcut tables.
+func (t *Table) shortcut(hi uint64) (e, d uint32, ok bool) {
+	k40, k32 := hi>>24, hi>>32
+	i40, i32 := t.sc40.home(k40), t.sc32.home(k32)
+	// Both home slots first: the loads are independent and overlap.
+	w40 := atomic.LoadUint64(&t.sc40.slots[i40])
+	w32 := atomic.LoadUint64(&t.sc32.slots[i32])
+	if w40 != 0 {
+		if w40&ShortcutKeyMask == k40 {
+			return EncodeLink(uint32(w40 >> 40)), 40, true
+		}
+		if w, ok := t.sc40.probeOn(i40, k40); ok {
+			return EncodeLink(uint32(w >> 40)), 40, true
+		}
+	}
+	if w32 != 0 {
+		if w32&ShortcutKeyMask == k32 {
+			return EncodeLink(uint32(w32 >> 40)), 32, true
+		}
+		if w, ok := t.sc32.probeOn(i32, k32); ok {
+			return EncodeLink(uint32(w >> 40)), 32, true
+		}
+	}
+	return 0, 0, false
 }
 
 func (t *Table) lookupAddr(addr *netip.Addr) Entry {
@@ -262,7 +243,7 @@ func (t *Table) Lookup4Batch(addrs []uint32, out []Entry) {
 func (t *Table) lookup4Chunk(addrs []uint32, out []Entry) {
 	link := uint32(0)
 	for i, a := range addrs {
-		e := atomic.LoadUint32(&t.root4[a>>t.shift4])
+		e := atomic.LoadUint32(&t.root4[a>>(t.shift4&31)])
 		out[i] = Entry(e)
 		link |= e
 	}
@@ -297,7 +278,7 @@ func (t *Table) lookup6Chunk(addrs []Addr6, out []Entry) {
 		sh := 64 - t.bits6
 		link := uint32(0)
 		for i, a := range addrs {
-			e := atomic.LoadUint32(&t.root6[a.Hi>>sh])
+			e := atomic.LoadUint32(&t.root6[a.Hi>>(sh&63)])
 			out[i] = Entry(e)
 			link |= e
 		}
@@ -313,68 +294,64 @@ func (t *Table) lookup6Chunk(addrs []Addr6, out []Entry) {
 // walk6Chunk walks the lookups of addrs whose root entry in out is a link,
 // and reports whether the reclaim sequence is still seq.
 func (t *Table) walk6Chunk(addrs []Addr6, out []Entry, seq uint64) bool {
-	// act lists the lookups still below a link. Each level walks only those
-	// and compacts the list without a branch, so finished lookups cost
-	// nothing and there is no unpredictable skip per address.
+	// Each lane keeps the address bits below its depth top-aligned in
+	// (kh, kl), so a step takes the next stride from the top of kh and
+	// shifts by 8, whatever the depth. act lists the lanes still below a
+	// link; each level walks only those and compacts the list without a
+	// branch, so finished lookups cost nothing.
 	var act [batch6]uint8
+	var kh, kl [batch6]uint64
 	n := 0
-	if len(t.sc) == 0 {
-		for i, e := range out[:len(addrs)] {
-			act[n&(batch6-1)] = uint8(i)
-			n += int(e >> 31)
-		}
-		t.walk6Levels(addrs, out, &act, n, t.bits6)
-		return atomic.LoadUint64(t.reclaim) == seq
-	}
-	// Lookups found in the shortcut table start at depth ShortcutBits, the
+	// Lookups found in a shortcut table start at depth 40 or 32, the
 	// others at the root's link; all walk together, each at its own depth
-	// (walking the others down to depth 32 first would serialise their two
-	// extra levels). Only each key's home slot is probed, without a
-	// branch: a mispredicted branch on a probe that misses the cache would
-	// stall the probes behind it, and keys away from their home slot are
-	// rare.
-	var dd [batch6]uint32
-	sc, mask := t.sc, uint32(len(t.sc)-1)
-	for i, e := range out[:len(addrs)] {
-		key := uint32(addrs[i].Hi >> 32)
-		s := atomic.LoadUint64(&sc[key*shortcutMul>>t.scShift&mask])
-		h := uint32(0)
-		if uint32(s) == key {
-			h = 1
-		}
-		h &= uint32(s>>63) & (uint32(e) >> 31) // an occupied slot, below a link
-		m := -h                                // all ones on a hit
-		out[i] = Entry(uint32(e)&^m | uint32(s>>32)&m)
-		dd[i&(batch6-1)] = t.bits6&^m | ShortcutBits&m
+	// (walking the others down first would serialise their extra levels).
+	// Only each key's home slots are probed (keys away from their home
+	// slot are rare), all in a loop of their own so that the loads
+	// overlap; the choice follows in a second loop (one loop holding both
+	// kept too many values live: its spills cost 3 ns per lookup).
+	addrs = addrs[:min(len(addrs), batch6)]
+	var w40, w32 [batch6]uint64
+	s40, s32 := &t.sc40, &t.sc32
+	for i := range addrs {
+		hi := addrs[i].Hi
+		w40[i] = atomic.LoadUint64(&s40.slots[s40.home(hi>>24)])
+		w32[i] = atomic.LoadUint64(&s32.slots[s32.home(hi>>32)])
+	}
+	b6 := t.bits6
+	for i := range addrs {
+		hi, lo, e := addrs[i].Hi, addrs[i].Lo, uint32(out[i])
+		l := e >> 31
 		act[n&(batch6-1)] = uint8(i)
-		n += int(uint32(e) >> 31)
+		n += int(l)
+		// A hit needs an occupied slot (offset not 0) below a link; the
+		// deeper one wins.
+		d := b6
+		if w := w32[i]; w&ShortcutKeyMask == hi>>32 && w >= 1<<40 && l != 0 {
+			e, d = EncodeLink(uint32(w>>40)), 32
+		}
+		if w := w40[i]; w&ShortcutKeyMask == hi>>24 && w >= 1<<40 && l != 0 {
+			e, d = EncodeLink(uint32(w>>40)), 40
+		}
+		out[i] = Entry(e)
+		kh[i], kl[i] = hi<<d|lo>>(64-d), lo<<d
 	}
 	c64, c32 := t.comp64, t.comp32
-	for n > 0 {
+	// No lane starts above depth 8, so a lane still at a link after 15
+	// levels has passed depth 128: the file is corrupt there.
+	for level := 0; n > 0; level++ {
+		if level == 15 {
+			for _, i := range act[:n] {
+				out[i&(batch6-1)] = 0
+			}
+			break
+		}
 		m := 0
 		for _, i := range act[:n] {
 			i &= batch6 - 1
-			d := dd[i]
-			var b uint64
-			if d < 64 {
-				b = addrs[i].Hi >> (56 - d) & 0xff
-			} else {
-				b = addrs[i].Lo >> (120 - d) & 0xff
-			}
-			// One step, as in walk6 (a link below the last stride is
-			// corrupt and ends the lookup with no route).
-			e := uint32(0)
-			if o := uint(out[i] & entryNodeMask); d < 128 && o+CompHeaderWords <= uint(len(c64)) {
-				q := uint(b >> 6)
-				bm := atomic.LoadUint64(&c64[o+q])
-				bases := atomic.LoadUint64(&c64[o+4])
-				j := 2*(o+CompHeaderWords) + uint(bases>>(16*q)&0xffff) + uint(bits.OnesCount64(bm&(2<<(b&63)-1))) - 1
-				if j < uint(len(c32)) {
-					e = atomic.LoadUint32(&c32[j])
-				}
-			}
+			h := kh[i]
+			e := step6(c64, c32, uint32(out[i]), h>>56)
 			out[i] = Entry(e)
-			dd[i] = d + 8
+			kh[i], kl[i] = h<<8|kl[i]>>56, kl[i]<<8
 			act[m] = i
 			m += int(e >> 31)
 		}
@@ -383,40 +360,22 @@ func (t *Table) walk6Chunk(addrs []Addr6, out []Entry, seq uint64) bool {
 	return atomic.LoadUint64(t.reclaim) == seq
 }
 
-// walk6Levels walks the n lookups listed in act, all at links of depth
-// d, level by level until they end.
-func (t *Table) walk6Levels(addrs []Addr6, out []Entry, act *[batch6]uint8, n int, d uint32) {
-	c64, c32 := t.comp64, t.comp32
-	for n > 0 && d < 128 {
-		m := 0
-		for _, i := range act[:n] {
-			var b uint64
-			if d < 64 {
-				b = addrs[i].Hi >> (56 - d) & 0xff
-			} else {
-				b = addrs[i].Lo >> (120 - d) & 0xff
-			}
-			// One step, as in walk6.
-			e := uint32(0)
-			if o := uint(out[i] & entryNodeMask); o+CompHeaderWords <= uint(len(c64)) {
-				q := uint(b >> 6)
-				bm := atomic.LoadUint64(&c64[o+q])
-				bases := atomic.LoadUint64(&c64[o+4])
-				j := 2*(o+CompHeaderWords) + uint(bases>>(16*q)&0xffff) + uint(bits.OnesCount64(bm&(2<<(b&63)-1))) - 1
-				if j < uint(len(c32)) {
-					e = atomic.LoadUint32(&c32[j])
-				}
-			}
-			out[i] = Entry(e)
-			act[m] = i
-			m += int(e >> 31)
-		}
-		n = m
-		d += 8
+// step6 is one step of a walk through the compressed nodes: from the link
+// e, the entry for the next stride b. The rank of b's run is the run count
+// before b's quarter plus the run starts up to b. A link outside the pool
+// ends the walk with no route.
+func step6(c64 []uint64, c32 []uint32, e uint32, b uint64) uint32 {
+	o := uint(e & entryNodeMask)
+	if o+CompHeaderWords > uint(len(c64)) {
+		return 0
 	}
-	for _, i := range act[:n] {
-		out[i] = 0 // corrupt: a link below the last stride
+	bm := c64[o+uint(b>>6)]
+	bases := c64[o+4]
+	j := 2*o + (2*CompHeaderWords - 1) + uint(bases>>(b>>2&48)&0xffff) + uint(bits.OnesCount64(bm<<(^b&63)))
+	if j >= uint(len(c32)) {
+		return 0
 	}
+	return c32[j]
 }
 
 // LookupAddrs looks up a batch of addresses of either family. It converts
@@ -464,6 +423,6 @@ func (t *Table) LookupAddrs(addrs []netip.Addr, out []Entry) {
 // measurements and for tests that compare both paths.
 func (t *Table) WithoutShortcuts() *Table {
 	c := *t
-	c.sc = nil
+	c.sc32, c.sc40 = noShortcuts(), noShortcuts()
 	return &c
 }

@@ -19,7 +19,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 	"net/netip"
 	"os"
 	"sync"
@@ -58,10 +57,10 @@ type Reader struct {
 	recPool    []uint32 // record pool as words
 	recWords   int      // words per record
 	recCount   int
-	comp64     []uint64 // compressed IPv6 nodes
-	comp32     []uint32 // the same memory as uint32 words
-	shortcut   []uint64 // IPv6 shortcut table of table slot 0, nil if none
-	tableDir   int      // byte offset
+	comp64     []uint64    // compressed IPv6 nodes
+	comp32     []uint32    // the same memory as uint32 words
+	shortcuts  [2][]uint64 // IPv6 shortcut tables of table slot 0 (depth 32, 40), nil if none
+	tableDir   int         // byte offset
 	reclaim    *uint64
 	generation *uint64
 
@@ -178,14 +177,23 @@ func newReader(mem []byte) (*Reader, error) {
 	if err := section("compressed pool", fs, offComp, compWords*8); err != nil {
 		return nil, err
 	}
-	offSc, scLen := le64(mem, OffShortcut), uint64(le32(mem, OffShortcutLen))
-	if scLen != 0 {
-		if scLen&(scLen-1) != 0 || scLen > 1<<24 {
-			return nil, fmt.Errorf("%w: shortcut table of %d slots", ErrInvalid, scLen)
+	var sc [2][]uint64
+	for i, f := range [2][2]int{{OffShortcut, OffShortcutLen}, {OffShortcut40, OffShortcut40Len}} {
+		off, n := le64(mem, f[0]), uint64(le32(mem, f[1]))
+		if n == 0 {
+			continue
 		}
-		if err := section("shortcut table", fs, offSc, scLen*8); err != nil {
+		what := fmt.Sprintf("depth-%d shortcut table", 32+8*i)
+		if n&(n-1) != 0 || n > 1<<24 {
+			return nil, fmt.Errorf("%w: %s of %d slots", ErrInvalid, what, n)
+		}
+		if compWords > 1<<24 {
+			return nil, fmt.Errorf("%w: %s beside a compressed pool of %d words (at most 1<<24)", ErrInvalid, what, compWords)
+		}
+		if err := section(what, fs, off, n*8); err != nil {
 			return nil, err
 		}
+		sc[i] = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[off])), n)
 	}
 	if err := section("table directory", fs, offDir, uint64(maxTables)*TableEntrySize); err != nil {
 		return nil, err
@@ -210,9 +218,7 @@ func newReader(mem []byte) (*Reader, error) {
 		r.comp64 = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[offComp])), compWords)
 		r.comp32 = words(mem, offComp, compWords*2)
 	}
-	if scLen != 0 {
-		r.shortcut = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[offSc])), scLen)
-	}
+	r.shortcuts = sc
 	r.reclaim = (*uint64)(unsafe.Pointer(&mem[OffReclaim]))
 	r.generation = (*uint64)(unsafe.Pointer(&mem[OffGeneration]))
 	r.tables = make([]atomic.Pointer[Table], maxTables)
@@ -303,9 +309,9 @@ func (r *Reader) openTable(base int, id, flags uint32) (*Table, error) {
 		root6: words(r.mem, o6, 1<<b6), bits6: b6, shift6: 64 - b6,
 		nodes: r.nodes, comp64: r.comp64, comp32: r.comp32, reclaim: r.reclaim,
 	}
-	if base == r.tableDir && r.shortcut != nil && b6 <= ShortcutBits && (ShortcutBits-b6)%8 == 0 {
-		t.sc = r.shortcut
-		t.scShift = 32 - uint32(bits.TrailingZeros(uint(len(r.shortcut))))
+	t.sc32, t.sc40 = noShortcuts(), noShortcuts()
+	if base == r.tableDir {
+		t.sc32, t.sc40 = newShortcuts(r.shortcuts[0]), newShortcuts(r.shortcuts[1])
 	}
 	return t, nil
 }
