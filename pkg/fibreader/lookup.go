@@ -318,28 +318,33 @@ func (t *Table) walk6Chunk(addrs []Addr6, out []Entry, seq uint64) bool {
 		w32[i] = atomic.LoadUint64(&s32.slots[s32.home(hi>>32)])
 	}
 	b6 := t.bits6
+	c64, c32 := t.comp64, t.comp32
 	for i := range addrs {
 		hi, lo, e := addrs[i].Hi, addrs[i].Lo, uint32(out[i])
-		l := e >> 31
-		act[n&(batch6-1)] = uint8(i)
-		n += int(l)
-		// A hit needs an occupied slot (offset not 0) below a link; the
-		// deeper one wins.
+		if e&entryLink == 0 {
+			continue
+		}
+		// A hit needs an occupied slot (offset not 0); the deeper one
+		// wins.
 		d := b6
-		if w := w32[i]; w&ShortcutKeyMask == hi>>32 && w >= 1<<40 && l != 0 {
+		if w := w32[i]; w&ShortcutKeyMask == hi>>32 && w >= 1<<40 {
 			e, d = EncodeLink(uint32(w>>40)), 32
 		}
-		if w := w40[i]; w&ShortcutKeyMask == hi>>24 && w >= 1<<40 && l != 0 {
+		if w := w40[i]; w&ShortcutKeyMask == hi>>24 && w >= 1<<40 {
 			e, d = EncodeLink(uint32(w>>40)), 40
 		}
+		h, l := hi<<d|lo>>(64-d), lo<<d
+		// The first step at once: its node's address is known now.
+		e = step6(c64, c32, e, h>>56)
 		out[i] = Entry(e)
-		kh[i], kl[i] = hi<<d|lo>>(64-d), lo<<d
+		kh[i], kl[i] = h<<8|l>>56, l<<8
+		act[n&(batch6-1)] = uint8(i)
+		n += int(e >> 31)
 	}
-	c64, c32 := t.comp64, t.comp32
 	// No lane starts above depth 8, so a lane still at a link after 15
-	// levels has passed depth 128: the file is corrupt there.
+	// steps has passed depth 128: the file is corrupt there.
 	for level := 0; n > 0; level++ {
-		if level == 15 {
+		if level == 14 {
 			for _, i := range act[:n] {
 				out[i&(batch6-1)] = 0
 			}
