@@ -142,7 +142,7 @@ func (w *Writer) warm(chunk []Change, items []applyItem) {
 			n--
 			acc += uint32(w.nodeDepth[n]) + uint32(w.nodeOwn[n])
 			if c.v6[n] && !c.dmark[n] {
-				acc += uint32(c.runs[n][0])
+				acc += uint32(c.runs[n].m[0])
 			}
 		}
 	}

@@ -36,9 +36,9 @@ type compState struct {
 	// Per IPv6 node, the map of where runs of equal entries start (bit i
 	// set where entry i differs from entry i-1), kept up to date by every
 	// store, so that publishing a node visits its runs instead of reading
-	// all 256 entries (1 KiB, usually not in cache). Grown with the
-	// highest node index in use.
-	runs  [][4]uint64
+	// all 256 entries (1 KiB, usually not in cache), and the node's key.
+	// Grown with the highest node index in use.
+	runs  []nodeRuns
 	dirty [17][]uint32 // nodes changed since the last Commit, by depth/8
 	// Published copies replaced or freed since the last complete
 	// publication: of nodes collapsed (whose index may already be reused;
@@ -72,6 +72,14 @@ type scTable struct {
 	del []uint64
 }
 
+// nodeRuns is an IPv6 node's run map and its key: the address bits above
+// its entries (the top depth bits), which name it in a shortcut table.
+// The key sits beside the run map because a republish reads both.
+type nodeRuns struct {
+	m   [4]uint64
+	key uint64
+}
+
 type compCopy struct {
 	off   uint32
 	words uint8
@@ -94,9 +102,8 @@ func (w *Writer) initComp() {
 	}
 }
 
-// shortcutKey finds the shortcut table of node n and its key there (the
-// top address bits of its prefix) if n is a main-table node at the depth
-// of one.
+// shortcutKey finds the shortcut table of node n and its key there if n
+// is a main-table node at the depth of one.
 func (w *Writer) shortcutKey(n uint32) (*scTable, uint64, bool) {
 	c := &w.comp
 	d := uint32(w.nodeDepth[n])
@@ -107,14 +114,7 @@ func (w *Writer) shortcutKey(n uint32) (*scTable, uint64, bool) {
 	if s.slots == nil {
 		return nil, 0, false
 	}
-	// Each node up to the root contributes the index of the entry that
-	// links it; a node at depth d is linked from an entry fixing bits up
-	// to d.
-	var key uint64
-	for x := int32(n); x >= 0; x = c.parent[x] {
-		key |= uint64(c.pos[x]) << (d - uint32(w.nodeDepth[x]))
-	}
-	return s, key, true
+	return s, c.runs[n].key, true
 }
 
 // set points key's shortcut at the compressed node at off, adding it if
@@ -201,16 +201,22 @@ func (w *Writer) newNode(p *uint32, n uint32) {
 		return
 	}
 	if int(n) >= len(c.runs) {
-		c.runs = append(c.runs, make([][4]uint64, int(n)+1-len(c.runs)+len(c.runs)/4)...)
+		c.runs = append(c.runs, make([]nodeRuns, int(n)+1-len(c.runs)+len(c.runs)/4)...)
 	}
-	c.runs[n] = [4]uint64{1} // a new node holds one leaf everywhere
+	// A node at depth d is linked from an entry fixing address bits up to
+	// d: its key is its parent's key followed by that entry's index.
+	key := uint64(c.pos[n])
+	if par := c.parent[n]; par >= 0 {
+		key |= c.runs[par].key << 8
+	}
+	c.runs[n] = nodeRuns{m: [4]uint64{1}, key: key} // a new node holds one leaf everywhere
 	w.markNode(n)
 }
 
 // setRuns updates the run map of node n after entry i of its entries e
 // changed: whether i and i+1 start runs.
 func (c *compState) setRuns(n, i uint32, e []uint32) {
-	m := &c.runs[n]
+	m := &c.runs[n].m
 	if i > 0 {
 		if e[i] != e[i-1] {
 			m[i>>6] |= 1 << (i & 63)
@@ -312,7 +318,7 @@ func (w *Writer) publishEntry(e uint32) uint32 {
 // It reads only the first entry of each run, found from the node's run map.
 func (w *Writer) compress(n uint32) (uint32, int, error) {
 	src := w.nodes[n*fr.NodeEntries : (n+1)*fr.NodeEntries]
-	bm := &w.comp.runs[n]
+	bm := &w.comp.runs[n].m
 	b1 := uint64(bits.OnesCount64(bm[0]))
 	b2 := b1 + uint64(bits.OnesCount64(bm[1]))
 	b3 := b2 + uint64(bits.OnesCount64(bm[2]))
@@ -369,8 +375,8 @@ func (c *compState) need() uint64 {
 	for _, l := range c.dirty {
 		for _, i := range l {
 			if c.dmark[i] && c.v6[i] {
-				r := bits.OnesCount64(c.runs[i][0]) + bits.OnesCount64(c.runs[i][1]) +
-					bits.OnesCount64(c.runs[i][2]) + bits.OnesCount64(c.runs[i][3])
+				m := &c.runs[i].m
+				r := bits.OnesCount64(m[0]) + bits.OnesCount64(m[1]) + bits.OnesCount64(m[2]) + bits.OnesCount64(m[3])
 				n += uint64(fr.CompHeaderWords + (r+1)/2)
 			}
 		}

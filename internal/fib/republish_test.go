@@ -167,8 +167,8 @@ func checkCopies(t testing.TB, w *Writer) {
 				t.Fatalf("node %d (depth %d) entry %d: published %#x, plain %#x (published form %#x)", n, w.nodeDepth[n], b, got, plain[b], want)
 			}
 		}
-		if c.runs[n] != runs {
-			t.Fatalf("node %d: run map %x, from the entries %x", n, c.runs[n], runs)
+		if c.runs[n].m != runs {
+			t.Fatalf("node %d: run map %x, from the entries %x", n, c.runs[n].m, runs)
 		}
 	}
 }
