@@ -275,10 +275,10 @@ func (t *Table) Lookup6Batch(addrs []Addr6, out []Entry) {
 func (t *Table) lookup6Chunk(addrs []Addr6, out []Entry) {
 	for {
 		seq := atomic.LoadUint64(t.reclaim)
-		sh := 64 - t.bits6
+		root, sh := t.root6, (64-t.bits6)&63
 		link := uint32(0)
 		for i, a := range addrs {
-			e := atomic.LoadUint32(&t.root6[a.Hi>>(sh&63)])
+			e := atomic.LoadUint32(&root[a.Hi>>sh])
 			out[i] = Entry(e)
 			link |= e
 		}
@@ -294,13 +294,15 @@ func (t *Table) lookup6Chunk(addrs []Addr6, out []Entry) {
 // walk6Chunk walks the lookups of addrs whose root entry in out is a link,
 // and reports whether the reclaim sequence is still seq.
 func (t *Table) walk6Chunk(addrs []Addr6, out []Entry, seq uint64) bool {
-	// Each lane keeps the address bits below its depth top-aligned in
-	// (kh, kl), so a step takes the next stride from the top of kh and
-	// shifts by 8, whatever the depth. act lists the lanes still below a
-	// link; each level walks only those and compacts the list without a
-	// branch, so finished lookups cost nothing.
+	// Each lane keeps the 64 address bits below its depth top-aligned in
+	// kh, so a step takes the next stride from the top and shifts by 8,
+	// whatever the depth. That lasts eight steps; the rare lookup that
+	// needs more (a prefix longer than /80 below a shortcut) is finished
+	// by the single walk. act lists the lanes still below a link; each
+	// level walks only those and compacts the list without a branch, so
+	// finished lookups cost nothing.
 	var act [batch6]uint8
-	var kh, kl [batch6]uint64
+	var kh [batch6]uint64
 	n := 0
 	// Lookups found in a shortcut table start at depth 40 or 32, the
 	// others at the root's link; all walk together, each at its own depth
@@ -311,42 +313,45 @@ func (t *Table) walk6Chunk(addrs []Addr6, out []Entry, seq uint64) bool {
 	// kept too many values live: its spills cost 3 ns per lookup).
 	addrs = addrs[:min(len(addrs), batch6)]
 	var w40, w32 [batch6]uint64
-	s40, s32 := &t.sc40, &t.sc32
-	for i := range addrs {
-		hi := addrs[i].Hi
-		w40[i] = atomic.LoadUint64(&s40.slots[s40.home(hi>>24)])
-		w32[i] = atomic.LoadUint64(&s32.slots[s32.home(hi>>32)])
+	// The tables' fields in locals: the compiler would load them again
+	// for every lane.
+	sl40, sh40, m40 := t.sc40.slots, t.sc40.shift&63, t.sc40.mask
+	sl32, sh32, m32 := t.sc32.slots, t.sc32.shift&63, t.sc32.mask
+	for i, a := range addrs {
+		w40[i&(batch6-1)] = atomic.LoadUint64(&sl40[uint32(a.Hi>>24*shortcutMul>>sh40)&m40])
+		w32[i&(batch6-1)] = atomic.LoadUint64(&sl32[uint32(a.Hi>>32*shortcutMul>>sh32)&m32])
 	}
 	b6 := t.bits6
 	c64, c32 := t.comp64, t.comp32
-	for i := range addrs {
-		hi, lo, e := addrs[i].Hi, addrs[i].Lo, uint32(out[i])
+	for i, a := range addrs {
+		i &= batch6 - 1
+		e := uint32(out[i])
 		if e&entryLink == 0 {
 			continue
 		}
 		// A hit needs an occupied slot (offset not 0); the deeper one
 		// wins.
 		d := b6
-		if w := w32[i]; w&ShortcutKeyMask == hi>>32 && w >= 1<<40 {
+		if w := w32[i]; w&ShortcutKeyMask == a.Hi>>32 && w >= 1<<40 {
 			e, d = EncodeLink(uint32(w>>40)), 32
 		}
-		if w := w40[i]; w&ShortcutKeyMask == hi>>24 && w >= 1<<40 {
+		if w := w40[i]; w&ShortcutKeyMask == a.Hi>>24 && w >= 1<<40 {
 			e, d = EncodeLink(uint32(w>>40)), 40
 		}
-		h, l := hi<<d|lo>>(64-d), lo<<d
+		d &= 63
+		h := a.Hi<<d | a.Lo>>((64-d)&63)
 		// The first step at once: its node's address is known now.
 		e = step6(c64, c32, e, h>>56)
 		out[i] = Entry(e)
-		kh[i], kl[i] = h<<8|l>>56, l<<8
+		kh[i] = h << 8
 		act[n&(batch6-1)] = uint8(i)
 		n += int(e >> 31)
 	}
-	// No lane starts above depth 8, so a lane still at a link after 15
-	// steps has passed depth 128: the file is corrupt there.
-	for level := 0; n > 0; level++ {
-		if level == 14 {
+	for level := 1; n > 0; level++ {
+		if level == 8 {
 			for _, i := range act[:n] {
-				out[i&(batch6-1)] = 0
+				i &= batch6 - 1
+				out[i] = t.lookup6(addrs[i].Hi, addrs[i].Lo)
 			}
 			break
 		}
@@ -356,7 +361,7 @@ func (t *Table) walk6Chunk(addrs []Addr6, out []Entry, seq uint64) bool {
 			h := kh[i]
 			e := step6(c64, c32, uint32(out[i]), h>>56)
 			out[i] = Entry(e)
-			kh[i], kl[i] = h<<8|kl[i]>>56, kl[i]<<8
+			kh[i] = h << 8
 			act[m] = i
 			m += int(e >> 31)
 		}
