@@ -57,6 +57,18 @@ func TestRepublish(t *testing.T) {
 	}
 	live := map[netip.Prefix]bool{}
 	var list []netip.Prefix
+	// insert installs p in the FIB and the reference and lists it once.
+	insert := func(p netip.Prefix, a Action) {
+		t.Helper()
+		if err := w.Insert(MainTable, p, a); err != nil {
+			t.Fatal(err)
+		}
+		ref.insert(p, a)
+		if !live[p] {
+			live[p] = true
+			list = append(list, p)
+		}
+	}
 	for step := 0; step < 4000; step++ {
 		// A batch of 1 to 12 changes.
 		for k := 1 + rng.IntN(12); k > 0; k-- {
@@ -76,14 +88,7 @@ func TestRepublish(t *testing.T) {
 			if rng.IntN(8) == 0 {
 				a = Action{Kind: Blackhole}
 			}
-			if err := w.Insert(MainTable, p, a); err != nil {
-				t.Fatal(err)
-			}
-			ref.insert(p, a)
-			if !live[p] {
-				live[p] = true
-				list = append(list, p)
-			}
+			insert(p, a)
 		}
 		if rng.IntN(4) == 0 && len(list) > 0 {
 			// A child and its parent in the same Commit: a change below
@@ -92,19 +97,8 @@ func TestRepublish(t *testing.T) {
 			if p.Bits() > 48 {
 				q := netip.PrefixFrom(p.Addr(), 44+rng.IntN(5)).Masked()
 				a := Action{Kind: Forward, Group: uint32(1 + rng.IntN(8))}
-				if err := w.Insert(MainTable, q, a); err != nil {
-					t.Fatal(err)
-				}
-				ref.insert(q, a)
-				if !live[q] {
-					live[q] = true
-					list = append(list, q)
-				}
-				a = Action{Kind: Forward, Group: uint32(1 + rng.IntN(8))}
-				if err := w.Insert(MainTable, p, a); err != nil {
-					t.Fatal(err)
-				}
-				ref.insert(p, a)
+				insert(q, a)
+				insert(p, Action{Kind: Forward, Group: uint32(1 + rng.IntN(8))})
 			}
 		}
 		if err := w.Commit(); err != nil {
