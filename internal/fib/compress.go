@@ -73,8 +73,9 @@ type scTable struct {
 }
 
 // nodeRuns is an IPv6 node's run map and its key: the address bits above
-// its entries (the top depth bits), which name it in a shortcut table.
-// The key sits beside the run map because a republish reads both.
+// its entries (the top depth bits; below depth 64 only their low 64, but
+// keys are read only at depths 32 and 40), which name it in a shortcut
+// table. The key sits beside the run map because a republish reads both.
 type nodeRuns struct {
 	m   [4]uint64
 	key uint64
