@@ -28,13 +28,14 @@ type applyItem struct {
 	k    key
 	l    int
 	err  error
-	rule *rule   // home slot of k/l in the prefix set
-	next *rule   // two slots on: the next line, where probes and deletes often go on
-	root *uint32 // root entry of k's path
-	up   *rule   // deletes: home slot of k/(l-1), which cover may probe
-	e    uint32  // entry the walk reached
-	d    uint    // address bits fixed by that entry's position
-	node uint32  // the node holding e, +1 (0: e is a root entry)
+	rule *rule                     // home slot of k/l in the prefix set
+	next *rule                     // two slots on: the next line, where probes and deletes often go on
+	root *uint32                   // root entry of k's path
+	ix   [len(indexDepths)]*uint64 // home slots of k's nodes in the node indexes
+	up   *rule                     // deletes: home slot of k/(l-1), which cover may probe
+	e    uint32                    // entry the walk reached
+	d    uint                      // address bits fixed by that entry's position
+	node uint32                    // the node holding e, +1 (0: e is a root entry)
 }
 
 // Apply makes the changes of cs in order, with the same effect and the
@@ -75,7 +76,7 @@ func (w *Writer) Apply(cs []Change, failed func(i int, err error)) {
 				failed(base+i, changeError(op, c.Table, c.Prefix, err))
 			}
 			// No references kept past the call.
-			it.tr, it.err, it.rule, it.next, it.up, it.root = nil, nil, nil, nil, nil, nil
+			it.tr, it.err, it.rule, it.next, it.up, it.root, it.ix = nil, nil, nil, nil, nil, nil, [len(indexDepths)]*uint64{}
 		}
 	}
 }
@@ -87,7 +88,7 @@ func (w *Writer) warm(chunk []Change, items []applyItem) {
 	for i := range chunk {
 		c, it := &chunk[i], &items[i]
 		it.tr, it.k, it.l, it.err = w.famOf(c.Table, c.Prefix, !c.Delete)
-		it.rule, it.up, it.root, it.e, it.d, it.node = nil, nil, nil, 0, 0, 0
+		it.rule, it.up, it.root, it.e, it.d, it.node, it.ix = nil, nil, nil, 0, 0, 0, [len(indexDepths)]*uint64{}
 		if tr := it.tr; it.err == nil && tr != nil {
 			if rs := &tr.rules; len(rs.slots) > 0 {
 				h := hashKey(it.k, it.l) & rs.mask
@@ -98,6 +99,11 @@ func (w *Writer) warm(chunk []Change, items []applyItem) {
 			}
 			it.root = &tr.root[it.k.hi>>(64-tr.bits)]
 			it.d = tr.bits
+			for j := range tr.deep {
+				if x := &tr.deep[j]; x.n > 0 && uint(it.l) > x.depth {
+					it.ix[j] = &x.slots[x.home(it.k.hi>>(64-x.depth))]
+				}
+			}
 		}
 	}
 	// The loads, in loops of their own: with famOf's work between them
@@ -113,10 +119,21 @@ func (w *Writer) warm(chunk []Change, items []applyItem) {
 		if r := items[i].up; r != nil {
 			acc += r.leaf
 		}
+		for _, s := range items[i].ix {
+			if s != nil {
+				acc += uint32(*s)
+			}
+		}
 	}
+	// The walk starts at the deepest indexed node on the path, as the
+	// change's will, or at the root.
 	for i := range items {
 		if it := &items[i]; it.root != nil {
-			it.e = *it.root
+			if n, d, ok := it.tr.start(it.k, it.l); ok {
+				it.e, it.d = 1<<31|n, d
+			} else {
+				it.e = *it.root
+			}
 		}
 	}
 	// One level of every change's path per pass: the loads of a pass

@@ -29,7 +29,7 @@ type compState struct {
 	v6     []bool   // node belongs to an IPv6 trie
 	parent []int32  // parent node, -1 when the parent is the root
 	pos    []uint16 // entry index in the parent (or the root)
-	slot   []uint8  // table slot, to find the root
+	slot   []uint16 // table slot, to find the root
 	off    []uint32 // published copy (word offset), 0 if none
 	words  []uint8  // its size - compMinWords
 	dmark  []bool
@@ -90,7 +90,7 @@ func (w *Writer) initComp() {
 	n := w.opts.Nodes
 	c := &w.comp
 	c.v6, c.parent, c.pos = make([]bool, n), make([]int32, n), make([]uint16, n)
-	c.slot, c.off, c.words, c.dmark = make([]uint8, n), make([]uint32, n), make([]uint8, n), make([]bool, n)
+	c.slot, c.off, c.words, c.dmark = make([]uint16, n), make([]uint32, n), make([]uint8, n), make([]bool, n)
 	c.pool = unsafe.Slice((*uint64)(unsafe.Pointer(&w.mem[w.lay.compPool])), w.opts.CompWords)
 	c.next = 8 // offset 0 means "none"
 	for i := range c.sc {
@@ -196,7 +196,7 @@ func (w *Writer) newNode(p *uint32, n uint32) {
 		}
 		c.v6[n], c.parent[n], c.pos[n], c.slot[n] = true, int32(par), uint16(off/4%fr.NodeEntries), c.slot[par]
 	} else if t := w.cur; t != nil && t.v6 {
-		c.v6[n], c.parent[n], c.slot[n] = true, -1, uint8(t.slot)
+		c.v6[n], c.parent[n], c.slot[n] = true, -1, uint16(t.slot)
 		c.pos[n] = uint16((uintptr(unsafe.Pointer(p)) - uintptr(unsafe.Pointer(&t.root[0]))) / 4)
 	} else {
 		return
@@ -212,6 +212,9 @@ func (w *Writer) newNode(p *uint32, n uint32) {
 	}
 	c.runs[n] = nodeRuns{m: [4]uint64{1}, key: key} // a new node holds one leaf everywhere
 	w.markNode(n)
+	if x := w.tables[c.slot[n]].v6.indexOf(uint(w.nodeDepth[n])); x != nil {
+		x.add(key, n)
+	}
 }
 
 // setRuns updates the run map of node n after entry i of its entries e
@@ -249,6 +252,9 @@ func (w *Writer) freeNode(n uint32) bool {
 	}
 	if s, key, ok := w.shortcutKey(n); ok {
 		s.del = append(s.del, key)
+	}
+	if x := w.tables[c.slot[n]].v6.indexOf(uint(w.nodeDepth[n])); x != nil {
+		x.remove(c.runs[n].key)
 	}
 	c.v6[n] = false
 	// A stale entry in a dirty list is skipped at publication (see

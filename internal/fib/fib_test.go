@@ -238,6 +238,9 @@ func TestRandomDifferential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Root size 8 runs without node indexes: every change walks from
+		// the root, as in a writer whose node pool is too large to index.
+		w.indexNodes = mainBits != 8
 		setGroups(t, w, 50)
 		ref := newRefs()
 		var live []netip.Prefix
@@ -289,6 +292,9 @@ func TestRandomDifferential(t *testing.T) {
 			w.Commit()
 			probe()
 			checkShortcuts(t, w)
+			if n := checkNodeIndex(t, w); n == 0 && w.indexNodes {
+				t.Errorf("main bits %d: no node indexed", mainBits)
+			}
 		}
 		// Delete everything: the trie must shrink back to its roots.
 		for _, p := range live {
@@ -303,8 +309,54 @@ func TestRandomDifferential(t *testing.T) {
 		if a, b := w.Prefixes(); a+b != 0 {
 			t.Errorf("prefix count %d+%d after deleting all", a, b)
 		}
+		if n := checkNodeIndex(t, w); n != 0 {
+			t.Errorf("main bits %d: %d nodes indexed after deleting every prefix", mainBits, n)
+		}
 		w.Close()
 	}
+}
+
+// checkNodeIndex verifies that the node indexes of every IPv6 trie hold
+// exactly its live nodes at their depths, each under its key, and returns
+// how many they hold.
+func checkNodeIndex(t testing.TB, w *Writer) int {
+	t.Helper()
+	c := &w.comp
+	total := 0
+	for _, tb := range w.tables {
+		tr := &tb.v6
+		for i := range tr.deep {
+			x := &tr.deep[i]
+			n := 0
+			for _, s := range x.slots {
+				if s == 0 {
+					continue
+				}
+				n++
+				key, node := s>>nodeIndexBits, uint32(s&(1<<nodeIndexBits-1))-1
+				if !c.v6[node] || uint(w.nodeDepth[node]) != x.depth || c.runs[node].key != key || w.tables[c.slot[node]] != tb {
+					t.Fatalf("table %d depth-%d index: key %#x names node %d (IPv6 %v, depth %d, key %#x)", tb.id, x.depth, key, node, c.v6[node], w.nodeDepth[node], c.runs[node].key)
+				}
+				if got, ok := x.get(key); !ok || got != node {
+					t.Fatalf("table %d depth-%d index: key %#x not found from its home", tb.id, x.depth, key)
+				}
+			}
+			if n != x.n {
+				t.Fatalf("table %d depth-%d index: %d slots used, count says %d", tb.id, x.depth, n, x.n)
+			}
+			live := 0
+			for node := range c.runs {
+				if c.v6[node] && uint(w.nodeDepth[node]) == x.depth && w.tables[c.slot[node]] == tb {
+					live++
+				}
+			}
+			if live != n {
+				t.Fatalf("table %d depth-%d index: %d nodes indexed, %d live", tb.id, x.depth, n, live)
+			}
+			total += n
+		}
+	}
+	return total
 }
 
 // checkShortcuts verifies that every entry of the shortcut tables is the
@@ -412,6 +464,7 @@ func TestFullTableDifferential(t *testing.T) {
 	w.Commit()
 	probe()
 	checkShortcuts(t, w)
+	checkNodeIndex(t, w)
 	for _, i := range idx[:50_000] {
 		w.Insert(MainTable, ps[i], acts[i])
 		ref.insert(ps[i], acts[i])
@@ -444,6 +497,73 @@ func TestDemoFile(t *testing.T) {
 	w.Insert(100, netip.MustParsePrefix("10.0.0.0/8"), Action{Kind: Blackhole})
 	w.Commit()
 	w.Close()
+}
+
+// TestManyTables fills more than 256 tables, each with its own IPv6 and
+// IPv4 routes, and checks that every table answers with its own: a node
+// records its table's slot, which once wrapped at 256 and sent the
+// republished nodes of table 256 to the main table's root.
+func TestManyTables(t *testing.T) {
+	const n = 300
+	w, err := Create("", Options{MaxTables: n, MainRootBits: 8, TableRootBits: 8, Nodes: 4 * n * 8, GroupSlots: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	setGroups(t, w, 50)
+	id := func(i int) uint32 { return MainTable + uint32(i) }
+	p6 := func(i int) netip.Prefix {
+		return netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 8), byte(i)}), 48)
+	}
+	p4 := func(i int) netip.Prefix {
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
+	}
+	for i := 0; i < n; i++ {
+		a := Action{Kind: Forward, Group: uint32(1 + i%50)}
+		if err := w.Insert(id(i), p6(i), a); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Insert(id(i), p4(i), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// A second batch changes the node below each IPv6 root entry, so that
+	// it is republished while the root entry itself stays: its new link
+	// goes into the root of the table the node records.
+	wide := netip.MustParsePrefix("2002::/16")
+	for i := 0; i < n; i++ {
+		if err := w.Insert(id(i), wide, Action{Kind: Blackhole}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		tab, ok := w.Reader().Table(id(i))
+		if !ok {
+			t.Fatalf("table %d missing", id(i))
+		}
+		slot := w.groups[uint32(1+i%50)]
+		for _, j := range []int{i, (i + 1) % n} {
+			for _, p := range []netip.Prefix{p6(j), p4(j)} {
+				got := tab.LookupAddr(p.Addr().Next())
+				if j == i && (got.Kind() != Forward || got.Bits() != p.Bits() || got.Slot() != slot) {
+					t.Fatalf("table %d, %v: got %v/%d slot %d, want forward/%d slot %d", id(i), p, got.Kind(), got.Bits(), got.Slot(), p.Bits(), slot)
+				}
+				if j != i && got.Bits() == p.Bits() {
+					t.Fatalf("table %d sees %v of table %d: %v/%d", id(i), p, id(j), got.Kind(), got.Bits())
+				}
+			}
+		}
+		if got := tab.LookupAddr(netip.MustParseAddr("2002::1")); got.Kind() != fr.Blackhole || got.Bits() != 16 {
+			t.Fatalf("table %d, %v: got %v/%d", id(i), wide, got.Kind(), got.Bits())
+		}
+	}
+	checkNodeIndex(t, w)
 }
 
 func TestCreateErrors(t *testing.T) {

@@ -32,6 +32,9 @@ type trie struct {
 	maxBits int
 	rules   ruleSet
 	count   int
+	// IPv6: the plain nodes at depths 32 and 40 by key, where changes
+	// start their walk (none if the node pool is too large to index).
+	deep []nodeIndex
 }
 
 // key is an address left-aligned in 128 bits (IPv4 in the top 32 bits).
@@ -106,6 +109,11 @@ func (w *Writer) table(id uint32, create bool) (*table, error) {
 	t.v6 = trie{root: make([]uint32, 1<<l.bits6), pub: w.words[l.root6[slot]/4 : l.root6[slot]/4+1<<l.bits6],
 		dmark: make([]bool, 1<<l.bits6), v6: true, bits: uint(l.bits6), maxBits: 128}
 	t.v4.slot, t.v6.slot = slot, slot
+	if w.indexNodes {
+		for _, d := range indexDepths {
+			t.v6.deep = append(t.v6.deep, nodeIndex{depth: d})
+		}
+	}
 	*w.hdr32(int(t.dir)) = id
 	*w.hdr64(int(t.dir) + 8) = l.root4[slot]
 	*w.hdr64(int(t.dir) + 16) = l.root6[slot]
@@ -260,6 +268,8 @@ func (w *Writer) delete(tr *trie, k key, l int) error {
 // one hash probe per installed length in between.
 func (w *Writer) cover(tr *trie, k key, l int) uint32 {
 	rs := &tr.rules
+	// Siblings below an indexed node on k's path are walked from there.
+	node, start, indexed := tr.start(k, l)
 	for j := l; j >= 0; j-- {
 		if j < l && rs.present[j/64]&(1<<(j%64)) != 0 && (j > shortMax || rs.hasShort(k, j)) {
 			if e, ok := rs.get(k.mask(j), j); ok {
@@ -275,8 +285,11 @@ func (w *Writer) cover(tr *trie, k key, l int) uint32 {
 		} else {
 			sib.lo ^= 1 << (127 - i)
 		}
-		e := tr.root[sib.hi>>(64-tr.bits)]
-		for d := tr.bits; e&(1<<31) != 0; d += 8 {
+		e, d := tr.root[sib.hi>>(64-tr.bits)], tr.bits
+		if indexed && uint(j) > start {
+			e, d = 1<<31|node, start
+		}
+		for ; e&(1<<31) != 0; d += 8 {
 			e = w.nodes[(e&(1<<31-1))*fr.NodeEntries+sib.byteAt(d)]
 		}
 		if e == 0 || leafBits(e) < j {
@@ -307,11 +320,20 @@ func (w *Writer) write(tr *trie, k key, l int, val uint32, del bool) error {
 	np := 0
 	p := &tr.root[k.hi>>(64-R)]
 	d := R
+	// From an indexed node on the path if there is one: its link is found
+	// only if it collapses (p nil in the path).
+	node, start, indexed := tr.start(k, l)
+	if indexed {
+		p, d = nil, start
+	}
 	for {
-		node, err := w.ensureNode(p, d)
-		if err != nil {
-			return err // nothing linked yet is visible; partial nodes stay valid
+		if !indexed {
+			var err error
+			if node, err = w.ensureNode(p, d); err != nil {
+				return err // nothing linked yet is visible; partial nodes stay valid
+			}
 		}
+		indexed = false
 		path[np].p, path[np].node, path[np].d = p, node, d
 		np++
 		b := k.byteAt(d)
@@ -329,6 +351,18 @@ func (w *Writer) write(tr *trie, k key, l int, val uint32, del bool) error {
 	if del {
 		for i := np - 1; i >= 0; i-- {
 			if !w.collapse(path[i].p, path[i].node, path[i].d) {
+				return nil
+			}
+		}
+		// The walk began at an indexed node, which collapsed: its parents
+		// may now collapse too.
+		for n := path[0].node; path[0].p == nil; {
+			par := w.comp.parent[n]
+			if par < 0 {
+				break
+			}
+			n = uint32(par)
+			if !w.collapse(nil, n, uint(w.nodeDepth[n])) {
 				break
 			}
 		}
@@ -399,6 +433,9 @@ func (w *Writer) ensureNode(p *uint32, d uint) (uint32, error) {
 func (w *Writer) collapse(p *uint32, node uint32, d uint) bool {
 	if w.nodeOwn[node] != 0 {
 		return false
+	}
+	if p == nil {
+		p = w.linkOf(w.cur, node) // an IPv6 node the walk began at
 	}
 	w.store(p, w.nodes[node*fr.NodeEntries])
 	if w.freeNode(node) {

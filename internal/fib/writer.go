@@ -90,6 +90,9 @@ type Writer struct {
 
 	comp compState // compressed IPv6 publication
 	cur  *trie     // the trie being changed (for root bookkeeping in store)
+	// IPv6 tries index their nodes at depths 32 and 40 (see nodeIndex)
+	// unless the node pool is too large for the index's slots.
+	indexNodes bool
 
 	prefixes4, prefixes6 uint64
 
@@ -166,6 +169,7 @@ func Create(path string, opts Options) (*Writer, error) {
 	w.nodes = w.words[w.lay.nodePool/4 : w.lay.nodePool/4+uint64(opts.Nodes)*fr.NodeEntries]
 	w.gdir = w.words[w.lay.groupDir/4 : w.lay.groupDir/4+uint64(opts.GroupSlots)]
 	w.nodeMem = newPool(opts.Nodes)
+	w.indexNodes = indexable(opts.Nodes)
 	w.nodeDepth = make([]uint8, opts.Nodes)
 	w.nodeOwn = make([]int16, opts.Nodes)
 	w.initComp()
