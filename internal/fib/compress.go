@@ -40,6 +40,13 @@ type compState struct {
 	// Grown with the highest node index in use.
 	runs  []nodeRuns
 	dirty [17][]uint32 // nodes changed since the last Commit, by depth/8
+	// Entries (indexes into the node pool) changed since the last Commit
+	// in nodes whose run map stayed the same. Each is a new value for one
+	// run of the published copy, stored there in place (one atomic word,
+	// as for a link to a republished child): a change inside a node of
+	// many runs (a /40 full of /48s) rewrote the whole copy, half a KiB,
+	// for one word.
+	patches []uint32
 	// Published copies replaced or freed since the last complete
 	// publication: of nodes collapsed (whose index may already be reused;
 	// plain IPv6 nodes are private to the writer) and of nodes
@@ -79,6 +86,10 @@ type scTable struct {
 type nodeRuns struct {
 	m   [4]uint64
 	key uint64
+	// The run map changed since the node's copy was published: the node
+	// needs a new copy. Otherwise its changed entries are patched into
+	// the copy it has (see compState.patches).
+	reshaped bool
 }
 
 type compCopy struct {
@@ -210,7 +221,7 @@ func (w *Writer) newNode(p *uint32, n uint32) {
 	if par := c.parent[n]; par >= 0 {
 		key |= c.runs[par].key << 8
 	}
-	c.runs[n] = nodeRuns{m: [4]uint64{1}, key: key} // a new node holds one leaf everywhere
+	c.runs[n] = nodeRuns{m: [4]uint64{1}, key: key, reshaped: true} // a new node holds one leaf everywhere
 	w.markNode(n)
 	if x := w.tables[c.slot[n]].v6.indexOf(uint(w.nodeDepth[n])); x != nil {
 		x.add(key, n)
@@ -218,9 +229,13 @@ func (w *Writer) newNode(p *uint32, n uint32) {
 }
 
 // setRuns updates the run map of node n after entry i of its entries e
-// changed: whether i and i+1 start runs.
+// changed (whether i and i+1 start runs) and notes whether the map
+// changed.
 func (c *compState) setRuns(n, i uint32, e []uint32) {
-	m := &c.runs[n].m
+	r := &c.runs[n]
+	m := &r.m
+	j := min(i+1, fr.NodeEntries-1)
+	a, b := m[i>>6], m[j>>6]
 	if i > 0 {
 		if e[i] != e[i-1] {
 			m[i>>6] |= 1 << (i & 63)
@@ -234,6 +249,9 @@ func (c *compState) setRuns(n, i uint32, e []uint32) {
 		} else {
 			m[j>>6] &^= 1 << (j & 63)
 		}
+	}
+	if m[i>>6] != a || m[j>>6] != b {
+		r.reshaped = true
 	}
 }
 
@@ -381,7 +399,7 @@ func (c *compState) need() uint64 {
 	var n uint64
 	for _, l := range c.dirty {
 		for _, i := range l {
-			if c.dmark[i] && c.v6[i] {
+			if c.dmark[i] && c.v6[i] && (c.runs[i].reshaped || c.off[i] == 0) {
 				m := &c.runs[i].m
 				r := bits.OnesCount64(m[0]) + bits.OnesCount64(m[1]) + bits.OnesCount64(m[2]) + bits.OnesCount64(m[3])
 				n += uint64(fr.CompHeaderWords + (r+1)/2)
@@ -416,6 +434,17 @@ func (w *Writer) publish6(now int64) error {
 		}
 		c.dirty[d] = c.dirty[d][:0]
 	}
+	// Every node now has a copy whose runs match its run map: a patch
+	// stores its entry's value into its run there (into a copy made in
+	// this Commit, the value is already there). Links in patches go to
+	// children published above; copies they replace are quarantined
+	// below.
+	for _, i := range c.patches {
+		if n := i / fr.NodeEntries; c.v6[n] && c.off[n] != 0 {
+			atomic.StoreUint32(&p32[w.runSlot(c.off[n], uint16(i%fr.NodeEntries))], w.publishEntry(w.nodes[i]))
+		}
+	}
+	c.patches = c.patches[:0]
 	for _, t := range w.tables {
 		v := &t.v6
 		for _, i := range v.dirty {
@@ -441,21 +470,26 @@ func (w *Writer) publishDepth(d int, dirty []uint32, p32 []uint32, now int64) er
 		if !c.dmark[n] || !c.v6[n] || int(w.nodeDepth[n]/8) != d {
 			continue
 		}
+		if !c.runs[n].reshaped && c.off[n] != 0 {
+			c.dmark[n] = false // its changes are patched into its copy
+			continue
+		}
 		o, words, err := w.compress(n)
 		if err != nil {
 			// The nodes not yet republished keep their marks (and their
 			// old copies stay linked): a later Commit retries them.
 			return err
 		}
-		c.dmark[n] = false
+		c.dmark[n], c.runs[n].reshaped = false, false
 		old, oldWords := c.off[n], c.words[n]
 		c.off[n], c.words[n] = o, uint8(words-compMinWords)
 		if s, key, ok := w.shortcutKey(n); ok {
 			s.set(key, o)
 		}
-		// A parent that is not itself republished gets the new link in place.
+		// A parent that does not get a new copy (unchanged, or only
+		// patched) gets the new link in place.
 		if par := c.parent[n]; par >= 0 {
-			if !c.dmark[par] && c.off[par] != 0 {
+			if c.off[par] != 0 && (!c.dmark[par] || !c.runs[par].reshaped) {
 				atomic.StoreUint32(&p32[w.runSlot(c.off[par], c.pos[n])], fr.EncodeLink(o))
 			}
 		} else if t := &w.tables[c.slot[n]].v6; !t.dmark[c.pos[n]] {

@@ -264,6 +264,9 @@ func (w *Writer) store(p *uint32, v uint32) {
 			*p = v
 			w.markNode(uint32(n))
 			w.comp.setRuns(uint32(n), uint32(off/4%fr.NodeEntries), w.nodes[n*fr.NodeEntries:(n+1)*fr.NodeEntries])
+			if !w.comp.runs[n].reshaped {
+				w.comp.patches = append(w.comp.patches, uint32(off/4))
+			}
 			return
 		}
 	} else if c := w.cur; c != nil && c.v6 {
