@@ -27,6 +27,7 @@ import (
 
 	pb "github.com/routerd/routerd/api/routerd/v1"
 	"github.com/routerd/routerd/internal/rib"
+	"github.com/routerd/routerd/pkg/fibreader"
 )
 
 // Interface is one network interface as the daemon knows it.
@@ -96,10 +97,20 @@ type ServerConfig struct {
 	Statics *rib.Source
 	// Backend answers for interfaces, table names, reload and counters.
 	Backend Backend
+	// FIB, if not nil, is the forwarding table the RIB feeds (the
+	// daemon's shared-memory FIB): LookupRoute asks it which prefix
+	// forwards an address.
+	FIB FIB
 	// Version is shown by GetStatus.
 	Version string
 	// Started is the daemon's start time; zero means when NewServer ran.
 	Started time.Time
+}
+
+// FIB finds the route that forwards an address in a table, as the data
+// plane does. *fib.Writer implements it.
+type FIB interface {
+	Lookup(table uint32, addr netip.Addr) fibreader.Result
 }
 
 // DefaultDistance is the administrative distance of runtime static routes
@@ -140,6 +151,7 @@ func NewServer(cfg ServerConfig) *Server {
 		rib:      cfg.RIB,
 		statics:  cfg.Statics,
 		backend:  cfg.Backend,
+		fib:      cfg.FIB,
 		version:  cfg.Version,
 		started:  cfg.Started,
 		stopping: s.stopping,

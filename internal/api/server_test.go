@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/routerd/routerd/api/routerd/v1"
+	"github.com/routerd/routerd/internal/fib"
 	"github.com/routerd/routerd/internal/rib"
 )
 
@@ -265,6 +266,58 @@ func TestLookupRoute(t *testing.T) {
 		if err == nil && r.Prefix != tc.want {
 			t.Errorf("lookup %s: %s, want %s", tc.addr, r.Prefix, tc.want)
 		}
+	}
+}
+
+// TestLookupRouteFIB looks addresses up with a FIB beside the RIB, one
+// that lags it: a prefix the RIB has withdrawn, and one it has added,
+// not yet in the FIB. The FIB names the prefix that forwards; the RIB
+// answers when the FIB has no route or names one the RIB no longer
+// selects.
+func TestLookupRouteFIB(t *testing.T) {
+	w, err := fib.Create("", fib.Options{MainRootBits: 16, Nodes: 64, GroupSlots: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	must(t, w.SetGroup(1, []fib.NextHop{{Gateway: addr("192.0.2.1"), Ifindex: 2, Weight: 1}}))
+	fwd := fib.Action{Kind: fib.Forward, Group: 1}
+	for _, c := range []struct {
+		table uint32
+		p     string
+		a     fib.Action
+	}{
+		{fib.MainTable, "10.0.0.0/8", fwd},
+		{fib.MainTable, "10.1.2.0/24", fwd}, // withdrawn from the RIB, still in the FIB
+		{fib.MainTable, "2001:db8:1::/48", fwd},
+		{100, "0.0.0.0/0", fib.Action{Kind: fib.Blackhole}},
+		// 10.1.0.0/16 and 192.0.2.0/24: in the RIB, not yet in the FIB.
+	} {
+		must(t, w.Insert(c.table, pfx(c.p), c.a))
+	}
+	must(t, w.Commit())
+	e := newTestEnv(t, func(c *ServerConfig) { c.FIB = w })
+	for _, tc := range []struct{ table, addr, want string }{
+		{"", "10.2.0.1", "10.0.0.0/8"},
+		{"", "10.1.9.9", "10.0.0.0/8"},         // the FIB forwards with the /8 until the /16 reaches it
+		{"", "::ffff:10.1.9.9", "10.0.0.0/8"},  // unmapped, as without a FIB
+		{"", "10.1.2.3", "10.1.0.0/16"},        // the FIB's /24 is gone from the RIB
+		{"main", "192.0.2.77", "192.0.2.0/24"}, // not in the FIB at all
+		{"", "2001:db8:1:2::1", "2001:db8:1::/48"},
+		{"blue", "8.8.8.8", "0.0.0.0/0"},
+	} {
+		r, err := e.client.LookupRoute(ctxT(t), &pb.LookupRouteRequest{Table: tc.table, Address: tc.addr})
+		if err != nil {
+			t.Errorf("lookup %s in %q: %v", tc.addr, tc.table, err)
+			continue
+		}
+		if r.Prefix != tc.want {
+			t.Errorf("lookup %s in %q: %s, want %s", tc.addr, tc.table, r.Prefix, tc.want)
+		}
+	}
+	_, err = e.client.LookupRoute(ctxT(t), &pb.LookupRouteRequest{Address: "8.8.8.8"})
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("lookup 8.8.8.8: %v, want not found", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 
 	pb "github.com/routerd/routerd/api/routerd/v1"
 	"github.com/routerd/routerd/internal/rib"
+	"github.com/routerd/routerd/pkg/fibreader"
 )
 
 // service implements pb.RouterdServer.
@@ -28,6 +30,7 @@ type service struct {
 	rib      *rib.RIB
 	statics  *rib.Source
 	backend  Backend
+	fib      FIB
 	version  string
 	started  time.Time
 	stopping <-chan struct{}
@@ -122,11 +125,39 @@ func (s *service) LookupRoute(_ context.Context, req *pb.LookupRouteRequest) (*p
 	if err != nil {
 		return nil, invalid(err)
 	}
+	if e, ok := s.lookupFIB(t, a); ok {
+		return entryToPB(&e, n), nil
+	}
 	e, ok := s.rib.Lookup(t, a)
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "no route to %s in table %s", a, n.tableName(t))
 	}
 	return entryToPB(&e, n), nil
+}
+
+// lookupFIB finds the route that forwards a in table t through the FIB:
+// one lookup there for the prefix, then that prefix's entry from the RIB,
+// instead of the RIB's probe of every installed length under its lock. It
+// fails when there is no FIB, the FIB has no route, or the RIB no longer
+// selects the route the FIB names (the FIB follows the RIB a batch of
+// changes behind); the RIB's own longest match answers then. While the FIB
+// is behind, the answer is the route the data plane forwards with.
+func (s *service) lookupFIB(t rib.Table, a netip.Addr) (rib.Entry, bool) {
+	if s.fib == nil {
+		return rib.Entry{}, false
+	}
+	r := s.fib.Lookup(uint32(t), a)
+	if r.Kind == fibreader.NoRoute || !r.Prefix.IsValid() {
+		return rib.Entry{}, false
+	}
+	e, ok := s.rib.Get(rib.Key{Table: t, Prefix: r.Prefix})
+	if !ok {
+		return rib.Entry{}, false
+	}
+	if _, sel := e.Selected(); !sel {
+		return rib.Entry{}, false
+	}
+	return e, true
 }
 
 // AddRoutes validates the whole batch, then offers it in one Apply.

@@ -304,7 +304,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		d.trimMemory(tctx)
 	}()
 
-	srv := api.NewServer(api.ServerConfig{
+	acfg := api.ServerConfig{
 		Socket:     cfg.API.Socket,
 		Group:      cfg.API.Group,
 		Owner:      cfg.API.Owner,
@@ -314,7 +314,11 @@ func (d *Daemon) start(ctx context.Context) error {
 		Backend:    backend{d},
 		Version:    Version,
 		Started:    d.started,
-	})
+	}
+	if d.fibw != nil {
+		acfg.FIB = d.fibw // not a nil *fib.Writer in the interface
+	}
+	srv := api.NewServer(acfg)
 	// Listen now, so that a socket in use or a bad group stops the start
 	// with a clear error rather than a daemon nobody can reach.
 	if err := srv.Listen(); err != nil {
