@@ -90,6 +90,10 @@ type nodeRuns struct {
 	// needs a new copy. Otherwise its changed entries are patched into
 	// the copy it has (see compState.patches).
 	reshaped bool
+	// The number of installed prefixes of each length depth+1..depth+8
+	// that end in the node (their entries are the node's), for the cover
+	// search (Writer.cover).
+	ends [8]uint16
 }
 
 type compCopy struct {

@@ -295,6 +295,7 @@ func TestRandomDifferential(t *testing.T) {
 			if n := checkNodeIndex(t, w); n == 0 && w.indexNodes {
 				t.Errorf("main bits %d: no node indexed", mainBits)
 			}
+			checkEnds(t, w)
 		}
 		// Delete everything: the trie must shrink back to its roots.
 		for _, p := range live {
@@ -313,6 +314,44 @@ func TestRandomDifferential(t *testing.T) {
 			t.Errorf("main bits %d: %d nodes indexed after deleting every prefix", mainBits, n)
 		}
 		w.Close()
+	}
+}
+
+// checkEnds verifies every IPv6 node's count of the prefixes that end in
+// it by length against the installed prefixes.
+func checkEnds(t testing.TB, w *Writer) {
+	t.Helper()
+	c := &w.comp
+	for _, tb := range w.tables {
+		tr := &tb.v6
+		want := map[uint32][8]uint16{}
+		for i := range tr.rules.slots {
+			r := &tr.rules.slots[i]
+			l := leafBits(r.leaf)
+			if r.leaf == 0 || uint(l) <= tr.bits {
+				continue
+			}
+			k := tr.rules.keyOf(r)
+			e, d := tr.root[k.hi>>(64-tr.bits)], tr.bits
+			for ; uint(l) > d+8; d += 8 {
+				e = w.nodes[(e&(1<<31-1))*fr.NodeEntries+k.byteAt(d)]
+			}
+			n := e & (1<<31 - 1)
+			if e&(1<<31) == 0 || !c.v6[n] || uint(w.nodeDepth[n]) != d {
+				t.Fatalf("table %d: %x/%d has no node at depth %d", tb.id, k, l, d)
+			}
+			x := want[n]
+			x[uint(l)-d-1]++
+			want[n] = x
+		}
+		for n := range c.runs {
+			if !c.v6[n] || w.tables[c.slot[n]] != tb {
+				continue
+			}
+			if got := c.runs[n].ends; got != want[uint32(n)] {
+				t.Fatalf("table %d node %d (depth %d): ends %v, prefixes %v", tb.id, n, w.nodeDepth[n], got, want[uint32(n)])
+			}
+		}
 	}
 }
 
@@ -465,6 +504,7 @@ func TestFullTableDifferential(t *testing.T) {
 	probe()
 	checkShortcuts(t, w)
 	checkNodeIndex(t, w)
+	checkEnds(t, w)
 	for _, i := range idx[:50_000] {
 		w.Insert(MainTable, ps[i], acts[i])
 		ref.insert(ps[i], acts[i])
@@ -497,6 +537,35 @@ func TestDemoFile(t *testing.T) {
 	w.Insert(100, netip.MustParsePrefix("10.0.0.0/8"), Action{Kind: Blackhole})
 	w.Commit()
 	w.Close()
+}
+
+// TestCoverInIndexedNode withdraws a /48 whose cover, a /46, is hidden
+// from the sibling walk: the /48s beside it make each sibling's first
+// address match a /48, so the cover search must find the /46 in the
+// prefix set, which it probes only if the node at depth 40 counts a /46
+// ending in it. A wrong count yields the /44 beyond.
+func TestCoverInIndexedNode(t *testing.T) {
+	w, err := Create("", smallOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	setGroups(t, w, 8)
+	for i, p := range []string{"2001:db8::/44", "2001:db8::/46", "2001:db8::/48", "2001:db8:3::/48", "2001:db8:2::/48"} {
+		if err := w.Insert(MainTable, netip.MustParsePrefix(p), Action{Kind: Forward, Group: uint32(1 + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Delete(MainTable, netip.MustParsePrefix("2001:db8:2::/48")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	checkEnds(t, w)
+	if got := w.Lookup(MainTable, netip.MustParseAddr("2001:db8:2::1")); got.Prefix != netip.MustParsePrefix("2001:db8::/46") {
+		t.Fatalf("after the withdraw, 2001:db8:2::1 goes to %v, want 2001:db8::/46", got.Prefix)
+	}
 }
 
 // TestManyTables fills more than 256 tables, each with its own IPv6 and
