@@ -105,7 +105,7 @@ func fibCommand() *cobra.Command {
 					tabs = append(tabs, fmt.Sprintf("%d (%d+%d)", id, v4, v6))
 				}
 			}
-			fmt.Fprintf(tw, "Tables:\t%s\n", strings.Join(tabs, ", "))
+			fmt.Fprintf(tw, "Tables:\t%s (%d of %d slots)\n", strings.Join(tabs, ", "), len(st.Tables), st.MaxTables)
 			fmt.Fprintf(tw, "Sub-tables:\t%d of %d nodes used (%s), IPv6 published compressed in %s\n", st.NodesUsed, st.NodesTotal, fibBytes(st.NodeBytes), fibBytes(st.CompBytes))
 			fmt.Fprintf(tw, "Groups:\t%d of %d slots\n", st.GroupsUsed, st.GroupSlots)
 			fmt.Fprintf(tw, "Memory:\t%.1f bytes per prefix in use\n", st.BytesPerPrefix)
@@ -228,6 +228,7 @@ func fibWriteStatsJSON(w io.Writer, path string, r *fibreader.Reader, st fibread
 		Prefixes4      uint64    `json:"prefixes_v4"`
 		Prefixes6      uint64    `json:"prefixes_v6"`
 		Tables         []tab     `json:"tables"`
+		MaxTables      int       `json:"max_tables"`
 		NodesUsed      uint64    `json:"nodes_used"`
 		NodesTotal     uint64    `json:"nodes_total"`
 		NodeBytes      uint64    `json:"node_bytes"`
@@ -240,7 +241,7 @@ func fibWriteStatsJSON(w io.Writer, path string, r *fibreader.Reader, st fibread
 	}{
 		Path: path, State: st.State.String(), WriterPID: st.WriterPID, WriterAgeMS: st.WriterAge.Milliseconds(),
 		Generation: st.Generation, LastCommit: st.LastCommit, Prefixes4: st.Prefixes4, Prefixes6: st.Prefixes6,
-		Tables: []tab{}, NodesUsed: st.NodesUsed, NodesTotal: st.NodesTotal, NodeBytes: st.NodeBytes, CompBytes: st.CompBytes,
+		Tables: []tab{}, MaxTables: st.MaxTables, NodesUsed: st.NodesUsed, NodesTotal: st.NodesTotal, NodeBytes: st.NodeBytes, CompBytes: st.CompBytes,
 		GroupsUsed: st.GroupsUsed, GroupSlots: st.GroupSlots, FileSize: st.FileSize, BytesPerPrefix: st.BytesPerPrefix,
 	}
 	for _, id := range st.Tables {

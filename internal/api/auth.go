@@ -252,6 +252,16 @@ func newAuthorizer(group, owner string) (*authorizer, error) {
 	return a, nil
 }
 
+// GroupID resolves a group given by name or numeric gid, as the
+// configuration writes it (the daemon gives the FIB file to it).
+func GroupID(s string) (uint32, error) {
+	a, err := lookupGroup(s)
+	if err != nil {
+		return 0, err
+	}
+	return a.id, nil
+}
+
 func lookupGroup(s string) (*account, error) {
 	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
 		a := &account{id: uint32(n)}

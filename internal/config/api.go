@@ -84,7 +84,7 @@ func (d *decoder) fileMode(n *yaml.Node, path string) (fs.FileMode, bool) {
 		return 0, false
 	}
 	if v > 0o777 {
-		d.errorf(n, path, "%s has bits beyond permissions (0777); setuid, setgid and sticky bits mean nothing on a socket", s)
+		d.errorf(n, path, "%s has bits beyond permissions (0777); setuid, setgid and sticky bits mean nothing here", s)
 		return 0, false
 	}
 	if v&0o600 != 0o600 {

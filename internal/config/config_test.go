@@ -59,6 +59,14 @@ func TestParseErrors(t *testing.T) {
 		{"metrics hostname", "metrics:\n  listen: localhost:9180\n", `metrics.listen: host "localhost" is not an IP address`},
 		{"metrics port", "metrics:\n  listen: 127.0.0.1:0\n", `metrics.listen: port "0" is not a number in 1..65535`},
 		{"fib relative", "fib:\n  path: routerd-fib\n", `t.yaml:2:9: fib.path: "routerd-fib" is not an absolute path`},
+		{"fib mode locks out group", "fib:\n  path: /dev/shm/f\n  group: dp\n  mode: \"0604\"\n", "t.yaml:4:9: fib.mode: mode 0604 does not let group dp read the FIB (0040)"},
+		{"fib mode writable", "fib:\n  path: /dev/shm/f\n  mode: \"0664\"\n", "fib.mode: mode 0664 lets others write the FIB; only routerd writes it"},
+		{"fib mode setuid", "fib:\n  path: /dev/shm/f\n  mode: \"4644\"\n", "fib.mode: 4644 has bits beyond permissions"},
+		{"fib group without path", "fib:\n  group: dp\n", "t.yaml:2:3: fib: group and mode need a path"},
+		{"fib no tables", "fib:\n  path: /dev/shm/f\n  max-tables: 0\n", "t.yaml:3:15: fib.max-tables: 0 is out of range 1..4096"},
+		{"fib nodes", "fib:\n  path: /dev/shm/f\n  nodes: 2000000000\n", "fib.nodes: 2000000000 is out of range 2..1073741824"},
+		{"fib groups", "fib:\n  path: /dev/shm/f\n  groups: 1\n", "fib.groups: 1 is out of range 2..1048576"},
+		{"fib unknown key", "fib:\n  path: /dev/shm/f\n  tables: 64\n", `fib: unknown key "tables"`},
 		{"table name reserved", "tables:\n  main: 100\n", `t.yaml:2:3: tables.main: table name "main" is built in`},
 		{"table name invalid", "tables:\n  2isp: 100\n", `tables.2isp: "2isp" is not a valid table name`},
 		{"table number zero", "tables:\n  isp: 0\n", "t.yaml:2:8: tables.isp: 0 is out of range 1..4294967295"},
@@ -200,6 +208,7 @@ func TestDefaults(t *testing.T) {
 			Log:       Log{Level: slog.LevelInfo, Format: LogText},
 			API:       API{Socket: DefaultSocket, SocketMode: 0o600},
 			Kernel:    Kernel{Enabled: true, Protocol: 196, Metric: 20, OnShutdown: ShutdownKeep, NexthopObjects: NexthopAuto, ImportForeign: true},
+			FIB:       FIB{Mode: 0o644, MaxTables: 16, Nodes: 1 << 18, Groups: 1 << 16},
 			Tables:    map[string]uint32{},
 			Distances: Distances{Connected: 0, Kernel: 0, Static: 1, EBGP: 20, IBGP: 200},
 		}
@@ -258,6 +267,11 @@ kernel:
   import-foreign: false
 fib:
   path: /dev/shm/routerd-fib
+  group: dataplane
+  mode: "0640"
+  max-tables: 64
+  nodes: 1048576
+  groups: 131072
 tables:
   isp2: 100
 distances:

@@ -15,7 +15,10 @@ import (
 //   - kernel.protocol: it is how routerd recognises its own kernel routes;
 //     changing it live would orphan every installed route.
 //   - fib.path: readers in other processes have the old file mapped.
-var restartRequired = []string{"api.socket", "kernel.protocol", "fib.path"}
+//   - fib.group, fib.mode, fib.max-tables, fib.nodes, fib.groups: the
+//     file's owner, permissions and capacity are set when it is created.
+var restartRequired = []string{"api.socket", "kernel.protocol", "fib.path",
+	"fib.group", "fib.mode", "fib.max-tables", "fib.nodes", "fib.groups"}
 
 // Changes is what differs between two configurations, as found by Diff.
 type Changes struct {

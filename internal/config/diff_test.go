@@ -55,6 +55,16 @@ static:
   - {prefix: 10.4.0.0/16, via: [10.0.0.1]}
 `, []string{"log.level", "api.socket", "kernel.protocol", "kernel.metric", "fib.path", "tables.isp3", "tables.isp4"},
 			1, 1, 1, []string{"api.socket", "kernel.protocol", "fib.path"}},
+		{"fib capacity and owner", `
+log: {level: info}
+kernel: {metric: 20}
+fib: {path: /dev/shm/x, group: dp, nodes: 1048576}
+tables: {isp2: 100, isp3: 101}
+static:
+  - {prefix: 10.2.0.0/16, via: [10.0.0.1]}
+  - {prefix: 10.1.0.0/16, via: [10.0.0.1]}
+  - {prefix: 10.3.0.0/16, via: [10.0.0.1], table: 100}
+`, []string{"fib.path", "fib.group", "fib.mode", "fib.nodes"}, 0, 0, 0, []string{"fib.path", "fib.group", "fib.mode", "fib.nodes"}},
 		{"table renumbered moves routes", `
 log: {level: info}
 kernel: {metric: 20}

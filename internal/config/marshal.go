@@ -43,8 +43,16 @@ func Marshal(c *Config) ([]byte, error) {
 		"nexthop-objects", scalar(string(c.Kernel.NexthopObjects)),
 		"import-foreign", scalar(strconv.FormatBool(c.Kernel.ImportForeign)),
 	))
-	if c.FIB.Path != "" {
-		add(root, "fib", mapping("path", quoted(c.FIB.Path)))
+	if f := c.FIB; f.Path != "" {
+		m := mapping("path", quoted(f.Path))
+		if f.Group != "" {
+			add(m, "group", quoted(f.Group))
+		}
+		add(m, "mode", quoted(fmt.Sprintf("%04o", uint32(f.Mode))))
+		add(m, "max-tables", scalar(strconv.Itoa(f.MaxTables)))
+		add(m, "nodes", scalar(strconv.Itoa(f.Nodes)))
+		add(m, "groups", scalar(strconv.Itoa(f.Groups)))
+		add(root, "fib", m)
 	}
 	if len(c.Tables) > 0 {
 		t := mapping()

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"github.com/routerd/routerd/internal/api"
+	"github.com/routerd/routerd/internal/kernel"
 	"github.com/routerd/routerd/internal/rib"
 )
 
@@ -37,10 +38,24 @@ func (b backend) Tables() map[string]rib.Table {
 func (b backend) Reload() error { return b.d.Reload() }
 
 func (b backend) Counters() []api.Counter {
-	if b.d.prog == nil {
-		return nil
+	var cs []api.Counter
+	if b.d.prog != nil {
+		cs = append(cs, kernelCounters(b.d.prog.Metrics())...)
 	}
-	m := b.d.prog.Metrics()
+	if b.d.fibw != nil {
+		m := &b.d.fibm
+		cs = append(cs,
+			api.Counter{Subsystem: "fib", Name: "changes", Value: m.Changes.Load()},
+			api.Counter{Subsystem: "fib", Name: "change_errors", Value: m.ChangeErrors.Load()},
+			api.Counter{Subsystem: "fib", Name: "group_errors", Value: m.GroupErrors.Load()},
+			api.Counter{Subsystem: "fib", Name: "commits", Value: m.Commits.Load()},
+			api.Counter{Subsystem: "fib", Name: "commit_errors", Value: m.CommitErrors.Load()},
+		)
+	}
+	return cs
+}
+
+func kernelCounters(m *kernel.ProgrammerMetrics) []api.Counter {
 	return []api.Counter{
 		{Subsystem: "kernel", Name: "routes_sent", Value: m.RoutesSent.Load()},
 		{Subsystem: "kernel", Name: "routes_deleted", Value: m.RoutesDeleted.Load()},

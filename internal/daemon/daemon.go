@@ -54,6 +54,7 @@ type Daemon struct {
 	monitor *kernel.Monitor
 	prog    *kernel.Programmer
 	fibw    *fib.Writer
+	fibm    fibMetrics
 	api     *api.Server
 	metrics *metricsServer
 	bgp     bgpSpeaker
@@ -159,10 +160,18 @@ func (d *Daemon) start(ctx context.Context) error {
 
 	// The shared-memory FIB is created first: if its file cannot be made,
 	// routerd refuses to start before touching the kernel.
-	if cfg.FIB.Path != "" {
-		w, err := fib.Create(cfg.FIB.Path, fib.Options{})
+	if f := cfg.FIB; f.Path != "" {
+		opts := fib.Options{MaxTables: f.MaxTables, Nodes: f.Nodes, GroupSlots: f.Groups, FileMode: f.Mode}
+		if f.Group != "" {
+			gid, err := api.GroupID(f.Group)
+			if err != nil {
+				return fmt.Errorf("fib.group: %w", err)
+			}
+			opts.GID = int(gid)
+		}
+		w, err := fib.Create(f.Path, opts)
 		if err != nil {
-			return fmt.Errorf("fib: cannot create %s: %w", cfg.FIB.Path, err)
+			return fmt.Errorf("fib: cannot create %s: %w", f.Path, err)
 		}
 		d.fibw = w
 	}
@@ -276,7 +285,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		go func() {
 			defer d.cwg.Done()
 			defer sub.Close()
-			followFIB(fctx, d.fibw, sub, d.log.With("component", "fib"))
+			followFIB(fctx, d.fibw, sub, &d.fibm, d.log.With("component", "fib"))
 		}()
 		go func() {
 			defer d.cwg.Done()
@@ -507,9 +516,7 @@ func (d *Daemon) dumpState() {
 	for _, c := range d.rib.Counts() {
 		d.log.Info("routes", "table", c.Table.String(), "origin", c.Origin.String(), "candidates", c.Routes, "selected", c.Selected)
 	}
-	if d.prog != nil {
-		for _, c := range (backend{d}).Counters() {
-			d.log.Info("counter", "subsystem", c.Subsystem, "name", c.Name, "value", c.Value)
-		}
+	for _, c := range (backend{d}).Counters() {
+		d.log.Info("counter", "subsystem", c.Subsystem, "name", c.Name, "value", c.Value)
 	}
 }

@@ -71,6 +71,16 @@ var (
 	descHeap      = prometheus.NewDesc("routerd_go_heap_bytes", "Go heap in use.", nil, nil)
 	descInstalled = prometheus.NewDesc("routerd_kernel_routes", "Routes routerd wants in the kernel.", nil, nil)
 	descOverruns  = prometheus.NewDesc("routerd_kernel_overruns_total", "Netlink overruns (ENOBUFS) on the programmer's socket.", nil, nil)
+	descFIBOps    = prometheus.NewDesc("routerd_fib_operations_total", "Changes the shared-memory FIB feed made, by kind.",
+		[]string{"op"}, nil)
+	descFIBErr = prometheus.NewDesc("routerd_fib_errors_total", "Changes the shared-memory FIB refused, by kind (a refused route is missing from the data plane).",
+		[]string{"op"}, nil)
+	descFIBPrefixes = prometheus.NewDesc("routerd_fib_prefixes", "Prefixes in the shared-memory FIB as last published, by family.",
+		[]string{"family"}, nil)
+	descFIBUsed = prometheus.NewDesc("routerd_fib_capacity_used", "Used part of the shared-memory FIB's capacity, by pool (nodes: fib.nodes; groups: fib.groups).",
+		[]string{"pool"}, nil)
+	descFIBTotal = prometheus.NewDesc("routerd_fib_capacity", "Capacity of the shared-memory FIB, by pool.",
+		[]string{"pool"}, nil)
 )
 
 // ribCollector reads the RIB's counts at scrape time: counting is a walk of
@@ -78,7 +88,8 @@ var (
 type ribCollector struct{ d *Daemon }
 
 func (c *ribCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRoutes, descSelected, descGroups, descFailed, descKernelOps, descKernelErr, descHeap, descInstalled, descOverruns} {
+	for _, d := range []*prometheus.Desc{descRoutes, descSelected, descGroups, descFailed, descKernelOps, descKernelErr, descHeap, descInstalled, descOverruns,
+		descFIBOps, descFIBErr, descFIBPrefixes, descFIBUsed, descFIBTotal} {
 		ch <- d
 	}
 }
@@ -108,6 +119,33 @@ func (c *ribCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descInstalled, prometheus.GaugeValue, float64(m.Installed.Load()))
 		ch <- prometheus.MustNewConstMetric(descOverruns, prometheus.CounterValue, float64(m.Overruns.Load()))
+	}
+	if d.fibw != nil {
+		m := &d.fibm
+		for _, op := range []struct {
+			name         string
+			made, failed uint64
+		}{
+			{"route", m.Changes.Load(), m.ChangeErrors.Load()},
+			{"group", 0, m.GroupErrors.Load()},
+			{"commit", m.Commits.Load(), m.CommitErrors.Load()},
+		} {
+			if op.name != "group" {
+				ch <- prometheus.MustNewConstMetric(descFIBOps, prometheus.CounterValue, float64(op.made), op.name)
+			}
+			ch <- prometheus.MustNewConstMetric(descFIBErr, prometheus.CounterValue, float64(op.failed), op.name)
+		}
+		// From the file's header, which the writer publishes at each
+		// commit: safe to read beside the feed goroutine.
+		st := d.fibw.Reader().Stats()
+		ch <- prometheus.MustNewConstMetric(descFIBPrefixes, prometheus.GaugeValue, float64(st.Prefixes4), "ipv4")
+		ch <- prometheus.MustNewConstMetric(descFIBPrefixes, prometheus.GaugeValue, float64(st.Prefixes6), "ipv6")
+		ch <- prometheus.MustNewConstMetric(descFIBUsed, prometheus.GaugeValue, float64(st.NodesUsed), "nodes")
+		ch <- prometheus.MustNewConstMetric(descFIBTotal, prometheus.GaugeValue, float64(st.NodesTotal), "nodes")
+		ch <- prometheus.MustNewConstMetric(descFIBUsed, prometheus.GaugeValue, float64(st.GroupsUsed), "groups")
+		ch <- prometheus.MustNewConstMetric(descFIBTotal, prometheus.GaugeValue, float64(st.GroupSlots), "groups")
+		ch <- prometheus.MustNewConstMetric(descFIBUsed, prometheus.GaugeValue, float64(len(st.Tables)), "tables")
+		ch <- prometheus.MustNewConstMetric(descFIBTotal, prometheus.GaugeValue, float64(st.MaxTables), "tables")
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

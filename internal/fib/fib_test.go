@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/bits"
 	"math/rand/v2"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/routerd/routerd/internal/fulltable"
 	fr "github.com/routerd/routerd/pkg/fibreader"
+	"golang.org/x/sys/unix"
 )
 
 // refTrie is the deliberately naive reference: a binary trie, one node per bit.
@@ -643,6 +645,8 @@ func TestCreateErrors(t *testing.T) {
 		{"missing directory", "/nonexistent-routerd-dir/fib", Options{}},
 		{"not a directory", "/dev/null/fib", Options{}},
 		{"bad options", "", Options{MainRootBits: 12}},
+		{"mode without owner write", "/dev/shm/routerd-fib-test-mode", Options{FileMode: 0o444}},
+		{"mode not permissions", "/dev/shm/routerd-fib-test-mode", Options{FileMode: 0o644 | fs.ModeSetuid}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w, err := Create(c.path, c.opts)
@@ -652,6 +656,35 @@ func TestCreateErrors(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// TestFileModeAndGroup creates the file with a group and mode, as the
+// fib section's group and mode ask, and checks them on the published
+// file, whatever the umask.
+func TestFileModeAndGroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("giving the file to another group needs root")
+	}
+	old := unix.Umask(0o077)
+	defer unix.Umask(old)
+	path := fmt.Sprintf("/dev/shm/routerd-fib-test-%d", os.Getpid())
+	defer os.Remove(path)
+	const gid = 65534
+	w, err := Create(path, Options{MainRootBits: 8, Nodes: 16, GroupSlots: 16, FileMode: 0o640, GID: gid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode&0o777 != 0o640 || st.Gid != gid {
+		t.Fatalf("%s: mode %04o group %d, want 0640 group %d", path, st.Mode&0o777, st.Gid, gid)
 	}
 }
 

@@ -2,6 +2,7 @@ package fib
 
 import (
 	"fmt"
+	"io/fs"
 	"time"
 
 	fr "github.com/routerd/routerd/pkg/fibreader"
@@ -46,6 +47,11 @@ type Options struct {
 	// 19k nodes at depth 40); -1 for none. With either table, CompWords
 	// is at most 1<<24 (a slot holds a 24-bit offset).
 	Shortcuts40 int
+	// FileMode is the permission bits of the file. Default 0644.
+	FileMode fs.FileMode
+	// GID, if not 0, is the group the file is given, so that data-plane
+	// processes of that group can map it (with FileMode 0640).
+	GID int
 	// Grace is how long freed nodes and records stay untouched before
 	// reuse. Default 1s. Readers stay correct even past it (they retry on
 	// the reclaim sequence); the grace period only makes retries rare.
@@ -68,6 +74,9 @@ func (o *Options) fill() error {
 	def(&o.CompWords, 1<<22)
 	def(&o.Shortcuts, 1<<15)
 	def(&o.Shortcuts40, 1<<16)
+	if o.FileMode == 0 {
+		o.FileMode = 0o644
+	}
 	if o.Grace == 0 {
 		o.Grace = time.Second
 	}
@@ -96,6 +105,12 @@ func (o *Options) fill() error {
 		return fmt.Errorf("fib: CompWords %d above 1<<24 needs Shortcuts and Shortcuts40 -1 (a shortcut holds a 24-bit offset)", o.CompWords)
 	case o.Grace < 0:
 		return fmt.Errorf("fib: negative grace period")
+	case o.FileMode&^fs.ModePerm != 0:
+		return fmt.Errorf("fib: file mode %v has bits beyond permissions (0777)", o.FileMode)
+	case o.FileMode&0o600 != 0o600:
+		return fmt.Errorf("fib: file mode %04o does not let the owner read and write (0600)", uint32(o.FileMode))
+	case o.GID < 0:
+		return fmt.Errorf("fib: negative group id %d", o.GID)
 	}
 	return nil
 }

@@ -145,9 +145,21 @@ func Create(path string, opts Options) (*Writer, error) {
 		}
 	} else {
 		w.tmp = fmt.Sprintf("%s.%d.new", path, os.Getpid())
-		w.file, err = os.OpenFile(w.tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+		// Created for the owner alone, then given its group and mode
+		// (the process's umask must not decide who may read the FIB).
+		w.file, err = os.OpenFile(w.tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			return nil, fmt.Errorf("fib: cannot create shared-memory file: %w", err)
+		}
+		if opts.GID != 0 {
+			if err = w.file.Chown(-1, opts.GID); err != nil {
+				w.abandon()
+				return nil, fmt.Errorf("fib: cannot give %s to group %d: %w", w.tmp, opts.GID, err)
+			}
+		}
+		if err = w.file.Chmod(opts.FileMode); err != nil {
+			w.abandon()
+			return nil, fmt.Errorf("fib: cannot set mode %v on %s: %w", opts.FileMode, w.tmp, err)
 		}
 		if err = w.file.Truncate(int64(size)); err != nil {
 			w.abandon()

@@ -418,6 +418,7 @@ type Stats struct {
 	Prefixes4      uint64
 	Prefixes6      uint64
 	Tables         []uint32
+	MaxTables      int // table slots in the file
 	NodesUsed      uint64
 	NodesTotal     uint64
 	GroupsUsed     uint64
@@ -447,6 +448,7 @@ func (r *Reader) Stats() Stats {
 		FileSize:   uint64(len(r.mem)),
 		ReclaimSeq: r.load64(OffReclaim),
 		Tables:     r.Tables(),
+		MaxTables:  r.maxTables,
 	}
 	s.WriterAge = time.Since(s.Heartbeat)
 	s.NodeBytes = s.NodesUsed * NodeEntries * 4

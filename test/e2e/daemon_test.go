@@ -121,12 +121,22 @@ func TestKernelRejectsRoute(t *testing.T) {
 
 // TestSharedMemoryFIB: with fib.path set, routerd publishes its selected
 // routes in shared memory, and routerctl reads them straight from the file
-// (no daemon round trip), following changes made through the API.
+// (no daemon round trip), following changes made through the API. The
+// file has the group and mode the configuration asks for, and the
+// daemon's counters and metrics report the FIB feed.
 func TestSharedMemoryFIB(t *testing.T) {
 	path := "/dev/shm/" + strings.ReplaceAll(t.Name(), "/", "_") + fmt.Sprint(os.Getpid())
 	t.Cleanup(func() { os.Remove(path) })
-	l := startLab(t, twoRouters("fib:\n  path: "+path+"\n", ""))
+	const gid = 65534
+	l := startLab(t, twoRouters(fmt.Sprintf("fib:\n  path: %s\n  group: \"%d\"\n  max-tables: 4\nmetrics:\n  listen: 127.0.0.1:9189\n", path, gid), ""))
 	waitKernel(t, l.NS("r1"), twoWant)
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode&0o777 != 0o640 || st.Gid != gid {
+		t.Errorf("%s: mode %04o group %d, want 0640 (the default with a group) and group %d", path, st.Mode&0o777, st.Gid, gid)
+	}
 	fib := func(args ...string) (string, int) {
 		t.Helper()
 		return ctl(t, l, "r1", nil, append([]string{"fib", "--fib", path}, args...)...)
@@ -144,8 +154,20 @@ func TestSharedMemoryFIB(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "10.0.12.2") || !strings.Contains(out, "2001:db8:12::2") {
 		t.Fatalf("fib lookup (exit %d):\n%s", code, out)
 	}
-	if out, code = fib("stats"); code != 0 || !strings.Contains(out, "Generation") {
+	if out, code = fib("stats"); code != 0 || !strings.Contains(out, "Generation") || !strings.Contains(out, "of 4 slots") {
 		t.Fatalf("fib stats (exit %d):\n%s", code, out)
+	}
+	if out, code = ctl(t, l, "r1", nil, "show", "route", "lookup", "10.50.3.4"); code != 0 || !strings.Contains(out, "10.50.0.0/16") {
+		t.Fatalf("show route lookup (exit %d):\n%s", code, out)
+	}
+	if out, code = ctl(t, l, "r1", nil, "show", "status"); code != 0 || !strings.Contains(out, "fib") || !strings.Contains(out, "change_errors") {
+		t.Errorf("show status lacks the FIB counters (exit %d):\n%s", code, out)
+	}
+	body := scrape(t, l.NS("r1"), "127.0.0.1:9189")
+	for _, m := range []string{`routerd_fib_errors_total{op="route"} 0`, `routerd_fib_capacity{pool="tables"} 4`, `routerd_fib_prefixes{family="ipv6"}`} {
+		if !strings.Contains(body, m) {
+			t.Errorf("metrics lack %s", m)
+		}
 	}
 	// A runtime blackhole more specific than the static route shows at once.
 	if out, code = ctl(t, l, "r1", nil, "route", "add", "10.50.3.0/24", "blackhole"); code != 0 {
