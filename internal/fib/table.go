@@ -272,23 +272,27 @@ func (w *Writer) delete(tr *trie, k key, l int) error {
 // one hash probe per installed length in between.
 func (w *Writer) cover(tr *trie, k key, l int) uint32 {
 	rs := &tr.rules
-	// Siblings below an indexed node on k's path are walked from there.
-	node, start, indexed := tr.start(k, l)
 	// The indexed nodes on k's path count the prefixes that end in them by
 	// length: k/j is looked for only if some prefix of length j ends in
 	// the node at j's depth. A /48 withdrawn from a /40 full of /48s
 	// otherwise probed the prefix set for most lengths from /47 up (2.3
-	// probes, each a cache miss, per /48 of the full table).
+	// probes, each a cache miss, per /48 of the full table). Siblings
+	// below the deepest of these nodes are walked from it (as tr.start
+	// would find it: the indexes go by increasing depth).
 	var ends [len(indexDepths)]*[8]uint16
+	var node uint32
+	var start uint
+	indexed := false
 	for i := range tr.deep {
 		if x := &tr.deep[i]; uint(l) > x.depth {
 			if n, ok := x.get(k.hi >> (64 - x.depth)); ok {
 				ends[i] = &w.comp.runs[n].ends
+				node, start, indexed = n, x.depth, true
 			}
 		}
 	}
 	for j := l; j >= 0; j-- {
-		if j < l && rs.present[j/64]&(1<<(j%64)) != 0 && (j > shortMax || rs.hasShort(k, j)) && w.mayEnd(tr, &ends, j) {
+		if j < l && rs.present[j/64]&(1<<(j%64)) != 0 && (j > shortMax || rs.hasShort(k, j)) && tr.mayEnd(&ends, j) {
 			if e, ok := rs.get(k.mask(j), j); ok {
 				return e
 			}
@@ -320,7 +324,7 @@ func (w *Writer) cover(tr *trie, k key, l int) uint32 {
 // path that holds such prefixes' entries, from the counts of the indexed
 // nodes found by cover (ends). A missing indexed node ends none: a prefix
 // ending there would keep it alive.
-func (w *Writer) mayEnd(tr *trie, ends *[len(indexDepths)]*[8]uint16, j int) bool {
+func (tr *trie) mayEnd(ends *[len(indexDepths)]*[8]uint16, j int) bool {
 	for i := range tr.deep {
 		if d := tr.deep[i].depth; uint(j) > d && uint(j) <= d+8 {
 			return ends[i] != nil && ends[i][uint(j)-d-1] != 0
