@@ -20,6 +20,9 @@ import (
 
 const prefix = "rdlab"
 
+// fibPath is where r1 publishes its shared-memory FIB.
+const fibPath = "/dev/shm/" + prefix + "-r1.fib"
+
 func main() {
 	dir := flag.String("dir", "/run/routerd-lab", "directory for the lab's configurations, sockets and logs")
 	bin := flag.String("bin", "", "directory holding routerd and routerctl (default: next to routerlab)")
@@ -50,11 +53,27 @@ func main() {
 				fail(fmt.Errorf("%s not found; build it first (make build) or pass -bin", p))
 			}
 		}
-		l, err := lab.Up(lab.Default(), *dir, prefix, routerd)
+		// r1 also publishes its forwarding table in shared memory, as a
+		// data-plane process would read it.
+		topo := lab.Default()
+		for i := range topo.Nodes {
+			if topo.Nodes[i].Name == "r1" {
+				topo.Nodes[i].Config += "fib:\n  path: " + fibPath + "\n"
+			}
+		}
+		l, err := lab.Up(topo, *dir, prefix, routerd)
 		if err != nil {
 			fail(err)
 		}
 		show(l, routerctl)
+		// Inside r1's namespace, where its next hops' interface indexes
+		// name its interfaces.
+		fmt.Printf("\n== r1's shared-memory FIB: routerctl fib lookup (read from %s, not through the daemon)\n", fibPath)
+		out, err := l.Exec("r1", routerctl, "fib", "--fib", fibPath, "lookup", "10.3.0.2", "2001:db8:3::2", "192.0.2.1")
+		fmt.Print(out)
+		if err != nil {
+			fmt.Printf("(routerctl: %v)\n", err)
+		}
 		fmt.Println("\n== ping hA -> hB across r1, r2, r3")
 		ok := true
 		for _, target := range []string{"10.3.0.2", "2001:db8:3::2"} {
@@ -68,13 +87,14 @@ func main() {
 		fmt.Printf(`
 The lab is up. Explore it:
   %[1]s --socket %[2]s/r1.sock show route          # r1's RIB (also r2, r3)
+  ip netns exec %[3]s-r1 %[1]s fib --fib %[5]s lookup 10.3.0.2   # r1's forwarding table in shared memory
   ip netns exec %[3]s-r1 ip route                  # r1's kernel table
   ip netns exec %[3]s-hA ping 10.3.0.2             # traffic across the routers
   ip netns exec %[3]s-r2 ip link set r3 down       # break a link and watch routes go
   logs and configs: %[2]s/                         # edit r1.yaml, then: kill -HUP <pid in lab.json>
 Tear it down:
   %[4]s -dir %[2]s down
-`, routerctl, *dir, prefix, os.Args[0])
+`, routerctl, *dir, prefix, os.Args[0], fibPath)
 		if !ok {
 			os.Exit(1)
 		}
@@ -89,7 +109,13 @@ Tear it down:
 		if err != nil {
 			fail(fmt.Errorf("no lab in %s: %w", *dir, err))
 		}
-		if err := l.Down(); err != nil {
+		err = l.Down()
+		// routerd leaves its FIB file for readers when it stops (the
+		// default on-shutdown: keep); the lab's goes with the lab.
+		if rmErr := os.Remove(fibPath); rmErr != nil && !os.IsNotExist(rmErr) && err == nil {
+			err = rmErr
+		}
+		if err != nil {
 			fail(err)
 		}
 		fmt.Println("lab removed")
