@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -53,8 +54,9 @@ func fibCommand() *cobra.Command {
 				res[i] = r.LookupTable(table, a)
 			}
 			out := cmd.OutOrStdout()
+			names := fibNames(cmd, r)
 			if fibJSON(cmd) {
-				return fibWriteLookupJSON(out, table, addrs, res)
+				return fibWriteLookupJSON(out, table, addrs, res, names)
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ADDRESS\tPREFIX\tKIND\tGROUP\tNEXT HOPS")
@@ -66,7 +68,7 @@ func fibCommand() *cobra.Command {
 				if x.Kind == fibreader.Forward {
 					group = strconv.FormatUint(uint64(x.Group), 10)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", addrs[i], prefix, x.Kind, group, fibNextHops(x))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", addrs[i], prefix, x.Kind, group, fibNextHops(x, names))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -133,14 +135,46 @@ func fibWarnStale(cmd *cobra.Command, r *fibreader.Reader) {
 	}
 }
 
-func fibIfName(idx int32) string {
-	if ifi, err := net.InterfaceByIndex(int(idx)); err == nil {
-		return ifi.Name
+// fibSameNetNS reports whether this process shares the FIB writer's
+// network namespace, where the next hops' interface indexes are
+// interfaces. When it cannot tell (the writer is gone, or its namespace
+// unreadable) it says yes: names are looked up here as before.
+func fibSameNetNS(r *fibreader.Reader) (same bool, pid int) {
+	pid = r.Stats().WriterPID
+	self, err := os.Stat("/proc/self/ns/net")
+	if err != nil {
+		return true, pid
 	}
-	return "if" + strconv.Itoa(int(idx))
+	w, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return true, pid
+	}
+	return os.SameFile(self, w), pid
 }
 
-func fibNextHops(x fibreader.Result) string {
+// fibNames prepares interface names for a lookup's next hops: looked up
+// here if this is the writer's namespace, else shown by index, with a
+// note on stderr (an index of another namespace names some other
+// interface here, or none).
+func fibNames(cmd *cobra.Command, r *fibreader.Reader) (names bool) {
+	same, pid := fibSameNetNS(r)
+	if !same {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: the FIB's writer (pid %d) runs in another network namespace; interfaces are shown by index (run routerctl in that namespace for names)\n", pid)
+	}
+	return same
+}
+
+// fibIfName names interface idx: its name here if names, else its index.
+func fibIfName(idx int32, names bool) string {
+	if names {
+		if ifi, err := net.InterfaceByIndex(int(idx)); err == nil {
+			return ifi.Name
+		}
+	}
+	return "ifindex " + strconv.Itoa(int(idx))
+}
+
+func fibNextHops(x fibreader.Result, names bool) string {
 	if x.Kind != fibreader.Forward {
 		return "-"
 	}
@@ -149,7 +183,7 @@ func fibNextHops(x fibreader.Result) string {
 	}
 	var parts []string
 	for _, nh := range x.NextHops {
-		s := "dev " + fibIfName(nh.Ifindex)
+		s := "dev " + fibIfName(nh.Ifindex, names)
 		if nh.Gateway.IsValid() {
 			s = "via " + nh.Gateway.String() + " " + s
 		}
@@ -176,7 +210,7 @@ func fibBytes(n uint64) string {
 type fibJSONNextHop struct {
 	Gateway   string `json:"gateway,omitempty"`
 	Ifindex   int32  `json:"ifindex"`
-	Interface string `json:"interface"`
+	Interface string `json:"interface,omitempty"` // absent when not known in this namespace
 	Weight    uint16 `json:"weight"`
 }
 
@@ -189,7 +223,7 @@ type fibJSONLookup struct {
 	NextHops []fibJSONNextHop `json:"next_hops"`
 }
 
-func fibWriteLookupJSON(w io.Writer, table uint32, addrs []netip.Addr, res []fibreader.Result) error {
+func fibWriteLookupJSON(w io.Writer, table uint32, addrs []netip.Addr, res []fibreader.Result, names bool) error {
 	out := struct {
 		Lookups []fibJSONLookup `json:"lookups"`
 	}{Lookups: []fibJSONLookup{}}
@@ -199,7 +233,12 @@ func fibWriteLookupJSON(w io.Writer, table uint32, addrs []netip.Addr, res []fib
 			l.Prefix = x.Prefix.String()
 		}
 		for _, nh := range x.NextHops {
-			j := fibJSONNextHop{Ifindex: nh.Ifindex, Interface: fibIfName(nh.Ifindex), Weight: nh.Weight}
+			j := fibJSONNextHop{Ifindex: nh.Ifindex, Weight: nh.Weight}
+			if names {
+				if ifi, err := net.InterfaceByIndex(int(nh.Ifindex)); err == nil {
+					j.Interface = ifi.Name
+				}
+			}
 			if nh.Gateway.IsValid() {
 				j.Gateway = nh.Gateway.String()
 			}

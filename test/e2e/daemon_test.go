@@ -154,6 +154,14 @@ func TestSharedMemoryFIB(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "10.0.12.2") || !strings.Contains(out, "2001:db8:12::2") {
 		t.Fatalf("fib lookup (exit %d):\n%s", code, out)
 	}
+	// From here (another namespace than r1's) the next hops' interfaces
+	// are shown by index; inside r1's namespace by name.
+	if !strings.Contains(out, "dev ifindex ") || !strings.Contains(out, "runs in another network namespace") {
+		t.Errorf("fib lookup outside the writer's namespace does not show interface indexes with a note:\n%s", out)
+	}
+	if in, code := ctl(t, l, "r1", []string{"ip", "netns", "exec", l.NS("r1").Name}, "fib", "--fib", path, "lookup", "10.50.3.4"); code != 0 || !strings.Contains(in, "via 10.0.12.2 dev r2") || strings.Contains(in, "another network namespace") {
+		t.Errorf("fib lookup in the writer's namespace (exit %d):\n%s", code, in)
+	}
 	if out, code = fib("stats"); code != 0 || !strings.Contains(out, "Generation") || !strings.Contains(out, "of 4 slots") {
 		t.Fatalf("fib stats (exit %d):\n%s", code, out)
 	}
