@@ -570,6 +570,41 @@ func TestCoverInIndexedNode(t *testing.T) {
 	}
 }
 
+// TestRefusedInsertLeavesNoNodes inserts prefixes deeper than the node
+// pool allows: the insert fails with ErrFull, answers stay as they were,
+// and the nodes it made on the way down go back to the pool, so that a
+// shallower insert still finds room.
+func TestRefusedInsertLeavesNoNodes(t *testing.T) {
+	w, err := Create("", Options{MainRootBits: 8, TableRootBits: 8, Nodes: 4, GroupSlots: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	setGroups(t, w, 2)
+	wide := netip.MustParsePrefix("2001::/16")
+	if err := w.Insert(MainTable, wide, Action{Kind: Forward, Group: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"2001:db8::/64", "10.1.2.3/32"} {
+		deep := netip.MustParsePrefix(p)
+		if err := w.Insert(MainTable, deep, Action{Kind: Forward, Group: 2}); !errors.Is(err, ErrFull) {
+			t.Fatalf("insert %v into 3 nodes: %v, want ErrFull", deep, err)
+		}
+		if _, _, nodes := w.GroupStats(); nodes != 1 {
+			t.Fatalf("after the refused insert of %v, %d nodes in use, want 1 (the /16's)", deep, nodes)
+		}
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Lookup(MainTable, netip.MustParseAddr("2001:db8::1")); got.Prefix != wide {
+		t.Fatalf("2001:db8::1 goes to %v, want %v", got.Prefix, wide)
+	}
+	if err := w.Insert(MainTable, netip.MustParsePrefix("2001:db8::/24"), Action{Kind: Forward, Group: 2}); err != nil {
+		t.Fatalf("a shallower insert after the refused ones: %v", err)
+	}
+}
+
 // TestManyTables fills more than 256 tables, each with its own IPv6 and
 // IPv4 routes, and checks that every table answers with its own: a node
 // records its table's slot, which once wrapped at 256 and sent the

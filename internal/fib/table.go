@@ -349,9 +349,10 @@ func (w *Writer) write(tr *trie, k key, l int, val uint32, del bool, added int) 
 		return nil
 	}
 	var path [16]struct {
-		p    *uint32
-		node uint32
-		d    uint
+		p     *uint32
+		node  uint32
+		d     uint
+		fresh bool // made by this call
 	}
 	np := 0
 	p := &tr.root[k.hi>>(64-R)]
@@ -364,10 +365,20 @@ func (w *Writer) write(tr *trie, k key, l int, val uint32, del bool, added int) 
 	}
 	for {
 		if !indexed {
+			fresh := *p&(1<<31) == 0
 			var err error
 			if node, err = w.ensureNode(p, d); err != nil {
-				return err // nothing linked yet is visible; partial nodes stay valid
+				// The nodes this call made hold the old answers (and a
+				// link to the next one): collapse them again, deepest
+				// first, so that a refused insert leaves no node behind.
+				for i := np - 1; i >= 0 && path[i].fresh; i-- {
+					w.collapse(path[i].p, path[i].node, path[i].d)
+				}
+				return err
 			}
+			path[np].fresh = fresh
+		} else {
+			path[np].fresh = false
 		}
 		indexed = false
 		path[np].p, path[np].node, path[np].d = p, node, d
