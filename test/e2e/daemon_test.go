@@ -103,6 +103,33 @@ func TestSignalsAndMetrics(t *testing.T) {
 	}
 }
 
+// TestFIBRefusesToStart: routerd does not start when it cannot make its
+// shared-memory FIB as configured, and says why, before it touches the
+// kernel.
+func TestFIBRefusesToStart(t *testing.T) {
+	l := startLab(t, twoRouters("", ""))
+	if err := l.Stop("r1", syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	base := twoRouters("", "").Nodes[0].Config
+	for _, c := range []struct{ fib, want string }{
+		{"fib:\n  path: /nonexistent-routerd-dir/fib\n", "fib: cannot create /nonexistent-routerd-dir/fib"},
+		{"fib:\n  path: /dev/shm/routerd-e2e-nogroup\n  group: no-such-group-routerd\n", `fib.group: group "no-such-group-routerd"`},
+	} {
+		err := l.Start("r1", c.fib+base)
+		if err == nil {
+			t.Fatalf("routerd started with %q", c.fib)
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("routerd with %q: %v\nwant the reason %q", c.fib, err, c.want)
+		}
+	}
+	if _, err := os.Stat("/dev/shm/routerd-e2e-nogroup"); err == nil {
+		os.Remove("/dev/shm/routerd-e2e-nogroup")
+		t.Errorf("a refused start left its FIB file behind")
+	}
+}
+
 // TestKernelRejectsRoute: a route the kernel refuses (a gateway that is not
 // on the named interface's network) is reported as not installed with the
 // kernel's reason, and the rest of the batch is installed.
