@@ -70,11 +70,18 @@ func followFIB(ctx context.Context, w *fib.Writer, sub *rib.Subscription, m *fib
 	var nhs []fib.NextHop
 	var cs []fib.Change
 	el := &fibErrLog{log: log}
-	defer el.flush(time.Now(), true)
+	defer func() { el.flush(time.Now(), true) }()
+	// Refusals held back after a line go out when the next is due, also
+	// if no batch comes by then.
+	tick := time.NewTicker(fibLogEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case now := <-tick.C:
+			el.flush(now, false)
+			continue
 		case <-sub.C():
 		}
 		for u := sub.Next(4096); !u.Empty(); u = sub.Next(4096) {
@@ -102,15 +109,17 @@ func followFIB(ctx context.Context, w *fib.Writer, sub *rib.Subscription, m *fib
 				cs = append(cs, c)
 			}
 			// A delete of a route the FIB never took (it was refused) is
-			// not an error of its own.
-			failed := uint64(0)
+			// not an error of its own, nor a change.
+			failed, absent := uint64(0), uint64(0)
 			w.Apply(cs, func(i int, err error) {
-				if !errors.Is(err, fib.ErrNotFound) {
-					failed++
-					el.note(fmt.Sprintf("%v table %d", cs[i].Prefix, cs[i].Table), err)
+				if errors.Is(err, fib.ErrNotFound) {
+					absent++
+					return
 				}
+				failed++
+				el.note(fmt.Sprintf("%v table %d", cs[i].Prefix, cs[i].Table), err)
 			})
-			m.Changes.Add(uint64(len(cs)) - failed)
+			m.Changes.Add(uint64(len(cs)) - failed - absent)
 			m.ChangeErrors.Add(failed)
 			for _, id := range u.Removed {
 				if err := w.DeleteGroup(uint32(id)); err != nil && !errors.Is(err, fib.ErrNotFound) {
