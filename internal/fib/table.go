@@ -89,7 +89,12 @@ func ownEntry(e uint32, d uint) int {
 
 // table returns the table with id, creating it if create is set.
 func (w *Writer) table(id uint32, create bool) (*table, error) {
+	// Changes come in runs of one table; tables are never removed.
+	if t := w.last; t != nil && t.id == id {
+		return t, nil
+	}
 	if t := w.byID[id]; t != nil {
+		w.last = t
 		return t, nil
 	}
 	if !create {

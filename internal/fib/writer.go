@@ -75,7 +75,8 @@ type Writer struct {
 
 	tables  []*table
 	byID    map[uint32]*table
-	nodeMem *pool // node pool
+	last    *table // the table of the last change
+	nodeMem *pool  // node pool
 	// Per node: the address bits its position fixes, and how many of its
 	// entries are its own (see store).
 	nodeDepth []uint8
