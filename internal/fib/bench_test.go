@@ -406,6 +406,33 @@ func BenchmarkBuild(b *testing.B) {
 			w.Close()
 		}
 	})
+	// The same through Apply, commitEvery changes and one Commit at a
+	// time: how the daemon's feed loads a full table.
+	b.Run("fib-apply", func(b *testing.B) {
+		cs := make([]Change, len(ps))
+		for i, p := range ps {
+			cs[i] = Change{Table: MainTable, Prefix: p, Action: Action{Kind: Forward, Group: uint32(1 + i%64)}}
+		}
+		failed := func(i int, err error) { b.Fatalf("change %d: %v", i, err) }
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			w, err := Create("", Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			setGroups(b, w, 64)
+			b.StartTimer()
+			for j := 0; j < len(cs); j += commitEvery {
+				w.Apply(cs[j:min(j+commitEvery, len(cs))], failed)
+				if err := w.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			w.Close()
+			b.StartTimer()
+		}
+	})
 	b.Run("bartFast", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			var m0, m1 runtime.MemStats
