@@ -346,10 +346,17 @@ func (tr *trie) mayEnd(ends *[len(indexDepths)]*[8]uint16, j int) bool {
 func (w *Writer) write(tr *trie, k key, l int, val uint32, del bool, added int) error {
 	R := tr.bits
 	if uint(l) <= R {
+		// A short prefix rewrites a range of root entries (65,536 for an
+		// IPv4 /8): leaves are decided and stored here, without two calls
+		// per entry.
 		start := uint32(k.hi >> (64 - R))
-		n := uint32(1) << (R - uint(l))
-		for i := start; i < start+n; i++ {
-			w.rewrite(&tr.root[i], R, l, val, del)
+		root := tr.root[start : start+uint32(1)<<(R-uint(l))]
+		for i, e := range root {
+			if e&(1<<31) != 0 {
+				w.rewrite(&root[i], R, l, val, del)
+			} else if replaces(e, l, val, del) {
+				w.storeRoot(tr, start+uint32(i), val)
+			}
 		}
 		return nil
 	}
@@ -440,16 +447,22 @@ func (w *Writer) rewrite(p *uint32, depth uint, l int, val uint32, del bool) {
 		}
 		return
 	}
-	if del {
-		if e != 0 && leafBits(e) == l {
-			w.store(p, val)
-		}
-	} else if (e == 0 || leafBits(e) <= l) && e != val {
-		// An entry that already holds val is left alone: storing it
-		// again would mark the node for republishing though no reader
-		// could see a difference.
+	if replaces(e, l, val, del) {
 		w.store(p, val)
 	}
+}
+
+// replaces reports whether a change of a prefix of length l (an insert of
+// leaf val, or a delete falling back to val) rewrites the leaf entry e in
+// its range: an insert overwrites leaves of prefixes no longer than l, a
+// delete those of exactly l. An entry that already holds val is left
+// alone: storing it again would mark its node for republishing though no
+// reader could see a difference.
+func replaces(e uint32, l int, val uint32, del bool) bool {
+	if del {
+		return e != 0 && leafBits(e) == l
+	}
+	return (e == 0 || leafBits(e) <= l) && e != val
 }
 
 // ensureNode makes the entry at p a link to a node and returns the node.

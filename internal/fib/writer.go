@@ -294,6 +294,21 @@ func (w *Writer) store(p *uint32, v uint32) {
 	}
 }
 
+// storeRoot is store for root entry i of tr: an IPv6 root is the
+// writer's private one, published at Commit; an IPv4 root is in the file.
+func (w *Writer) storeRoot(tr *trie, i uint32, v uint32) {
+	if tr.v6 {
+		tr.markRoot(i)
+		tr.root[i] = v
+		return
+	}
+	if w.live {
+		atomic.StoreUint32(&tr.root[i], v)
+	} else {
+		tr.root[i] = v
+	}
+}
+
 // Heartbeat stamps the header with the current time; readers judge the
 // writer alive by it.
 func (w *Writer) Heartbeat() {
