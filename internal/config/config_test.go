@@ -60,7 +60,7 @@ func TestParseErrors(t *testing.T) {
 		{"metrics port", "metrics:\n  listen: 127.0.0.1:0\n", `metrics.listen: port "0" is not a number in 1..65535`},
 		{"fib relative", "fib:\n  path: routerd-fib\n", `t.yaml:2:9: fib.path: "routerd-fib" is not an absolute path`},
 		{"fib mode locks out group", "fib:\n  path: /dev/shm/f\n  group: dp\n  mode: \"0604\"\n", "t.yaml:4:9: fib.mode: mode 0604 does not let group dp read the FIB (0040)"},
-		{"fib mode writable", "fib:\n  path: /dev/shm/f\n  mode: \"0664\"\n", "fib.mode: mode 0664 lets others write the FIB; only routerd writes it"},
+		{"fib mode writable", "fib:\n  path: /dev/shm/f\n  mode: \"0664\"\n", "fib.mode: mode 0664 lets more than the owner write the FIB; only routerd writes it"},
 		{"fib mode setuid", "fib:\n  path: /dev/shm/f\n  mode: \"4644\"\n", "fib.mode: 4644 has bits beyond permissions"},
 		{"fib group without path", "fib:\n  group: dp\n", "t.yaml:2:3: fib: group and mode need a path"},
 		{"fib no tables", "fib:\n  path: /dev/shm/f\n  max-tables: 0\n", "t.yaml:3:15: fib.max-tables: 0 is out of range 1..4096"},

@@ -75,7 +75,7 @@ func decodeFIB(d *decoder, n *yaml.Node, c *Config) {
 			d.errorf(modeNode, "fib.mode", "mode %04o does not let group %s read the FIB (0040)", uint32(f.Mode), f.Group)
 		}
 		if f.Mode&0o022 != 0 {
-			d.errorf(modeNode, "fib.mode", "mode %04o lets others write the FIB; only routerd writes it", uint32(f.Mode))
+			d.errorf(modeNode, "fib.mode", "mode %04o lets more than the owner write the FIB; only routerd writes it", uint32(f.Mode))
 		}
 	case f.Group != "":
 		f.Mode = 0o640
