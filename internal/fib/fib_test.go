@@ -694,6 +694,21 @@ func TestCreateErrors(t *testing.T) {
 	}
 }
 
+// TestCompWordsFollowNodes: the compressed pool's default capacity grows
+// with the node pool (fib.nodes is the one capacity knob for IPv6 nodes),
+// within what a shortcut slot's offset reaches.
+func TestCompWordsFollowNodes(t *testing.T) {
+	for _, c := range []struct{ nodes, want int }{{0, 1 << 22}, {1 << 14, 1 << 22}, {1 << 19, 1 << 23}, {1 << 22, 1 << 24}} {
+		o := Options{Nodes: c.nodes}
+		if err := o.fill(); err != nil {
+			t.Fatal(err)
+		}
+		if o.CompWords != c.want {
+			t.Errorf("Nodes %d: CompWords %d, want %d", c.nodes, o.CompWords, c.want)
+		}
+	}
+}
+
 // TestFileModeAndGroup creates the file with a group and mode, as the
 // fib section's group and mode ask, and checks them on the published
 // file, whatever the umask.

@@ -33,8 +33,9 @@ type Options struct {
 	// tables and IPv6 of all tables): 16 (default) or 8.
 	TableRootBits int
 	// CompWords is the capacity, in 8-byte words, of the pool of
-	// compressed IPv6 nodes that readers walk. Default 1<<22 (32 MiB of
-	// address space; the full table uses about 3 MiB).
+	// compressed IPv6 nodes that readers walk. Default 16 per node, at
+	// least 1<<22 (32 MiB of address space; the full table uses about 3
+	// MiB) and at most 1<<24.
 	CompWords int
 	// Shortcuts is the number of slots (a power of two, at most 1<<24) of
 	// the main table's depth-32 IPv6 shortcut table, which takes lookups
@@ -71,7 +72,10 @@ func (o *Options) fill() error {
 	def(&o.Records, 2*o.GroupSlots+1024)
 	def(&o.MainRootBits, 24)
 	def(&o.TableRootBits, 16)
-	def(&o.CompWords, 1<<22)
+	// The compressed copies of IPv6 nodes grow with the nodes: 16 words
+	// per node (the full table's IPv6 nodes take about 15 each), at most
+	// what a shortcut slot's 24-bit offset reaches.
+	def(&o.CompWords, max(1<<22, min(16*o.Nodes, 1<<24)))
 	def(&o.Shortcuts, 1<<15)
 	def(&o.Shortcuts40, 1<<16)
 	if o.FileMode == 0 {
