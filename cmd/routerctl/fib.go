@@ -164,12 +164,21 @@ func fibNames(cmd *cobra.Command, r *fibreader.Reader) (names bool) {
 	return same
 }
 
-// fibIfName names interface idx: its name here if names, else its index.
-func fibIfName(idx int32, names bool) string {
+// fibIfaceName is the name of interface idx here, if names and there is
+// one; "" otherwise.
+func fibIfaceName(idx int32, names bool) string {
 	if names {
 		if ifi, err := net.InterfaceByIndex(int(idx)); err == nil {
 			return ifi.Name
 		}
+	}
+	return ""
+}
+
+// fibIfName names interface idx: its name here if names, else its index.
+func fibIfName(idx int32, names bool) string {
+	if n := fibIfaceName(idx, names); n != "" {
+		return n
 	}
 	return "ifindex " + strconv.Itoa(int(idx))
 }
@@ -233,12 +242,7 @@ func fibWriteLookupJSON(w io.Writer, table uint32, addrs []netip.Addr, res []fib
 			l.Prefix = x.Prefix.String()
 		}
 		for _, nh := range x.NextHops {
-			j := fibJSONNextHop{Ifindex: nh.Ifindex, Weight: nh.Weight}
-			if names {
-				if ifi, err := net.InterfaceByIndex(int(nh.Ifindex)); err == nil {
-					j.Interface = ifi.Name
-				}
-			}
+			j := fibJSONNextHop{Ifindex: nh.Ifindex, Interface: fibIfaceName(nh.Ifindex, names), Weight: nh.Weight}
 			if nh.Gateway.IsValid() {
 				j.Gateway = nh.Gateway.String()
 			}
