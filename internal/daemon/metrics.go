@@ -122,19 +122,11 @@ func (c *ribCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if d.fibw != nil {
 		m := &d.fibm
-		for _, op := range []struct {
-			name         string
-			made, failed uint64
-		}{
-			{"route", m.Changes.Load(), m.ChangeErrors.Load()},
-			{"group", 0, m.GroupErrors.Load()},
-			{"commit", m.Commits.Load(), m.CommitErrors.Load()},
-		} {
-			if op.name != "group" {
-				ch <- prometheus.MustNewConstMetric(descFIBOps, prometheus.CounterValue, float64(op.made), op.name)
-			}
-			ch <- prometheus.MustNewConstMetric(descFIBErr, prometheus.CounterValue, float64(op.failed), op.name)
-		}
+		ch <- prometheus.MustNewConstMetric(descFIBOps, prometheus.CounterValue, float64(m.Changes.Load()), "route")
+		ch <- prometheus.MustNewConstMetric(descFIBOps, prometheus.CounterValue, float64(m.Commits.Load()), "commit")
+		ch <- prometheus.MustNewConstMetric(descFIBErr, prometheus.CounterValue, float64(m.ChangeErrors.Load()), "route")
+		ch <- prometheus.MustNewConstMetric(descFIBErr, prometheus.CounterValue, float64(m.GroupErrors.Load()), "group")
+		ch <- prometheus.MustNewConstMetric(descFIBErr, prometheus.CounterValue, float64(m.CommitErrors.Load()), "commit")
 		// From the file's header, which the writer publishes at each
 		// commit: safe to read beside the feed goroutine.
 		st := d.fibw.Reader().Stats()
