@@ -413,6 +413,18 @@ func (c *compState) need() uint64 {
 	return n
 }
 
+// mayNeed bounds need from above without reading the nodes: each node
+// changed since the last Commit takes at most a copy of the largest size.
+// Commit computes need (a pass over every changed node, most of them no
+// longer in cache) only when the bound does not fit.
+func (c *compState) mayNeed() uint64 {
+	var n int
+	for _, l := range c.dirty {
+		n += len(l)
+	}
+	return uint64(n) * compMaxWords
+}
+
 // room is the number of words the pool can still hand out.
 func (c *compState) room() uint64 { return uint64(len(c.pool)) - uint64(c.next) + c.freeWords }
 

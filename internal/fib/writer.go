@@ -326,7 +326,7 @@ func (w *Writer) Commit() error {
 		return ErrClosed
 	}
 	now := time.Now().UnixNano()
-	if w.comp.need() > w.comp.room() {
+	if c := &w.comp; c.mayNeed() > c.room() && c.need() > c.room() {
 		w.release(now, true) // the batch needs the room
 	}
 	if err := w.publish6(now); err != nil {
