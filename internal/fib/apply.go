@@ -152,15 +152,11 @@ func (w *Writer) warm(chunk []Change, items []applyItem) {
 			more = true
 		}
 	}
-	// What a store into the last node reads and writes beside the entry.
-	c := &w.comp
+	// What a store into the last node reads and writes beside the entry:
+	// its bookkeeping, one line.
 	for i := range items {
 		if n := items[i].node; n != 0 {
-			n--
-			acc += uint32(w.nodeDepth[n]) + uint32(w.nodeOwn[n])
-			if c.v6[n] && !c.dmark[n] {
-				acc += uint32(c.runs[n].m[0])
-			}
+			acc += uint32(w.info[n-1].own)
 		}
 	}
 	w.warmSink += acc

@@ -26,20 +26,12 @@ const (
 )
 
 type compState struct {
-	v6     []bool   // node belongs to an IPv6 trie
-	parent []int32  // parent node, -1 when the parent is the root
-	pos    []uint16 // entry index in the parent (or the root)
-	slot   []uint16 // table slot, to find the root
-	off    []uint32 // published copy (word offset), 0 if none
-	words  []uint8  // its size - compMinWords
-	dmark  []bool
-	// Per IPv6 node, the map of where runs of equal entries start (bit i
-	// set where entry i differs from entry i-1), kept up to date by every
-	// store, so that publishing a node visits its runs instead of reading
-	// all 256 entries (1 KiB, usually not in cache), and the node's key.
-	// Grown with the highest node index in use.
-	runs  []nodeRuns
-	dirty [17][]uint32 // nodes changed since the last Commit, by depth/8
+	parent []int32      // parent node, -1 when the parent is the root
+	pos    []uint16     // entry index in the parent (or the root)
+	slot   []uint16     // table slot, to find the root
+	off    []uint32     // published copy (word offset), 0 if none
+	words  []uint8      // its size - compMinWords
+	dirty  [17][]uint32 // nodes changed since the last Commit, by depth/8
 	// Entries (indexes into the node pool) changed since the last Commit
 	// in nodes whose run map stayed the same. Each is a new value for one
 	// run of the published copy, stored there in place (one atomic word,
@@ -79,21 +71,37 @@ type scTable struct {
 	del []uint64
 }
 
-// nodeRuns is an IPv6 node's run map and its key: the address bits above
-// its entries (the top depth bits; below depth 64 only their low 64, but
-// keys are read only at depths 32 and 40), which name it in a shortcut
-// table. The key sits beside the run map because a republish reads both.
-type nodeRuns struct {
-	m   [4]uint64
+// nodeInfo is the writer's bookkeeping of one node, in one 64-byte line
+// (the slice is page-aligned, being large): a store into the node and its
+// republication read most of it, and in separate arrays each field was a
+// cache miss of its own (a /48 change read five lines).
+type nodeInfo struct {
+	// IPv6: where runs of equal entries start (bit i set where entry i
+	// differs from entry i-1), kept up to date by every store, so that
+	// publishing the node visits its runs instead of reading all 256
+	// entries (1 KiB, usually not in cache).
+	m [4]uint64
+	// IPv6: the address bits above the node's entries (the top depth
+	// bits; below depth 64 only their low 64, but keys are read only at
+	// depths 32 and 40), which name it in a shortcut table and a node
+	// index.
 	key uint64
-	// The run map changed since the node's copy was published: the node
-	// needs a new copy. Otherwise its changed entries are patched into
-	// the copy it has (see compState.patches).
-	reshaped bool
-	// The number of installed prefixes of each length depth+1..depth+8
-	// that end in the node (their entries are the node's), for the cover
-	// search (Writer.cover).
+	// IPv6: the number of installed prefixes of each length
+	// depth+1..depth+8 that end in the node (their entries are the
+	// node's), for the cover search (Writer.cover).
 	ends [8]uint16
+	// How many of the node's entries are its own (see store).
+	own int16
+	// The address bits the node's position fixes.
+	depth uint8
+	// The node belongs to an IPv6 trie.
+	v6 bool
+	// IPv6: changed since the last Commit (listed in compState.dirty).
+	dmark bool
+	// IPv6: the run map changed since the node's copy was published: the
+	// node needs a new copy. Otherwise its changed entries are patched
+	// into the copy it has (see compState.patches).
+	reshaped bool
 }
 
 type compCopy struct {
@@ -104,8 +112,8 @@ type compCopy struct {
 func (w *Writer) initComp() {
 	n := w.opts.Nodes
 	c := &w.comp
-	c.v6, c.parent, c.pos = make([]bool, n), make([]int32, n), make([]uint16, n)
-	c.slot, c.off, c.words, c.dmark = make([]uint16, n), make([]uint32, n), make([]uint8, n), make([]bool, n)
+	c.parent, c.pos = make([]int32, n), make([]uint16, n)
+	c.slot, c.off, c.words = make([]uint16, n), make([]uint32, n), make([]uint8, n)
 	c.pool = unsafe.Slice((*uint64)(unsafe.Pointer(&w.mem[w.lay.compPool])), w.opts.CompWords)
 	c.next = 8 // offset 0 means "none"
 	for i := range c.sc {
@@ -122,7 +130,7 @@ func (w *Writer) initComp() {
 // is a main-table node at the depth of one.
 func (w *Writer) shortcutKey(n uint32) (*scTable, uint64, bool) {
 	c := &w.comp
-	d := uint32(w.nodeDepth[n])
+	d := uint32(w.info[n].depth)
 	if c.slot[n] != 0 || d < 32 || d > 40 || d%8 != 0 {
 		return nil, 0, false
 	}
@@ -130,7 +138,7 @@ func (w *Writer) shortcutKey(n uint32) (*scTable, uint64, bool) {
 	if s.slots == nil {
 		return nil, 0, false
 	}
-	return s, c.runs[n].key, true
+	return s, w.info[n].key, true
 }
 
 // set points key's shortcut at the compressed node at off, adding it if
@@ -186,9 +194,9 @@ func (s *scTable) remove(key uint64) {
 }
 
 func (w *Writer) markNode(n uint32) {
-	if !w.comp.dmark[n] {
-		w.comp.dmark[n] = true
-		d := w.nodeDepth[n] / 8
+	if !w.info[n].dmark {
+		w.info[n].dmark = true
+		d := w.info[n].depth / 8
 		w.comp.dirty[d] = append(w.comp.dirty[d], n)
 	}
 }
@@ -203,40 +211,37 @@ func (t *trie) markRoot(i uint32) {
 // newNode records where node n hangs (p is the entry about to link it).
 func (w *Writer) newNode(p *uint32, n uint32) {
 	c := &w.comp
-	c.v6[n], c.off[n] = false, 0
+	w.info[n].v6, c.off[n] = false, 0
 	if off := uintptr(unsafe.Pointer(p)) - uintptr(unsafe.Pointer(&w.nodes[0])); off < uintptr(len(w.nodes))*4 {
 		par := uint32(off / (fr.NodeEntries * 4))
-		if !c.v6[par] {
+		if !w.info[par].v6 {
 			return
 		}
-		c.v6[n], c.parent[n], c.pos[n], c.slot[n] = true, int32(par), uint16(off/4%fr.NodeEntries), c.slot[par]
+		w.info[n].v6, c.parent[n], c.pos[n], c.slot[n] = true, int32(par), uint16(off/4%fr.NodeEntries), c.slot[par]
 	} else if t := w.cur; t != nil && t.v6 {
-		c.v6[n], c.parent[n], c.slot[n] = true, -1, uint16(t.slot)
+		w.info[n].v6, c.parent[n], c.slot[n] = true, -1, uint16(t.slot)
 		c.pos[n] = uint16((uintptr(unsafe.Pointer(p)) - uintptr(unsafe.Pointer(&t.root[0]))) / 4)
 	} else {
 		return
-	}
-	if int(n) >= len(c.runs) {
-		c.runs = append(c.runs, make([]nodeRuns, int(n)+1-len(c.runs)+len(c.runs)/4)...)
 	}
 	// A node at depth d is linked from an entry fixing address bits up to
 	// d: its key is its parent's key followed by that entry's index.
 	key := uint64(c.pos[n])
 	if par := c.parent[n]; par >= 0 {
-		key |= c.runs[par].key << 8
+		key |= w.info[par].key << 8
 	}
-	c.runs[n] = nodeRuns{m: [4]uint64{1}, key: key, reshaped: true} // a new node holds one leaf everywhere
+	r := &w.info[n]
+	r.m, r.key, r.ends, r.reshaped = [4]uint64{1}, key, [8]uint16{}, true // a new node holds one leaf everywhere
 	w.markNode(n)
-	if x := w.tables[c.slot[n]].v6.indexOf(uint(w.nodeDepth[n])); x != nil {
+	if x := w.tables[c.slot[n]].v6.indexOf(uint(w.info[n].depth)); x != nil {
 		x.add(key, n)
 	}
 }
 
-// setRuns updates the run map of node n after entry i of its entries e
+// setRuns updates the run map of node r after entry i of its entries e
 // changed (whether i and i+1 start runs) and notes whether the map
 // changed.
-func (c *compState) setRuns(n, i uint32, e []uint32) {
-	r := &c.runs[n]
+func setRuns(r *nodeInfo, i uint32, e []uint32) {
 	m := &r.m
 	j := min(i+1, fr.NodeEntries-1)
 	a, b := m[i>>6], m[j>>6]
@@ -269,19 +274,19 @@ func (c *compState) setRuns(n, i uint32, e []uint32) {
 // exhausted the pool.
 func (w *Writer) freeNode(n uint32) bool {
 	c := &w.comp
-	if !c.v6[n] {
+	if !w.info[n].v6 {
 		return false
 	}
 	if s, key, ok := w.shortcutKey(n); ok {
 		s.del = append(s.del, key)
 	}
-	if x := w.tables[c.slot[n]].v6.indexOf(uint(w.nodeDepth[n])); x != nil {
-		x.remove(c.runs[n].key)
+	if x := w.tables[c.slot[n]].v6.indexOf(uint(w.info[n].depth)); x != nil {
+		x.remove(w.info[n].key)
 	}
-	c.v6[n] = false
+	w.info[n].v6 = false
 	// A stale entry in a dirty list is skipped at publication (see
 	// publishDepth), even if n is reused before then.
-	c.dmark[n] = false
+	w.info[n].dmark = false
 	if c.off[n] != 0 {
 		c.freed = append(c.freed, compCopy{c.off[n], c.words[n]})
 		c.off[n] = 0
@@ -347,7 +352,7 @@ func (w *Writer) publishEntry(e uint32) uint32 {
 // It reads only the first entry of each run, found from the node's run map.
 func (w *Writer) compress(n uint32) (uint32, int, error) {
 	src := w.nodes[n*fr.NodeEntries : (n+1)*fr.NodeEntries]
-	bm := &w.comp.runs[n].m
+	bm := &w.info[n].m
 	b1 := uint64(bits.OnesCount64(bm[0]))
 	b2 := b1 + uint64(bits.OnesCount64(bm[1]))
 	b3 := b2 + uint64(bits.OnesCount64(bm[2]))
@@ -399,12 +404,13 @@ func (w *Writer) pool32() []uint32 {
 
 // need is the number of words the copies of the nodes changed since the
 // last Commit will take.
-func (c *compState) need() uint64 {
+func (w *Writer) need() uint64 {
+	c := &w.comp
 	var n uint64
 	for _, l := range c.dirty {
 		for _, i := range l {
-			if c.dmark[i] && c.v6[i] && (c.runs[i].reshaped || c.off[i] == 0) {
-				m := &c.runs[i].m
+			if w.info[i].dmark && w.info[i].v6 && (w.info[i].reshaped || c.off[i] == 0) {
+				m := &w.info[i].m
 				r := bits.OnesCount64(m[0]) + bits.OnesCount64(m[1]) + bits.OnesCount64(m[2]) + bits.OnesCount64(m[3])
 				n += uint64(fr.CompHeaderWords + (r+1)/2)
 			}
@@ -456,7 +462,7 @@ func (w *Writer) publish6(now int64) error {
 	// children published above; copies they replace are quarantined
 	// below.
 	for _, i := range c.patches {
-		if n := i / fr.NodeEntries; c.v6[n] && c.off[n] != 0 {
+		if n := i / fr.NodeEntries; w.info[n].v6 && c.off[n] != 0 {
 			atomic.StoreUint32(&p32[w.runSlot(c.off[n], uint16(i%fr.NodeEntries))], w.publishEntry(w.nodes[i]))
 		}
 	}
@@ -483,11 +489,11 @@ func (w *Writer) publishDepth(d int, dirty []uint32, p32 []uint32, now int64) er
 		// Skipped: nodes freed in this batch (unmarked), and entries left
 		// by a node freed and reused at another depth (it is listed there
 		// too and must wait for its children's copies).
-		if !c.dmark[n] || !c.v6[n] || int(w.nodeDepth[n]/8) != d {
+		if !w.info[n].dmark || !w.info[n].v6 || int(w.info[n].depth/8) != d {
 			continue
 		}
-		if !c.runs[n].reshaped && c.off[n] != 0 {
-			c.dmark[n] = false // its changes are patched into its copy
+		if !w.info[n].reshaped && c.off[n] != 0 {
+			w.info[n].dmark = false // its changes are patched into its copy
 			continue
 		}
 		o, words, err := w.compress(n)
@@ -496,7 +502,7 @@ func (w *Writer) publishDepth(d int, dirty []uint32, p32 []uint32, now int64) er
 			// old copies stay linked): a later Commit retries them.
 			return err
 		}
-		c.dmark[n], c.runs[n].reshaped = false, false
+		w.info[n].dmark, w.info[n].reshaped = false, false
 		old, oldWords := c.off[n], c.words[n]
 		c.off[n], c.words[n] = o, uint8(words-compMinWords)
 		if s, key, ok := w.shortcutKey(n); ok {
@@ -505,7 +511,7 @@ func (w *Writer) publishDepth(d int, dirty []uint32, p32 []uint32, now int64) er
 		// A parent that does not get a new copy (unchanged, or only
 		// patched) gets the new link in place.
 		if par := c.parent[n]; par >= 0 {
-			if c.off[par] != 0 && (!c.dmark[par] || !c.runs[par].reshaped) {
+			if c.off[par] != 0 && (!w.info[par].dmark || !w.info[par].reshaped) {
 				atomic.StoreUint32(&p32[w.runSlot(c.off[par], c.pos[n])], fr.EncodeLink(o))
 			}
 		} else if t := &w.tables[c.slot[n]].v6; !t.dmark[c.pos[n]] {

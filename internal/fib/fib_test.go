@@ -339,19 +339,19 @@ func checkEnds(t testing.TB, w *Writer) {
 				e = w.nodes[(e&(1<<31-1))*fr.NodeEntries+k.byteAt(d)]
 			}
 			n := e & (1<<31 - 1)
-			if e&(1<<31) == 0 || !c.v6[n] || uint(w.nodeDepth[n]) != d {
+			if e&(1<<31) == 0 || !w.info[n].v6 || uint(w.info[n].depth) != d {
 				t.Fatalf("table %d: %x/%d has no node at depth %d", tb.id, k, l, d)
 			}
 			x := want[n]
 			x[uint(l)-d-1]++
 			want[n] = x
 		}
-		for n := range c.runs {
-			if !c.v6[n] || w.tables[c.slot[n]] != tb {
+		for n := range w.info {
+			if !w.info[n].v6 || w.tables[c.slot[n]] != tb {
 				continue
 			}
-			if got := c.runs[n].ends; got != want[uint32(n)] {
-				t.Fatalf("table %d node %d (depth %d): ends %v, prefixes %v", tb.id, n, w.nodeDepth[n], got, want[uint32(n)])
+			if got := w.info[n].ends; got != want[uint32(n)] {
+				t.Fatalf("table %d node %d (depth %d): ends %v, prefixes %v", tb.id, n, w.info[n].depth, got, want[uint32(n)])
 			}
 		}
 	}
@@ -375,8 +375,8 @@ func checkNodeIndex(t testing.TB, w *Writer) int {
 				}
 				n++
 				key, node := s>>nodeIndexBits, uint32(s&(1<<nodeIndexBits-1))-1
-				if !c.v6[node] || uint(w.nodeDepth[node]) != x.depth || c.runs[node].key != key || w.tables[c.slot[node]] != tb {
-					t.Fatalf("table %d depth-%d index: key %#x names node %d (IPv6 %v, depth %d, key %#x)", tb.id, x.depth, key, node, c.v6[node], w.nodeDepth[node], c.runs[node].key)
+				if !w.info[node].v6 || uint(w.info[node].depth) != x.depth || w.info[node].key != key || w.tables[c.slot[node]] != tb {
+					t.Fatalf("table %d depth-%d index: key %#x names node %d (IPv6 %v, depth %d, key %#x)", tb.id, x.depth, key, node, w.info[node].v6, w.info[node].depth, w.info[node].key)
 				}
 				if got, ok := x.get(key); !ok || got != node {
 					t.Fatalf("table %d depth-%d index: key %#x not found from its home", tb.id, x.depth, key)
@@ -386,8 +386,8 @@ func checkNodeIndex(t testing.TB, w *Writer) int {
 				t.Fatalf("table %d depth-%d index: %d slots used, count says %d", tb.id, x.depth, n, x.n)
 			}
 			live := 0
-			for node := range c.runs {
-				if c.v6[node] && uint(w.nodeDepth[node]) == x.depth && w.tables[c.slot[node]] == tb {
+			for node := range w.info {
+				if w.info[node].v6 && uint(w.info[node].depth) == x.depth && w.tables[c.slot[node]] == tb {
 					live++
 				}
 			}
@@ -808,7 +808,7 @@ func testChurnBeyondGrace(t *testing.T, shortcuts int) {
 			ref.insert(p, a)
 		}
 		if err := w.Commit(); err != nil {
-			t.Fatalf("round %d: %v (used %d, next %d, free %d, quarantined %d, nodes %d, need %d)", round, err, w.comp.used, w.comp.next, w.comp.freeWords, len(w.quar), w.nodeMem.used, w.comp.need())
+			t.Fatalf("round %d: %v (used %d, next %d, free %d, quarantined %d, nodes %d, need %d)", round, err, w.comp.used, w.comp.next, w.comp.freeWords, len(w.quar), w.nodeMem.used, w.need())
 		}
 		for i := 0; i < 200; i++ {
 			check(t, w, tab, ref, addrIn(rng, ps[rng.IntN(len(ps))]))

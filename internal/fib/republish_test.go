@@ -139,11 +139,11 @@ func TestRepublish(t *testing.T) {
 func checkCopies(t testing.TB, w *Writer) {
 	t.Helper()
 	c := &w.comp
-	for n := range c.runs {
-		if !c.v6[n] {
+	for n := range w.info {
+		if !w.info[n].v6 {
 			continue
 		}
-		if c.dmark[n] {
+		if w.info[n].dmark {
 			t.Fatalf("node %d still marked after Commit", n)
 		}
 		o := c.off[n]
@@ -158,11 +158,11 @@ func checkCopies(t testing.TB, w *Writer) {
 			}
 			want := w.publishEntry(plain[b])
 			if got := compStep(c.pool, fr.EncodeLink(o), uint32(b)); got != want {
-				t.Fatalf("node %d (depth %d) entry %d: published %#x, plain %#x (published form %#x)", n, w.nodeDepth[n], b, got, plain[b], want)
+				t.Fatalf("node %d (depth %d) entry %d: published %#x, plain %#x (published form %#x)", n, w.info[n].depth, b, got, plain[b], want)
 			}
 		}
-		if c.runs[n].m != runs {
-			t.Fatalf("node %d: run map %x, from the entries %x", n, c.runs[n].m, runs)
+		if w.info[n].m != runs {
+			t.Fatalf("node %d: run map %x, from the entries %x", n, w.info[n].m, runs)
 		}
 	}
 }

@@ -291,7 +291,7 @@ func (w *Writer) cover(tr *trie, k key, l int) uint32 {
 	for i := range tr.deep {
 		if x := &tr.deep[i]; uint(l) > x.depth {
 			if n, ok := x.get(k.hi >> (64 - x.depth)); ok {
-				ends[i] = &w.comp.runs[n].ends
+				ends[i] = &w.info[n].ends
 				node, start, indexed = n, x.depth, true
 			}
 		}
@@ -402,8 +402,8 @@ func (w *Writer) write(tr *trie, k key, l int, val uint32, del bool, added int) 
 			for i := b; i < b+n; i++ {
 				w.rewrite(&w.nodes[base+i], d+8, l, val, del)
 			}
-			if w.comp.v6[node] {
-				w.comp.runs[node].ends[uint(l)-d-1] += uint16(added)
+			if w.info[node].v6 {
+				w.info[node].ends[uint(l)-d-1] += uint16(added)
 			}
 			break
 		}
@@ -424,7 +424,7 @@ func (w *Writer) write(tr *trie, k key, l int, val uint32, del bool, added int) 
 				break
 			}
 			n = uint32(par)
-			if !w.collapse(nil, n, uint(w.nodeDepth[n])) {
+			if !w.collapse(nil, n, uint(w.info[n].depth)) {
 				break
 			}
 		}
@@ -489,7 +489,10 @@ func (w *Writer) ensureNode(p *uint32, d uint) (uint32, error) {
 	for i := range s {
 		s[i] = e2
 	}
-	w.nodeDepth[n], w.nodeOwn[n] = uint8(d), 0
+	if int(n) >= len(w.info) {
+		w.info = append(w.info, make([]nodeInfo, int(n)+1-len(w.info)+len(w.info)/4)...)
+	}
+	w.info[n] = nodeInfo{depth: uint8(d)}
 	w.newNode(p, n)
 	w.store(p, fr.EncodeLink(n))
 	return n, nil
@@ -499,7 +502,7 @@ func (w *Writer) ensureNode(p *uint32, d uint) (uint32, error) {
 // one leaf everywhere from a prefix that covers the whole node, and
 // quarantines the node. It reports whether it did.
 func (w *Writer) collapse(p *uint32, node uint32, d uint) bool {
-	if w.nodeOwn[node] != 0 {
+	if w.info[node].own != 0 {
 		return false
 	}
 	if p == nil {

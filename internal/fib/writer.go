@@ -77,15 +77,13 @@ type Writer struct {
 	byID    map[uint32]*table
 	last    *table // the table of the last change
 	nodeMem *pool  // node pool
-	// Per node: the address bits its position fixes, and how many of its
-	// entries are its own (see store).
-	nodeDepth []uint8
-	nodeOwn   []int16
-	recMem    *pool             // record pool
-	slots     *pool             // group slots
-	groups    map[uint32]uint32 // group id -> slot
-	slotInf   []slotInfo
-	quar      []quarItem
+	// Per node, grown with the highest node in use.
+	info    []nodeInfo
+	recMem  *pool             // record pool
+	slots   *pool             // group slots
+	groups  map[uint32]uint32 // group id -> slot
+	slotInf []slotInfo
+	quar    []quarItem
 	// Ends of the parts of each section reserved with fallocate.
 	resFixed, resNodes, resRecs, resComp uint64
 
@@ -183,8 +181,6 @@ func Create(path string, opts Options) (*Writer, error) {
 	w.gdir = w.words[w.lay.groupDir/4 : w.lay.groupDir/4+uint64(opts.GroupSlots)]
 	w.nodeMem = newPool(opts.Nodes)
 	w.indexNodes = indexable(opts.Nodes)
-	w.nodeDepth = make([]uint8, opts.Nodes)
-	w.nodeOwn = make([]int16, opts.Nodes)
 	w.initComp()
 	w.recMem = newPool(opts.Records)
 	w.slots = newPool(opts.GroupSlots)
@@ -269,15 +265,15 @@ func (w *Writer) hdr64(off int) *uint64 { return (*uint64)(unsafe.Pointer(&w.mem
 func (w *Writer) store(p *uint32, v uint32) {
 	if off := uintptr(unsafe.Pointer(p)) - uintptr(unsafe.Pointer(&w.nodes[0])); off < uintptr(len(w.nodes))*4 {
 		n := off / (fr.NodeEntries * 4)
-		d := uint(w.nodeDepth[n])
-		w.nodeOwn[n] += int16(ownEntry(v, d)) - int16(ownEntry(*p, d))
-		if w.comp.v6[n] {
+		d := uint(w.info[n].depth)
+		w.info[n].own += int16(ownEntry(v, d)) - int16(ownEntry(*p, d))
+		if w.info[n].v6 {
 			// Plain IPv6 nodes are private: no atomic store needed, and
 			// the run map is kept up to date with the entry.
 			*p = v
 			w.markNode(uint32(n))
-			w.comp.setRuns(uint32(n), uint32(off/4%fr.NodeEntries), w.nodes[n*fr.NodeEntries:(n+1)*fr.NodeEntries])
-			if !w.comp.runs[n].reshaped {
+			setRuns(&w.info[n], uint32(off/4%fr.NodeEntries), w.nodes[n*fr.NodeEntries:(n+1)*fr.NodeEntries])
+			if !w.info[n].reshaped {
 				w.comp.patches = append(w.comp.patches, uint32(off/4))
 			}
 			return
@@ -326,7 +322,7 @@ func (w *Writer) Commit() error {
 		return ErrClosed
 	}
 	now := time.Now().UnixNano()
-	if c := &w.comp; c.mayNeed() > c.room() && c.need() > c.room() {
+	if c := &w.comp; c.mayNeed() > c.room() && w.need() > c.room() {
 		w.release(now, true) // the batch needs the room
 	}
 	if err := w.publish6(now); err != nil {
@@ -469,7 +465,15 @@ func (w *Writer) releaseFirst(n int) {
 			w.comp.quarWords -= uint64(q.size) + compMinWords
 		}
 	}
-	w.quar = append(w.quar[:0], w.quar[n:]...)
+	// Dropped from the front by reslicing; append moves the rest when it
+	// needs room, once per the array's spare capacity. Moving the rest
+	// down here instead copied the whole quarantine (a second of churn,
+	// MiBs) at every Commit after the grace period, through the cache.
+	if n == len(w.quar) {
+		w.quar = w.quar[:0]
+	} else {
+		w.quar = w.quar[n:]
+	}
 }
 
 // pressed reports whether a pool has less than a quarter of its capacity
