@@ -131,7 +131,9 @@ func (w *Writer) initComp() {
 func (w *Writer) shortcutKey(n uint32) (*scTable, uint64, bool) {
 	c := &w.comp
 	d := uint32(w.info[n].depth)
-	if c.slot[n] != 0 || d < 32 || d > 40 || d%8 != 0 {
+	// The depth (in the node's record, already read) first: the table
+	// slot is another array, read only for nodes at 32 and 40.
+	if d < 32 || d > 40 || d%8 != 0 || c.slot[n] != 0 {
 		return nil, 0, false
 	}
 	s := &c.sc[(d-32)/8]
