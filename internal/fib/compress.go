@@ -72,9 +72,10 @@ type scTable struct {
 }
 
 // nodeInfo is the writer's bookkeeping of one node, in one 64-byte line
-// (the slice is page-aligned, being large): a store into the node and its
-// republication read most of it, and in separate arrays each field was a
-// cache miss of its own (a /48 change read five lines).
+// (an array of them starts on a 64-byte boundary: every Go size class
+// that can hold one is a multiple of 64 bytes): a store into the node and
+// its republication read most of it, and in separate arrays each field
+// was a cache miss of its own (a /48 change read five lines).
 type nodeInfo struct {
 	// IPv6: where runs of equal entries start (bit i set where entry i
 	// differs from entry i-1), kept up to date by every store, so that
@@ -103,6 +104,10 @@ type nodeInfo struct {
 	// into the copy it has (see compState.patches).
 	reshaped bool
 }
+
+// A field added to nodeInfo must leave it in one line: this fails to
+// compile otherwise.
+var _ [64 - unsafe.Sizeof(nodeInfo{})]byte
 
 type compCopy struct {
 	off   uint32
