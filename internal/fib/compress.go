@@ -216,9 +216,10 @@ func (t *trie) markRoot(i uint32) {
 }
 
 // newNode records where node n hangs (p is the entry about to link it).
+// ensureNode has just reset n's record (not IPv6 until this says so).
 func (w *Writer) newNode(p *uint32, n uint32) {
 	c := &w.comp
-	w.info[n].v6, c.off[n] = false, 0
+	c.off[n] = 0
 	if off := uintptr(unsafe.Pointer(p)) - uintptr(unsafe.Pointer(&w.nodes[0])); off < uintptr(len(w.nodes))*4 {
 		par := uint32(off / (fr.NodeEntries * 4))
 		if !w.info[par].v6 {
