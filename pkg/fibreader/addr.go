@@ -20,6 +20,11 @@ type addrRep struct {
 
 var zone4, zone6, addrFast = checkAddrLayout()
 
+// addrSized reports whether a netip.Addr is as large as addrRep: only then
+// may a lookup read its words through an addrRep before the layout check
+// has said whether they mean what addrRep says.
+const addrSized = unsafe.Sizeof(netip.Addr{}) == unsafe.Sizeof(addrRep{})
+
 // noZone never equals a netip.Addr's zone handle.
 var noZone byte
 
