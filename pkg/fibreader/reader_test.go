@@ -202,7 +202,7 @@ func FuzzFromBytes(f *testing.F) {
 			if !ok {
 				continue
 			}
-			for _, s := range []string{"10.1.2.200", "0.0.0.0", "255.255.255.255", "2001:db8:1::5", "::", "ffff::1"} {
+			for _, s := range []string{"10.1.2.200", "0.0.0.0", "255.255.255.255", "2001:db8:1::5", "::", "ffff::1", "::ffff:10.1.2.200", "fe80::1%eth0"} {
 				a := netip.MustParseAddr(s)
 				e := tab.LookupAddr(a)
 				r.Group(e, nil)
