@@ -63,12 +63,18 @@ type compState struct {
 
 // scTable is one shortcut table in the file (see fr.ShortcutHome).
 type scTable struct {
-	slots []uint64 // nil if none
-	bits  uint     // log2(len(slots))
-	depth uint32
+	slots   []uint64 // nil if none
+	bits    uint     // log2(len(slots))
+	depth   uint32
+	keyMask uint64 // the key's bits in a slot
 	// Keys of nodes freed since the last Commit: their entries go at its
 	// start, before anything they link is quarantined.
 	del []uint64
+	// Depth 32: the /32s whose entry in their depth-24 node became or
+	// stopped being the node's own (a leaf of a prefix of 25 to 32 bits,
+	// or a link) since the last Commit, which then sets or removes their
+	// leaves (see leafShortcuts).
+	leafKeys []uint64
 }
 
 // nodeInfo is the writer's bookkeeping of one node, in one 64-byte line
@@ -124,6 +130,10 @@ func (w *Writer) initComp() {
 	for i := range c.sc {
 		s := &c.sc[i]
 		s.depth = 32 + 8*uint32(i)
+		s.keyMask = fr.ShortcutKeyMask
+		if s.depth == 32 {
+			s.keyMask = fr.ShortcutKeyMask32
+		}
 		if n := w.lay.shortcuts[i]; n > 0 {
 			s.slots = unsafe.Slice((*uint64)(unsafe.Pointer(&w.mem[w.lay.shortcut[i]])), n)
 			s.bits = uint(bits.TrailingZeros64(n))
@@ -148,19 +158,44 @@ func (w *Writer) shortcutKey(n uint32) (*scTable, uint64, bool) {
 	return s, w.info[n].key, true
 }
 
-// set points key's shortcut at the compressed node at off, adding it if
-// there is room within ShortcutProbes slots of its home (otherwise lookups
-// of key walk from the root, which is only slower).
+// set points key's shortcut at the compressed node at off.
 func (s *scTable) set(key uint64, off uint32) {
+	if s.depth == 32 {
+		s.put(key, fr.ShortcutSlot32(key, fr.EncodeLink(off)))
+	} else {
+		s.put(key, fr.ShortcutSlot(key, off))
+	}
+}
+
+// put stores the slot word sw for key, adding it if there is room within
+// ShortcutProbes slots of its home (otherwise lookups of key walk from the
+// root, which is only slower).
+func (s *scTable) put(key, sw uint64) {
 	mask := uint32(len(s.slots) - 1)
 	i := fr.ShortcutHome(key, s.bits)
 	for k := uint32(0); k < fr.ShortcutProbes; k++ {
 		j := (i + k) & mask
-		if w := s.slots[j]; w == 0 || w&fr.ShortcutKeyMask == key {
-			atomic.StoreUint64(&s.slots[j], fr.ShortcutSlot(key, off))
+		if w := s.slots[j]; w == 0 || w&s.keyMask == key {
+			atomic.StoreUint64(&s.slots[j], sw)
 			return
 		}
 	}
+}
+
+// get returns key's slot word, 0 if it has none.
+func (s *scTable) get(key uint64) uint64 {
+	mask := uint32(len(s.slots) - 1)
+	i := fr.ShortcutHome(key, s.bits)
+	for k := uint32(0); k < fr.ShortcutProbes; k++ {
+		w := s.slots[(i+k)&mask]
+		if w == 0 {
+			break
+		}
+		if w&s.keyMask == key {
+			return w
+		}
+	}
+	return 0
 }
 
 // remove removes key's shortcut and shifts later entries of the probe
@@ -177,7 +212,7 @@ func (s *scTable) remove(key uint64) {
 		if w == 0 {
 			return
 		}
-		if w&fr.ShortcutKeyMask == key {
+		if w&s.keyMask == key {
 			hole = j
 			break
 		}
@@ -192,7 +227,7 @@ func (s *scTable) remove(key uint64) {
 		}
 		// The entry at k may fill the hole if the hole is not before its
 		// home (cyclically): it then moves closer to its home.
-		if home := fr.ShortcutHome(w&fr.ShortcutKeyMask, s.bits); (k-home)&mask >= (k-hole)&mask {
+		if home := fr.ShortcutHome(w&s.keyMask, s.bits); (k-home)&mask >= (k-hole)&mask {
 			atomic.StoreUint64(&s.slots[hole], w)
 			hole = k
 		}
@@ -483,11 +518,47 @@ func (w *Writer) publish6(now int64) error {
 		}
 		v.dirty = v.dirty[:0]
 	}
+	w.leafShortcuts()
 	for _, f := range c.freed {
 		w.compRelease(f.off, f.words, now)
 	}
 	c.freed = c.freed[:0]
 	return nil
+}
+
+// leafShortcuts brings the depth-32 shortcuts of the /32s in leafKeys in
+// line with the trie just published: a /32 whose depth-24 node holds a
+// leaf of its own for it (a prefix of 25 to 32 bits covers it, and no
+// longer one lies inside) gets that leaf, so that its lookups end at the
+// probe instead of walking two nodes from the root (15 % of lookups of
+// addresses inside the full table's IPv6 prefixes: its /32s and /29s).
+// Any other /32 loses a leaf it had; a link there is a node's shortcut,
+// which publishDepth keeps. Readers that still find an old leaf during
+// the Commit get the old answer for a prefix that is changing.
+func (w *Writer) leafShortcuts() {
+	s := &w.comp.sc[0]
+	if len(s.leafKeys) == 0 {
+		return
+	}
+	tr := &w.tables[0].v6
+	for _, key := range s.leafKeys {
+		hi := key << 32
+		e, d := tr.root[hi>>(64-tr.bits)], tr.bits
+		for ; d < 32 && e&(1<<31) != 0; d += 8 {
+			e = w.nodes[(e&(1<<31-1))*fr.NodeEntries+uint32(hi>>(56-d)&0xff)]
+		}
+		switch {
+		case d == 32 && e&(1<<31) == 0 && leafBits(e) > 24:
+			s.put(key, fr.ShortcutSlot32(key, e))
+		case d == 32 && e&(1<<31) != 0:
+			// A node's link, set when the node was published.
+		default:
+			if sw := s.get(key); sw != 0 && sw>>32&(1<<31) == 0 {
+				s.remove(key)
+			}
+		}
+	}
+	s.leafKeys = s.leafKeys[:0]
 }
 
 // publishDepth republishes the changed nodes of depth d*8.

@@ -401,8 +401,9 @@ func checkNodeIndex(t testing.TB, w *Writer) int {
 }
 
 // checkShortcuts verifies that every entry of the shortcut tables is the
-// link the published trie holds at its depth for its key, and returns how
-// many there are at depth 32 and at depth 40.
+// entry the published trie holds at its depth for its key (a link, or at
+// depth 32 a leaf of 25 to 32 bits), and returns how many entries there
+// are at depth 32 and at depth 40.
 func checkShortcuts(t testing.TB, w *Writer) (n32, n40 int) {
 	t.Helper()
 	c := &w.comp
@@ -415,6 +416,12 @@ func checkShortcuts(t testing.TB, w *Writer) (n32, n40 int) {
 			}
 			count[si]++
 			key, link := sw&fr.ShortcutKeyMask, fr.EncodeLink(uint32(sw>>40))
+			if s.depth == 32 {
+				key, link = sw&fr.ShortcutKeyMask32, uint32(sw>>32)
+				if link&(1<<31) == 0 && leafBits(link) <= 24 {
+					t.Fatalf("depth-32 shortcut slot %d: key %#x holds the leaf of a /%d", i, key, leafBits(link))
+				}
+			}
 			hi := key << (64 - s.depth)
 			tr := w.tables[0].v6
 			e := tr.pub[hi>>(64-tr.bits)]
@@ -431,6 +438,35 @@ func checkShortcuts(t testing.TB, w *Writer) (n32, n40 int) {
 		}
 	}
 	return count[0], count[1]
+}
+
+// leafShortcutsMissing counts the own leaves of main-table depth-24 nodes
+// (prefixes of 25 to 32 bits) whose /32 lacks its leaf in the depth-32
+// shortcut table, and all of them. A leaf is left out only when its
+// home's probe window was full when it was set.
+func leafShortcutsMissing(w *Writer) (missing, all int) {
+	c := &w.comp
+	s := &c.sc[0]
+	if s.slots == nil {
+		return 0, 0
+	}
+	for n := range w.info {
+		r := &w.info[n]
+		if !r.v6 || r.depth != 24 || c.slot[n] != 0 || c.off[n] == 0 {
+			continue
+		}
+		for i := uint32(0); i < fr.NodeEntries; i++ {
+			e := w.nodes[uint32(n)*fr.NodeEntries+i]
+			if e&(1<<31) != 0 || leafBits(e) <= 24 {
+				continue
+			}
+			all++
+			if key := r.key<<8 | uint64(i); s.get(key) != fr.ShortcutSlot32(key, e) {
+				missing++
+			}
+		}
+	}
+	return missing, all
 }
 
 // compStep is one step of the published walk, for tests.
@@ -494,6 +530,11 @@ func TestFullTableDifferential(t *testing.T) {
 	if n32, n40 := checkShortcuts(t, w); n32 < 10000 || n40 < 18000 {
 		t.Errorf("only %d and %d shortcuts for the full table's nodes at depths 32 and 40", n32, n40)
 	}
+	// A leaf is left out when its home's probe window is full (33 of
+	// 59,956 with the default table).
+	if missing, all := leafShortcutsMissing(w); missing > all/500 || all < 40000 {
+		t.Errorf("%d of the full table's %d /32 leaves missing from the depth-32 shortcut table", missing, all)
+	}
 	// Withdraw and re-announce 100k random prefixes.
 	idx := rng.Perm(len(ps))[:100_000]
 	for _, i := range idx {
@@ -515,6 +556,9 @@ func TestFullTableDifferential(t *testing.T) {
 	probe()
 	if n32, n40 := checkShortcuts(t, w); n32 < 5000 || n40 < 9000 {
 		t.Errorf("only %d and %d shortcuts for the full table's nodes at depths 32 and 40", n32, n40)
+	}
+	if missing, all := leafShortcutsMissing(w); missing > all/500 {
+		t.Errorf("%d of %d /32 leaves missing from the depth-32 shortcut table after churn", missing, all)
 	}
 }
 

@@ -39,9 +39,10 @@ type Options struct {
 	CompWords int
 	// Shortcuts is the number of slots (a power of two, at most 1<<24) of
 	// the main table's depth-32 IPv6 shortcut table, which takes lookups
-	// straight to the node at depth 32 of their /32. Default 1<<15 (256
-	// KiB; the full table has about 11k such nodes, and 16k to 64k slots
-	// measured the same); -1 for none.
+	// straight to the node at depth 32 of their /32, or to their answer
+	// when a prefix of 25 to 32 bits covers the /32 and nothing longer
+	// lies inside. Default 1<<17 (1 MiB; the full table has about 11k
+	// such nodes and 60k such /32s); -1 for none.
 	Shortcuts int
 	// Shortcuts40 is the same for the depth-40 table (the node of an
 	// address's /40). Default 1<<16 (512 KiB; the full table has about
@@ -76,7 +77,7 @@ func (o *Options) fill() error {
 	// per node (the full table's IPv6 nodes take about 15 each), at most
 	// what a shortcut slot's 24-bit offset reaches.
 	def(&o.CompWords, max(1<<22, min(16*o.Nodes, 1<<24)))
-	def(&o.Shortcuts, 1<<15)
+	def(&o.Shortcuts, 1<<17)
 	def(&o.Shortcuts40, 1<<16)
 	if o.FileMode == 0 {
 		o.FileMode = 0o644

@@ -266,8 +266,12 @@ func (w *Writer) store(p *uint32, v uint32) {
 	if off := uintptr(unsafe.Pointer(p)) - uintptr(unsafe.Pointer(&w.nodes[0])); off < uintptr(len(w.nodes))*4 {
 		n := off / (fr.NodeEntries * 4)
 		d := uint(w.info[n].depth)
-		w.info[n].own += int16(ownEntry(v, d)) - int16(ownEntry(*p, d))
+		ownNew, ownOld := ownEntry(v, d), ownEntry(*p, d)
+		w.info[n].own += int16(ownNew) - int16(ownOld)
 		if w.info[n].v6 {
+			if d == 24 && ownNew|ownOld != 0 {
+				w.leafChanged(uint32(n), uint32(off/4%fr.NodeEntries))
+			}
 			// Plain IPv6 nodes are private: no atomic store needed, and
 			// the run map is kept up to date with the entry.
 			*p = v
@@ -287,6 +291,15 @@ func (w *Writer) store(p *uint32, v uint32) {
 		atomic.StoreUint32(p, v)
 	} else {
 		*p = v
+	}
+}
+
+// leafChanged notes that entry i of the depth-24 IPv6 node n became or
+// stopped being the node's own: the shortcut of its /32 may change at
+// Commit (see leafShortcuts). Only the main table has shortcut tables.
+func (w *Writer) leafChanged(n, i uint32) {
+	if s := &w.comp.sc[0]; s.slots != nil && w.comp.slot[n] == 0 {
+		s.leafKeys = append(s.leafKeys, w.info[n].key<<8|uint64(i))
 	}
 }
 

@@ -14,8 +14,9 @@ const Magic uint64 = 0x0000424946445452
 // of any section, the entry encoding or the meaning of a header field bumps
 // it; a reader refuses any other version. Version 2 added the IPv6
 // shortcut table (OffShortcut); version 3 a second one for depth 40
-// (OffShortcut40) and one slot encoding for both.
-const Version uint32 = 3
+// (OffShortcut40) and one slot encoding for both; version 4 a slot
+// encoding of its own for depth 32, which can hold a leaf.
+const Version uint32 = 4
 
 // Header field offsets, in bytes from the start of the file.
 const (
@@ -126,26 +127,40 @@ const (
 // time. They apply only when the IPv6 root stride leaves 32 and 40 node
 // depths (root bits 8 or 16).
 //
-// Slot word (uint64, atomic): the key (the address's top 32 or 40 bits) in
-// bits 0..39, the compressed node's word offset in bits 40..63 (never 0,
-// so an occupied slot is never 0; 0 is an empty slot). Linear probing from
-// ShortcutHome; the writer never places an entry more than
-// ShortcutProbes-1 slots past its home and deletes by shifting later
+// Slot word (uint64, atomic), 0 for an empty slot:
+//
+//   - depth 40: the key (the address's top 40 bits) in bits 0..39, the
+//     compressed node's word offset in bits 40..63 (never 0).
+//   - depth 32: the key (the top 32 bits) in bits 0..31, an entry in bits
+//     32..63 (never 0): a link to the compressed node at depth 32 (its
+//     word offset), or a leaf, which is then the answer for the whole /32.
+//     The writer keeps a leaf there for every /32 that a prefix of 25 to
+//     32 bits covers and that has no node below depth 32 (a /29, or a /32
+//     without longer prefixes inside): their lookups would otherwise walk
+//     two nodes from the root.
+//
+// Linear probing from ShortcutHome; the writer never places an entry more
+// than ShortcutProbes-1 slots past its home and deletes by shifting later
 // entries back, so no probe of a present key passes an empty slot. A file
 // with shortcut tables has a compressed pool of at most 1<<24 words.
 const (
-	ShortcutProbes  = 16
-	ShortcutKeyMask = 1<<40 - 1
-	shortcutMul     = 0x9E3779B97F4A7C15
+	ShortcutProbes    = 16
+	ShortcutKeyMask   = 1<<40 - 1 // key of a depth-40 slot
+	ShortcutKeyMask32 = 1<<32 - 1 // key of a depth-32 slot
+	shortcutMul       = 0x9E3779B97F4A7C15
 )
 
 // ShortcutHome is the first slot probed for key (the top 32 or 40 bits of
 // an IPv6 address) in a shortcut table of 1<<bits slots.
 func ShortcutHome(key uint64, bits uint) uint32 { return uint32(key * shortcutMul >> (64 - bits)) }
 
-// ShortcutSlot is the slot word for key and the compressed node at word
-// offset off (0 < off < 1<<24).
+// ShortcutSlot is the depth-40 slot word for key and the compressed node
+// at word offset off (0 < off < 1<<24).
 func ShortcutSlot(key uint64, off uint32) uint64 { return uint64(off)<<40 | key }
+
+// ShortcutSlot32 is the depth-32 slot word for key and entry e (a link
+// to a compressed node or a leaf, not 0).
+func ShortcutSlot32(key uint64, e uint32) uint64 { return uint64(e)<<32 | key }
 
 // Entry encoding (uint32).
 //

@@ -51,16 +51,16 @@ func newShortcuts(s []uint64) shortcuts {
 
 func (s *shortcuts) home(key uint64) uint32 { return uint32(key*shortcutMul>>(s.shift&63)) & s.mask }
 
-// probeOn looks for key in the slots after its home slot i, up to the
-// probe window or the first empty slot.
-func (s *shortcuts) probeOn(i uint32, key uint64) (uint64, bool) {
+// probeOn looks for key (the slot bits keyMask selects) in the slots
+// after its home slot i, up to the probe window or the first empty slot.
+func (s *shortcuts) probeOn(i uint32, key, keyMask uint64) (uint64, bool) {
 	for k := 1; k < ShortcutProbes; k++ {
 		i = (i + 1) & s.mask
 		w := atomic.LoadUint64(&s.slots[i])
 		if w == 0 {
 			break
 		}
-		if w&ShortcutKeyMask == key {
+		if w&keyMask == key {
 			return w, true
 		}
 	}
@@ -217,7 +217,8 @@ func (t *Table) lookup6(hi, lo uint64, z unsafe.Pointer) Entry {
 
 // shortcut finds where the walk of the address whose top half is hi can
 // start below the root: the link to its node at depth 40 or, failing
-// that, 32, from the shortcut tables.
+// that, the entry of its /32 (a link to its node at depth 32, or the leaf
+// that answers the lookup), from the shortcut tables.
 func (t *Table) shortcut(hi uint64) (e, d uint32, ok bool) {
 	k40, k32 := hi>>24, hi>>32
 	i40, i32 := t.sc40.home(k40), t.sc32.home(k32)
@@ -228,16 +229,16 @@ func (t *Table) shortcut(hi uint64) (e, d uint32, ok bool) {
 		if w40&ShortcutKeyMask == k40 {
 			return EncodeLink(uint32(w40 >> 40)), 40, true
 		}
-		if w, ok := t.sc40.probeOn(i40, k40); ok {
+		if w, ok := t.sc40.probeOn(i40, k40, ShortcutKeyMask); ok {
 			return EncodeLink(uint32(w >> 40)), 40, true
 		}
 	}
 	if w32 != 0 {
-		if w32&ShortcutKeyMask == k32 {
-			return EncodeLink(uint32(w32 >> 40)), 32, true
+		if w32&ShortcutKeyMask32 == k32 {
+			return uint32(w32 >> 32), 32, true
 		}
-		if w, ok := t.sc32.probeOn(i32, k32); ok {
-			return EncodeLink(uint32(w >> 40)), 32, true
+		if w, ok := t.sc32.probeOn(i32, k32, ShortcutKeyMask32); ok {
+			return uint32(w >> 32), 32, true
 		}
 	}
 	return 0, 0, false
@@ -329,8 +330,8 @@ func (t *Table) walk6Chunk(addrs []Addr6, out []Entry, seq uint64) bool {
 	var act [batch6]uint8
 	var kh [batch6]uint64
 	n := 0
-	// Lookups found in a shortcut table start at depth 40 or 32, the
-	// others at the root's link; all walk together, each at its own depth
+	// Lookups found in a shortcut table start at depth 40 or 32 (or end
+	// there, on a /32's leaf), the others at the root's link; all walk together, each at its own depth
 	// (walking the others down first would serialise their extra levels).
 	// Only each key's home slots are probed (keys away from their home
 	// slot are rare), all in a loop of their own so that the loads
@@ -357,11 +358,15 @@ func (t *Table) walk6Chunk(addrs []Addr6, out []Entry, seq uint64) bool {
 		// A hit needs an occupied slot (offset not 0); the deeper one
 		// wins.
 		d := b6
-		if w := w32[i]; w&ShortcutKeyMask == a.Hi>>32 && w >= 1<<40 {
-			e, d = EncodeLink(uint32(w>>40)), 32
+		if w := w32[i]; uint32(w) == uint32(a.Hi>>32) && w >= 1<<32 {
+			e, d = uint32(w>>32), 32
 		}
 		if w := w40[i]; w&ShortcutKeyMask == a.Hi>>24 && w >= 1<<40 {
 			e, d = EncodeLink(uint32(w>>40)), 40
+		}
+		if e&entryLink == 0 {
+			out[i] = Entry(e) // a /32's leaf
+			continue
 		}
 		d &= 63
 		h := a.Hi<<d | a.Lo>>((64-d)&63)
