@@ -286,28 +286,41 @@ func BenchmarkParallel(b *testing.B) {
 
 // BenchmarkSecondProcess runs the same lookup loops in this process (on
 // the writer's mapping) and in a separate process that maps the /dev/shm
-// file through pkg/fibreader, one after the other, and reports both (ns
-// per lookup) as metrics.
+// file through pkg/fibreader, in turn three times, and reports each
+// side's fastest figure (ns per lookup) as metrics: the machine's slow
+// phases last seconds, and one turn each compared the sides' phases more
+// than the processes.
 func BenchmarkSecondProcess(b *testing.B) {
 	e := getEnv(b)
 	b.StopTimer()
 	t, _ := e.shm.Reader().Table(MainTable)
-	for _, m := range measureLookups(t, e.sets) {
-		b.ReportMetric(m.ns, "self-"+m.name+"-ns")
+	best := map[string]float64{}
+	keep := func(name string, ns float64) {
+		if v, ok := best[name]; !ok || ns < v {
+			best[name] = ns
+		}
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "FIB_HELPER=bench", "FIB_PATH="+e.shmPath)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		b.Fatalf("helper: %v\n%s", err, out)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 2 {
-			if v, err := strconv.ParseFloat(f[1], 64); err == nil {
-				b.ReportMetric(v, "other-"+f[0]+"-ns")
+	for range 3 {
+		for _, m := range measureLookups(t, e.sets) {
+			keep("self-"+m.name+"-ns", m.ns)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "FIB_HELPER=bench", "FIB_PATH="+e.shmPath)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("helper: %v\n%s", err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 2 {
+				if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+					keep("other-"+f[0]+"-ns", v)
+				}
 			}
 		}
+	}
+	for name, ns := range best {
+		b.ReportMetric(ns, name)
 	}
 	b.ReportMetric(0, "ns/op")
 }
