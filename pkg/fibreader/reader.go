@@ -86,16 +86,13 @@ func Open(path string) (*Reader, error) {
 	if uint64(st.Size) > 1<<40 {
 		return nil, fmt.Errorf("fib %s: %w: size %d too large", path, ErrInvalid, st.Size)
 	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size), unix.PROT_READ, unix.MAP_SHARED)
+	mem, err := Map(f, int(st.Size), false)
 	if err != nil {
 		return nil, fmt.Errorf("fib %s: mmap: %w", path, err)
 	}
-	// Huge pages take effect only where the kernel allows them for shared
-	// memory (transparent_hugepage/shmem_enabled); otherwise this is a no-op.
-	_ = unix.Madvise(mem, unix.MADV_HUGEPAGE)
 	r, err := newReader(mem)
 	if err != nil {
-		_ = unix.Munmap(mem)
+		_ = Unmap(mem)
 		return nil, fmt.Errorf("fib %s: %w", path, err)
 	}
 	r.path, r.own = path, true
@@ -246,7 +243,7 @@ func (r *Reader) Close() error {
 	if !r.closed.CompareAndSwap(false, true) || !r.own {
 		return nil
 	}
-	return unix.Munmap(r.mem)
+	return Unmap(r.mem)
 }
 
 // Table returns the handle of routing table id (254 is main), or false if
