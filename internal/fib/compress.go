@@ -558,7 +558,12 @@ func (w *Writer) leafShortcuts() {
 			}
 		}
 	}
-	s.leafKeys = s.leafKeys[:0]
+	// A full load notes every /32 once (60k keys); churn, a few.
+	if cap(s.leafKeys) > 4096 {
+		s.leafKeys = nil
+	} else {
+		s.leafKeys = s.leafKeys[:0]
+	}
 }
 
 // publishDepth republishes the changed nodes of depth d*8.
