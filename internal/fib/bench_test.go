@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -286,37 +285,60 @@ func BenchmarkParallel(b *testing.B) {
 
 // BenchmarkSecondProcess runs the same lookup loops in this process (on
 // the writer's mapping) and in a separate process that maps the /dev/shm
-// file through pkg/fibreader, in turn three times, and reports each
-// side's fastest figure (ns per lookup) as metrics: the machine's slow
-// phases last seconds, and one turn each compared the sides' phases more
-// than the processes.
+// file through pkg/fibreader, one pass here and the same pass there in
+// turn, five times, and reports each side's fastest pass (ns per lookup,
+// the thread's CPU time) as metrics. Other work on the machine only ever
+// adds to a pass, and its slow stretches last seconds: measured one
+// process after the other, the sides differed by up to a half in either
+// direction, which compared the stretches rather than the processes.
 func BenchmarkSecondProcess(b *testing.B) {
 	e := getEnv(b)
 	b.StopTimer()
 	t, _ := e.shm.Reader().Table(MainTable)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "FIB_HELPER=bench", "FIB_PATH="+e.shmPath)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer in.Close()
+	out := bufio.NewScanner(outPipe)
+	// The helper says "ready" once it has mapped the file, made the
+	// address sets and warmed up; then it runs each pass it is sent.
+	if !out.Scan() || out.Text() != "ready" {
+		b.Fatalf("helper: %q %v", out.Text(), out.Err())
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	passes := lookupPasses(t, e.sets)
 	best := map[string]float64{}
 	keep := func(name string, ns float64) {
 		if v, ok := best[name]; !ok || ns < v {
 			best[name] = ns
 		}
 	}
-	for range 3 {
-		for _, m := range measureLookups(t, e.sets) {
-			keep("self-"+m.name+"-ns", m.ns)
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "FIB_HELPER=bench", "FIB_PATH="+e.shmPath)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			b.Fatalf("helper: %v\n%s", err, out)
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			f := strings.Fields(line)
-			if len(f) == 2 {
-				if v, err := strconv.ParseFloat(f[1], 64); err == nil {
-					keep("other-"+f[0]+"-ns", v)
-				}
+	for range 5 {
+		for _, p := range passes {
+			keep("self-"+p.name+"-ns", p.run())
+			fmt.Fprintln(in, p.name)
+			if !out.Scan() {
+				b.Fatalf("helper: %v", out.Err())
 			}
+			f := strings.Fields(out.Text())
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if len(f) != 2 || f[0] != p.name || err != nil {
+				b.Fatalf("helper: %q for pass %s", out.Text(), p.name)
+			}
+			keep("other-"+p.name+"-ns", v)
 		}
 	}
 	for name, ns := range best {
@@ -337,6 +359,8 @@ func helperMain() int {
 	return 2
 }
 
+// helperBench runs the lookup passes BenchmarkSecondProcess names on its
+// standard input, one per line, and answers each with its time.
 func helperBench(path string) int {
 	r, err := fr.Open(path)
 	if err != nil {
@@ -345,79 +369,87 @@ func helperBench(path string) int {
 	}
 	defer r.Close()
 	t, _ := r.Table(MainTable)
-	out := bufio.NewWriter(os.Stdout)
-	defer out.Flush()
-	for _, m := range measureLookups(t, makeSets(loadFullTable(&testing.B{}))) {
-		fmt.Fprintf(out, "%s %.2f\n", m.name, m.ns)
+	passes := map[string]lookupPass{}
+	for _, p := range lookupPasses(t, makeSets(loadFullTable(&testing.B{}))) {
+		passes[p.name] = p
+	}
+	runtime.LockOSThread()
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		p, ok := passes[in.Text()]
+		if !ok {
+			fmt.Printf("unknown pass %q\n", in.Text())
+			return 1
+		}
+		fmt.Printf("%s %.3f\n", p.name, p.run())
 	}
 	return 0
 }
 
-type measurement struct {
+// lookupPass is one timed pass of lookups of BenchmarkSecondProcess.
+type lookupPass struct {
 	name string
-	ns   float64
+	run  func() float64 // ns per lookup, of the calling thread's CPU time
 }
 
-// measureLookups times single, netip.Addr and batch lookups over the
-// inside-prefix address sets, after one warm-up pass (page faults of a
-// fresh mapping) and a garbage collection (the helper process has just
-// parsed the full table: a collection running during the passes took a
-// core and the cache from them, and made the other process look up to a
-// third slower). Each figure is the fastest of five passes of the
-// thread's CPU time: other work on the machine only ever adds to a pass,
-// and in single passes the two processes differed by up to a half in
-// either direction.
-func measureLookups(t *fr.Table, sets map[string]*addrSet) []measurement {
+// lookupPasses returns passes of single, netip.Addr and batch lookups
+// over the inside-prefix address sets, after one warm-up pass (page
+// faults of a fresh mapping) and a garbage collection (the helper process
+// has just parsed the full table, and a collection during the passes took
+// a core and the cache from them).
+func lookupPasses(t *fr.Table, sets map[string]*addrSet) []lookupPass {
 	const n = 4 << 20
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var ms []measurement
 	res := make([]fr.Entry, 64)
-	var x fr.Entry
-	timed := func(name string, pass func()) {
-		best := math.Inf(1)
-		for range 5 {
+	timed := func(loop func()) func() float64 {
+		return func() float64 {
 			c0 := threadCPU()
-			pass()
-			best = min(best, float64((threadCPU()-c0).Nanoseconds())/n)
+			loop()
+			return float64((threadCPU() - c0).Nanoseconds()) / n
 		}
-		ms = append(ms, measurement{name, best})
 	}
+	var ps []lookupPass
 	for _, set := range []string{"v4in", "v6in"} {
 		s := sets[set]
 		v4 := set == "v4in"
+		var x fr.Entry
 		for i := range s.addrs {
 			x ^= t.LookupAddr(s.addrs[i])
 		}
-		runtime.GC()
-		timed(set+"-raw", func() {
-			for i := 0; i < n; i++ {
-				if v4 {
-					x ^= t.Lookup4(s.raw4[i&(benchAddrs-1)])
-				} else {
-					a := s.raw6[i&(benchAddrs-1)]
-					x ^= t.Lookup6(a.Hi, a.Lo)
+		sink ^= x
+		ps = append(ps,
+			lookupPass{set + "-raw", timed(func() {
+				var x fr.Entry
+				for i := 0; i < n; i++ {
+					if v4 {
+						x ^= t.Lookup4(s.raw4[i&(benchAddrs-1)])
+					} else {
+						a := s.raw6[i&(benchAddrs-1)]
+						x ^= t.Lookup6(a.Hi, a.Lo)
+					}
 				}
-			}
-		})
-		timed(set+"-addr", func() {
-			for i := 0; i < n; i++ {
-				x ^= t.LookupAddr(s.addrs[i&(benchAddrs-1)])
-			}
-		})
-		timed(set+"-batch", func() {
-			for i := 0; i < n; i += 64 {
-				j := i & (benchAddrs - 1)
-				if v4 {
-					t.Lookup4Batch(s.raw4[j:j+64], res)
-				} else {
-					t.Lookup6Batch(s.raw6[j:j+64], res)
+				sink ^= x
+			})},
+			lookupPass{set + "-addr", timed(func() {
+				var x fr.Entry
+				for i := 0; i < n; i++ {
+					x ^= t.LookupAddr(s.addrs[i&(benchAddrs-1)])
 				}
-			}
-		})
+				sink ^= x
+			})},
+			lookupPass{set + "-batch", timed(func() {
+				for i := 0; i < n; i += 64 {
+					j := i & (benchAddrs - 1)
+					if v4 {
+						t.Lookup4Batch(s.raw4[j:j+64], res)
+					} else {
+						t.Lookup6Batch(s.raw6[j:j+64], res)
+					}
+				}
+			})})
 	}
-	sink = x
-	return ms
+	runtime.GC()
+	return ps
 }
 
 // BenchmarkBuild loads the full table into a fresh FIB (and bart.Fast).
