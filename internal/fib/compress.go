@@ -184,18 +184,28 @@ func (s *scTable) put(key, sw uint64) {
 
 // get returns key's slot word, 0 if it has none.
 func (s *scTable) get(key uint64) uint64 {
+	if j, ok := s.slotOf(key); ok {
+		return s.slots[j]
+	}
+	return 0
+}
+
+// slotOf finds the slot that holds key, within the probe window of its
+// home and before an empty slot.
+func (s *scTable) slotOf(key uint64) (uint32, bool) {
 	mask := uint32(len(s.slots) - 1)
 	i := fr.ShortcutHome(key, s.bits)
 	for k := uint32(0); k < fr.ShortcutProbes; k++ {
-		w := s.slots[(i+k)&mask]
+		j := (i + k) & mask
+		w := s.slots[j]
 		if w == 0 {
 			break
 		}
 		if w&s.keyMask == key {
-			return w
+			return j, true
 		}
 	}
-	return 0
+	return 0, false
 }
 
 // remove removes key's shortcut and shifts later entries of the probe
@@ -204,20 +214,8 @@ func (s *scTable) get(key uint64) uint64 {
 // root) but never finds a wrong one: each slot is one atomic word.
 func (s *scTable) remove(key uint64) {
 	mask := uint32(len(s.slots) - 1)
-	i := fr.ShortcutHome(key, s.bits)
-	hole := ^uint32(0)
-	for k := uint32(0); k < fr.ShortcutProbes; k++ {
-		j := (i + k) & mask
-		w := s.slots[j]
-		if w == 0 {
-			return
-		}
-		if w&s.keyMask == key {
-			hole = j
-			break
-		}
-	}
-	if hole == ^uint32(0) {
+	hole, ok := s.slotOf(key)
+	if !ok {
 		return
 	}
 	for k, n := (hole+1)&mask, 0; n < len(s.slots); k, n = (k+1)&mask, n+1 {
@@ -541,20 +539,20 @@ func (w *Writer) leafShortcuts() {
 		return
 	}
 	tr := &w.tables[0].v6
-	for _, key := range s.leafKeys {
-		hi := key << 32
-		e, d := tr.root[hi>>(64-tr.bits)], tr.bits
+	for _, k32 := range s.leafKeys {
+		k := key{hi: k32 << 32}
+		e, d := tr.root[k.hi>>(64-tr.bits)], tr.bits
 		for ; d < 32 && e&(1<<31) != 0; d += 8 {
-			e = w.nodes[(e&(1<<31-1))*fr.NodeEntries+uint32(hi>>(56-d)&0xff)]
+			e = w.nodes[(e&(1<<31-1))*fr.NodeEntries+k.byteAt(d)]
 		}
 		switch {
 		case d == 32 && e&(1<<31) == 0 && leafBits(e) > 24:
-			s.put(key, fr.ShortcutSlot32(key, e))
+			s.put(k32, fr.ShortcutSlot32(k32, e))
 		case d == 32 && e&(1<<31) != 0:
 			// A node's link, set when the node was published.
 		default:
-			if sw := s.get(key); sw != 0 && sw>>32&(1<<31) == 0 {
-				s.remove(key)
+			if sw := s.get(k32); sw != 0 && sw>>32&(1<<31) == 0 {
+				s.remove(k32)
 			}
 		}
 	}
