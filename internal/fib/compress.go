@@ -14,11 +14,12 @@ import (
 // nodes: a 256-bit map of where runs of equal entries start, the run
 // counts before each 64-entry quarter, and one entry per run. The full
 // table's IPv6 part shrinks from 37 MiB of nodes to about 3 MiB, which
-// stays in cache. Published nodes are never changed in place except for a
-// link to a republished child (one word); a changed node is written anew
-// and switched in with one store to its parent, and the old copy goes
-// through the quarantine like any freed memory. IPv6 changes become
-// visible to readers at Commit.
+// stays in cache. A published node changes in place one word at a time
+// only: a link to a republished child, or a run's new value when the
+// node's run starts stayed or only went away (see setRuns). Otherwise a
+// changed node is written anew and switched in with one store to its
+// parent, and the old copy goes through the quarantine like any freed
+// memory. IPv6 changes become visible to readers at Commit.
 
 const (
 	compMinWords = fr.CompHeaderWords + 1 // one run
@@ -33,8 +34,8 @@ type compState struct {
 	words  []uint8      // its size - compMinWords
 	dirty  [17][]uint32 // nodes changed since the last Commit, by depth/8
 	// Entries (indexes into the node pool) changed since the last Commit
-	// in nodes whose run map stayed the same. Each is a new value for one
-	// run of the published copy, stored there in place (one atomic word,
+	// in nodes that are not reshaped (see setRuns). Each is a new value
+	// for one run of the published copy, stored there in place (one atomic word,
 	// as for a link to a republished child): a change inside a node of
 	// many runs (a /40 full of /48s) rewrote the whole copy, half a KiB,
 	// for one word.
@@ -105,9 +106,10 @@ type nodeInfo struct {
 	v6 bool
 	// IPv6: changed since the last Commit (listed in compState.dirty).
 	dmark bool
-	// IPv6: the run map changed since the node's copy was published: the
-	// node needs a new copy. Otherwise its changed entries are patched
-	// into the copy it has (see compState.patches).
+	// IPv6: the run map gained a run start that the node's published
+	// copy lacks: the node needs a new copy. Otherwise its changed entries
+	// are patched into the copy it has (see setRuns and
+	// compState.patches).
 	reshaped bool
 }
 
@@ -279,10 +281,19 @@ func (w *Writer) newNode(p *uint32, n uint32) {
 	}
 }
 
-// setRuns updates the run map of node r after entry i of its entries e
-// changed (whether i and i+1 start runs) and notes whether the map
-// changed.
-func setRuns(r *nodeInfo, i uint32, e []uint32) {
+// setRuns updates node n's run map after its entry i changed (whether i
+// and i+1 start runs). A run start the map gains that the node's published
+// copy lacks marks the node reshaped: it needs a new copy at Commit. One
+// it loses does not: the copy then has two runs of one value where the
+// entries have one run, which no lookup can tell apart, and the change is
+// patched into the copy in place (see copyDue). So a /48 withdrawn from a
+// /40 costs Commit one store instead of a new copy of the node (and its
+// parent's link, its shortcut, the old copy's quarantine), and so does
+// its return. Invariant: a node that is not reshaped has a copy whose run
+// starts include all of the map's.
+func (w *Writer) setRuns(n, i uint32) {
+	r := &w.info[n]
+	e := w.nodes[n*fr.NodeEntries : (n+1)*fr.NodeEntries]
 	m := &r.m
 	j := min(i+1, fr.NodeEntries-1)
 	a, b := m[i>>6], m[j>>6]
@@ -300,9 +311,33 @@ func setRuns(r *nodeInfo, i uint32, e []uint32) {
 			m[j>>6] &^= 1 << (j & 63)
 		}
 	}
-	if m[i>>6] != a || m[j>>6] != b {
-		r.reshaped = true
+	if r.reshaped {
+		return
 	}
+	if add, add2 := m[i>>6]&^a, m[j>>6]&^b; add|add2 != 0 {
+		o := w.comp.off[n]
+		r.reshaped = o == 0 || add&^w.comp.pool[o+i>>6] != 0 || add2&^w.comp.pool[o+j>>6] != 0
+	}
+}
+
+// copyDue reports whether changed node n gets a new copy at Commit rather
+// than having its changes patched into the one it has: it is reshaped (or
+// has none), or more than half of its copy's runs (and more than 8) only
+// repeat the value before them, run starts its entries no longer have:
+// the copy is compacted, so that churn does not leave lookups reading
+// copies larger than their nodes need.
+func (w *Writer) copyDue(n uint32) bool {
+	o := w.comp.off[n]
+	if w.info[n].reshaped || o == 0 {
+		return true
+	}
+	m, p := &w.info[n].m, w.comp.pool[o:o+4]
+	runs, all := 0, 0
+	for q := range m {
+		runs += bits.OnesCount64(m[q])
+		all += bits.OnesCount64(p[q])
+	}
+	return all-runs > max(8, runs)
 }
 
 // freeNode notes an IPv6 node unlinked by a collapse: its published copy
@@ -450,7 +485,7 @@ func (w *Writer) need() uint64 {
 	var n uint64
 	for _, l := range c.dirty {
 		for _, i := range l {
-			if w.info[i].dmark && w.info[i].v6 && (w.info[i].reshaped || c.off[i] == 0) {
+			if w.info[i].dmark && w.info[i].v6 && w.copyDue(i) {
 				m := &w.info[i].m
 				r := bits.OnesCount64(m[0]) + bits.OnesCount64(m[1]) + bits.OnesCount64(m[2]) + bits.OnesCount64(m[3])
 				n += uint64(fr.CompHeaderWords + (r+1)/2)
@@ -497,8 +532,8 @@ func (w *Writer) publish6(now int64) error {
 		}
 		c.dirty[d] = c.dirty[d][:0]
 	}
-	// Every node now has a copy whose runs match its run map: a patch
-	// stores its entry's value into its run there (into a copy made in
+	// Every node now has a copy whose run starts include its run map's:
+	// a patch stores its entry's value into its run there (into a copy made in
 	// this Commit, the value is already there). Links in patches go to
 	// children published above; copies they replace are quarantined
 	// below.
@@ -574,7 +609,7 @@ func (w *Writer) publishDepth(d int, dirty []uint32, p32 []uint32, now int64) er
 		if !w.info[n].dmark || !w.info[n].v6 || int(w.info[n].depth/8) != d {
 			continue
 		}
-		if !w.info[n].reshaped && c.off[n] != 0 {
+		if !w.copyDue(n) {
 			w.info[n].dmark = false // its changes are patched into its copy
 			continue
 		}

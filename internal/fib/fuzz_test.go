@@ -104,6 +104,7 @@ func FuzzUpdates(f *testing.F) {
 				if err := w.Commit(); err != nil {
 					t.Fatal(err)
 				}
+				checkCopies(t, w)
 			}
 			tab, _ := w.Reader().Table(MainTable)
 			for _, p := range touched {

@@ -1,6 +1,7 @@
 package fib
 
 import (
+	"math/bits"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -163,6 +164,104 @@ func checkCopies(t testing.TB, w *Writer) {
 		}
 		if w.info[n].m != runs {
 			t.Fatalf("node %d: run map %x, from the entries %x", n, w.info[n].m, runs)
+		}
+		// The copy may have more run starts than the entries (see
+		// setRuns), never fewer, and no more than copyDue allows.
+		for q := range runs {
+			if runs[q]&^c.pool[o+uint32(q)] != 0 {
+				t.Fatalf("node %d: copy's run map %x lacks run starts of %x", n, c.pool[o:o+4], runs)
+			}
+		}
+		if w.copyDue(uint32(n)) {
+			t.Fatalf("node %d: copy %x left with too many runs for the entries' %x", n, c.pool[o:o+4], runs)
+		}
+	}
+}
+
+// TestPatchRuns checks that a /48 withdrawn from a /40 of many and
+// announced again is patched into the node's published copy, which stays
+// where it is (with a run of the cover's value left where the /48 was),
+// and that a copy left with more such runs than copyDue allows is
+// compacted at the next Commit.
+func TestPatchRuns(t *testing.T) {
+	w, err := Create("", smallOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	setGroups(t, w, 8)
+	ref := newRefs()
+	tab, _ := w.Reader().Table(MainTable)
+	insert := func(p netip.Prefix, g uint32) {
+		t.Helper()
+		if err := w.Insert(MainTable, p, Action{Kind: Forward, Group: g}); err != nil {
+			t.Fatal(err)
+		}
+		ref.insert(p, Action{Kind: Forward, Group: g})
+	}
+	// 2001:db8:1000::/40 and 40 of its /48s, none beside another: 80 runs.
+	slash48 := func(i int) netip.Prefix {
+		return netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0x10, byte(2 * i)}), 48)
+	}
+	insert(netip.MustParsePrefix("2001:db8:1000::/40"), 1)
+	for i := range 40 {
+		insert(slash48(i), uint32(2+i%3))
+	}
+	rng := rand.New(rand.NewPCG(4, 8))
+	commit := func() {
+		t.Helper()
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		checkCopies(t, w)
+		for i := range 40 {
+			check(t, w, tab, ref, addrIn(rng, slash48(i)))
+			check(t, w, tab, ref, addrIn(rng, netip.MustParsePrefix("2001:db8:1000::/40")))
+		}
+	}
+	commit()
+	n, ok := w.tables[0].v6.indexOf(40).get(0x20010db810)
+	if !ok {
+		t.Fatal("no indexed node for 2001:db8:1000::/40")
+	}
+	off := w.comp.off[n]
+	runsOf := func() (runs, copyRuns int) {
+		for q := range 4 {
+			runs += bits.OnesCount64(w.info[n].m[q])
+			copyRuns += bits.OnesCount64(w.comp.pool[w.comp.off[n]+uint32(q)])
+		}
+		return runs, copyRuns
+	}
+	// Withdrawn and announced again: patched both times.
+	for _, del := range []bool{true, false} {
+		if del {
+			if err := w.Delete(MainTable, slash48(7)); err != nil {
+				t.Fatal(err)
+			}
+			ref.remove(slash48(7))
+		} else {
+			insert(slash48(7), 4)
+		}
+		commit()
+		if got := w.comp.off[n]; got != off {
+			t.Fatalf("delete %v: the node got a new copy (%d, was %d), want its change patched", del, got, off)
+		}
+	}
+	// Each withdrawal merges a /48's run into the cover's runs beside it:
+	// 80 - 2k runs in the entries, 80 in the copy, which is compacted when
+	// the extra 2k exceed the rest (the 21st).
+	for k := 1; k <= 21; k++ {
+		if err := w.Delete(MainTable, slash48(k)); err != nil {
+			t.Fatal(err)
+		}
+		ref.remove(slash48(k))
+		commit()
+		runs, copyRuns := runsOf()
+		if k < 21 && (w.comp.off[n] != off || copyRuns != 80 || runs != 80-2*k) {
+			t.Fatalf("%d /48s withdrawn: copy at %d (was %d) with %d runs for %d, want it patched", k, w.comp.off[n], off, copyRuns, runs)
+		}
+		if k == 21 && (w.comp.off[n] == off || copyRuns != runs) {
+			t.Fatalf("%d /48s withdrawn: copy at %d (was %d) with %d runs for %d, want a compact new copy", k, w.comp.off[n], off, copyRuns, runs)
 		}
 	}
 }

@@ -304,7 +304,7 @@ func (w *Writer) store(p *uint32, v uint32) {
 			// the run map is kept up to date with the entry.
 			*p = v
 			w.markNode(uint32(n))
-			setRuns(&w.info[n], uint32(off/4%fr.NodeEntries), w.nodes[n*fr.NodeEntries:(n+1)*fr.NodeEntries])
+			w.setRuns(uint32(n), uint32(off/4%fr.NodeEntries))
 			if !w.info[n].reshaped {
 				w.comp.patches = append(w.comp.patches, uint32(off/4))
 			}
