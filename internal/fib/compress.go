@@ -111,6 +111,9 @@ type nodeInfo struct {
 	// are patched into the copy it has (see setRuns and
 	// compState.patches).
 	reshaped bool
+	// IPv6, not reshaped: how many run starts the published copy has
+	// that the run map lacks.
+	extra uint8
 }
 
 // A field added to nodeInfo must leave it in one line: this fails to
@@ -314,10 +317,22 @@ func (w *Writer) setRuns(n, i uint32) {
 	if r.reshaped {
 		return
 	}
-	if add, add2 := m[i>>6]&^a, m[j>>6]&^b; add|add2 != 0 {
-		o := w.comp.off[n]
-		r.reshaped = o == 0 || add&^w.comp.pool[o+i>>6] != 0 || add2&^w.comp.pool[o+j>>6] != 0
+	// The starts gained and lost, once if i and i+1 share a word.
+	add, del := m[i>>6]&^a, a&^m[i>>6]
+	add2, del2 := m[j>>6]&^b, b&^m[j>>6]
+	if i>>6 == j>>6 {
+		add2, del2 = 0, 0
 	}
+	if add|add2 != 0 {
+		// A gained start is in the copy only if the copy has starts the
+		// map lacks, and then only the copy's header tells.
+		o := w.comp.off[n]
+		if r.extra == 0 || o == 0 || add&^w.comp.pool[o+i>>6] != 0 || add2&^w.comp.pool[o+j>>6] != 0 {
+			r.reshaped = true
+			return
+		}
+	}
+	r.extra += uint8(bits.OnesCount64(del) + bits.OnesCount64(del2) - bits.OnesCount64(add) - bits.OnesCount64(add2))
 }
 
 // copyDue reports whether changed node n gets a new copy at Commit rather
@@ -327,17 +342,12 @@ func (w *Writer) setRuns(n, i uint32) {
 // the copy is compacted, so that churn does not leave lookups reading
 // copies larger than their nodes need.
 func (w *Writer) copyDue(n uint32) bool {
-	o := w.comp.off[n]
-	if w.info[n].reshaped || o == 0 {
+	r := &w.info[n]
+	if r.reshaped || w.comp.off[n] == 0 {
 		return true
 	}
-	m, p := &w.info[n].m, w.comp.pool[o:o+4]
-	runs, all := 0, 0
-	for q := range m {
-		runs += bits.OnesCount64(m[q])
-		all += bits.OnesCount64(p[q])
-	}
-	return all-runs > max(8, runs)
+	runs := bits.OnesCount64(r.m[0]) + bits.OnesCount64(r.m[1]) + bits.OnesCount64(r.m[2]) + bits.OnesCount64(r.m[3])
+	return int(r.extra) > max(8, runs)
 }
 
 // freeNode notes an IPv6 node unlinked by a collapse: its published copy
@@ -619,7 +629,7 @@ func (w *Writer) publishDepth(d int, dirty []uint32, p32 []uint32, now int64) er
 			// old copies stay linked): a later Commit retries them.
 			return err
 		}
-		w.info[n].dmark, w.info[n].reshaped = false, false
+		w.info[n].dmark, w.info[n].reshaped, w.info[n].extra = false, false, 0
 		old, oldWords := c.off[n], c.words[n]
 		c.off[n], c.words[n] = o, uint8(words-compMinWords)
 		if s, key, ok := w.shortcutKey(n); ok {

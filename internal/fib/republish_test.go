@@ -172,6 +172,13 @@ func checkCopies(t testing.TB, w *Writer) {
 				t.Fatalf("node %d: copy's run map %x lacks run starts of %x", n, c.pool[o:o+4], runs)
 			}
 		}
+		extra := 0
+		for q := range runs {
+			extra += bits.OnesCount64(c.pool[o+uint32(q)] &^ runs[q])
+		}
+		if extra != int(w.info[n].extra) {
+			t.Fatalf("node %d: copy has %d run starts the entries lack, its record says %d", n, extra, w.info[n].extra)
+		}
 		if w.copyDue(uint32(n)) {
 			t.Fatalf("node %d: copy %x left with too many runs for the entries' %x", n, c.pool[o:o+4], runs)
 		}
