@@ -46,7 +46,7 @@ END {
 	for (n in med) {
 		base = n; sub(/\/[^\/]*$/, "/bartFast", base)
 		# fib-delete, fib-apply-delete (the batch API) … against bartFast-delete
-		if (n ~ /Update/) { base = n; sub(/fib-(apply-)?/, "bartFast-", base) }
+		if (n ~ /Update/) { base = n; sub(/fib-(apply-)?/, "bartFast-", base); sub(/-nolinger$/, "", base) }
 		line = sprintf("%-52s %10.2f ns/op %s", n, med[n], ratio(med, n, base))
 		if (n in cmed) line = line sprintf(" %10.2f cpu-ns/op %s", cmed[n], ratio(cmed, n, base))
 		print line
@@ -76,6 +76,10 @@ function goals(    p, q, ok, detail) {
 		goal(p "fib-apply-{insert,delete} < 500 ns", med[p "fib-apply-insert"] < 500 && med[p "fib-apply-delete"] < 500, sprintf("%.0f / %.0f ns", med[p "fib-apply-insert"], med[p "fib-apply-delete"]))
 		goal(p "fib-{insert,delete} < 500 ns", med[p "fib-insert"] < 500 && med[p "fib-delete"] < 500, sprintf("%.0f / %.0f ns", med[p "fib-insert"], med[p "fib-delete"]))
 	}
+	# The same without nodes lingering (Options.Linger negative): every
+	# re-announcement finds the nodes its withdrawal emptied collapsed.
+	p = "BenchmarkUpdate/v6-ge48/"
+	goal(p "fib-{insert,delete}-nolinger < 500 ns", med[p "fib-insert-nolinger"] < 500 && med[p "fib-delete-nolinger"] < 500, sprintf("%.0f / %.0f ns", med[p "fib-insert-nolinger"], med[p "fib-delete-nolinger"]))
 	ok = 1; detail = ""
 	for (q in proc) if (q ~ /^other-/) {
 		p = q; sub(/^other-/, "self-", p)

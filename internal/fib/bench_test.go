@@ -655,6 +655,21 @@ func BenchmarkUpdate(b *testing.B) {
 		}
 		b.Run(l.name+"/fib-delete", func(b *testing.B) { run(b, fdel, fins, true); check(b) })
 		b.Run(l.name+"/fib-insert", func(b *testing.B) { run(b, fdel, fins, false); check(b) })
+		if strings.HasPrefix(l.name, "v6") {
+			// The same with IPv6 nodes collapsing at once (Options.Linger
+			// negative): the re-announcements above find the nodes that
+			// the withdrawals emptied still in place, these do not.
+			nolinger := func(f func(b *testing.B)) func(b *testing.B) {
+				return func(b *testing.B) {
+					linger := w.opts.Linger
+					w.opts.Linger = -1
+					defer func() { w.opts.Linger = linger }()
+					f(b)
+				}
+			}
+			b.Run(l.name+"/fib-delete-nolinger", nolinger(func(b *testing.B) { run(b, fdel, fins, true); check(b) }))
+			b.Run(l.name+"/fib-insert-nolinger", nolinger(func(b *testing.B) { run(b, fdel, fins, false); check(b) }))
+		}
 		b.Run(l.name+"/fib-apply-delete", func(b *testing.B) { run(b, adel, ains, true); check(b) })
 		b.Run(l.name+"/fib-apply-insert", func(b *testing.B) { run(b, adel, ains, false); check(b) })
 		b.Run(l.name+"/bartFast-delete", func(b *testing.B) { run(b, bdel, bins, true) })

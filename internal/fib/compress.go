@@ -114,6 +114,8 @@ type nodeInfo struct {
 	// IPv6, not reshaped: how many run starts the published copy has
 	// that the run map lacks.
 	extra uint8
+	// IPv6: listed in Writer.idle, lingering (see Options.Linger).
+	idle bool
 }
 
 // A field added to nodeInfo must leave it in one line: this fails to

@@ -221,7 +221,11 @@ func setGroups(t testing.TB, w *Writer, n int) {
 	}
 }
 
-func smallOpts() Options { return Options{MainRootBits: 16, Nodes: 1 << 14, GroupSlots: 1024} }
+// smallOpts is a small file whose IPv6 nodes linger until the next Commit
+// (so that tests see every node collapsed after a Commit).
+func smallOpts() Options {
+	return Options{MainRootBits: 16, Nodes: 1 << 14, GroupSlots: 1024, Linger: time.Nanosecond}
+}
 
 func TestRandomDifferential(t *testing.T) {
 	bitsList := []int{24, 16, 8}

@@ -58,6 +58,13 @@ type Options struct {
 	// reuse. Default 1s. Readers stay correct even past it (they retry on
 	// the reclaim sequence); the grace period only makes retries rare.
 	Grace time.Duration
+	// Linger is how long an IPv6 node whose entries have all become one
+	// leaf (its last more-specific withdrawn) stays linked before it
+	// collapses, at the first Commit after that. A prefix announced again
+	// meanwhile finds the node and its published copy in place: a flap
+	// costs a store into the copy instead of a new node and a new copy
+	// each way. Default 1s; negative collapses at once.
+	Linger time.Duration
 }
 
 func (o *Options) fill() error {
@@ -84,6 +91,9 @@ func (o *Options) fill() error {
 	}
 	if o.Grace == 0 {
 		o.Grace = time.Second
+	}
+	if o.Linger == 0 {
+		o.Linger = time.Second
 	}
 	switch {
 	case o.MaxTables < 1 || o.MaxTables > 4096:

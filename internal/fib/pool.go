@@ -30,3 +30,7 @@ func (p *pool) get() (uint32, bool) {
 
 // put returns an index whose grace period has passed.
 func (p *pool) put(i uint32) { p.free = append(p.free, i) }
+
+// low reports whether less than a quarter of the pool is left outside the
+// quarantine.
+func (p *pool) low() bool { return int(p.cap-p.next)+len(p.free) < int(p.cap)/4 }

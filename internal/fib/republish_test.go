@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"time"
 
 	fr "github.com/routerd/routerd/pkg/fibreader"
 )
@@ -270,5 +271,78 @@ func TestPatchRuns(t *testing.T) {
 		if k == 21 && (w.comp.off[n] == off || copyRuns != runs) {
 			t.Fatalf("%d /48s withdrawn: copy at %d (was %d) with %d runs for %d, want a compact new copy", k, w.comp.off[n], off, copyRuns, runs)
 		}
+	}
+}
+
+// TestLinger checks that a /40's node emptied by the withdrawal of its only
+// /48 stays linked, with its published copy, while it lingers: the /48's
+// return is a store into the same copy. Once the linger period is over,
+// the next Commit collapses it and lookups fall back to the /32.
+func TestLinger(t *testing.T) {
+	o := smallOpts()
+	o.Linger = time.Hour
+	w, err := Create("", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	setGroups(t, w, 8)
+	ref := newRefs()
+	tab, _ := w.Reader().Table(MainTable)
+	p32, p48 := netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("2001:db8:1000::/48")
+	rng := rand.New(rand.NewPCG(1, 2))
+	change := func(p netip.Prefix, g uint32) {
+		t.Helper()
+		if g == 0 {
+			if err := w.Delete(MainTable, p); err != nil {
+				t.Fatal(err)
+			}
+			ref.remove(p)
+		} else {
+			if err := w.Insert(MainTable, p, Action{Kind: Forward, Group: g}); err != nil {
+				t.Fatal(err)
+			}
+			ref.insert(p, Action{Kind: Forward, Group: g})
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		checkCopies(t, w)
+		checkNodeIndex(t, w)
+		for range 20 {
+			check(t, w, tab, ref, addrIn(rng, p48))
+			check(t, w, tab, ref, addrIn(rng, p32))
+		}
+	}
+	change(p32, 1)
+	change(p48, 2)
+	x := w.tables[0].v6.indexOf(40)
+	n, ok := x.get(0x20010db810)
+	if !ok {
+		t.Fatal("no node for 2001:db8:1000::/40")
+	}
+	off := w.comp.off[n]
+	_, _, nodes := w.GroupStats()
+	for _, g := range []uint32{0, 3, 0} {
+		change(p48, g)
+		if m, ok := x.get(0x20010db810); !ok || m != n || w.comp.off[n] != off {
+			t.Fatalf("after changing the /48 to group %d: node %d (indexed %v) copy %d, want node %d with copy %d", g, m, ok, w.comp.off[n], n, off)
+		}
+		if _, _, k := w.GroupStats(); k != nodes {
+			t.Fatalf("%d nodes, want %d while the /40's node lingers", k, nodes)
+		}
+	}
+	// The linger period over: the next Commit collapses the node and its
+	// parents that held nothing else.
+	w.opts.Linger = time.Nanosecond
+	change(p32, 4)
+	if _, ok := x.get(0x20010db810); ok {
+		t.Fatal("the /40's node is still indexed after its linger period")
+	}
+	if _, _, k := w.GroupStats(); k >= nodes {
+		t.Fatalf("%d nodes after the collapse, want fewer than %d", k, nodes)
+	}
+	if len(w.idle) != 0 {
+		t.Fatalf("%d nodes still listed as lingering", len(w.idle))
 	}
 }

@@ -384,7 +384,9 @@ func (w *Writer) write(tr *trie, k key, l int, val uint32, del bool, added int) 
 				// link to the next one): collapse them again, deepest
 				// first, so that a refused insert leaves no node behind.
 				for i := np - 1; i >= 0 && path[i].fresh; i-- {
-					w.collapse(path[i].p, path[i].node, path[i].d)
+					if w.info[path[i].node].own == 0 {
+						w.collapseNow(path[i].p, path[i].node)
+					}
 				}
 				return err
 			}
@@ -500,11 +502,72 @@ func (w *Writer) ensureNode(p *uint32, d uint) (uint32, error) {
 
 // collapse replaces the link at p by a leaf when node (at depth d) holds
 // one leaf everywhere from a prefix that covers the whole node, and
-// quarantines the node. It reports whether it did.
+// quarantines the node. It reports whether it did. An IPv6 node lingers
+// instead (see Options.Linger): it is listed in idle and collapses at a
+// later Commit, unless it holds an entry of its own again by then.
 func (w *Writer) collapse(p *uint32, node uint32, d uint) bool {
-	if w.info[node].own != 0 {
+	r := &w.info[node]
+	if r.own != 0 {
 		return false
 	}
+	if r.v6 && w.opts.Linger > 0 {
+		if !r.idle {
+			r.idle = true
+			w.idle = append(w.idle, idleNode{node, w.lastCommit})
+		}
+		return false
+	}
+	return w.collapseNow(p, node)
+}
+
+// idleNode is a lingering IPv6 node and the Commit time it became idle
+// by (see collapse).
+type idleNode struct {
+	node uint32
+	at   int64
+}
+
+// collapseIdle collapses the lingering nodes whose time is up (all of
+// them if all is set) and still hold one leaf everywhere, and the parents
+// that then hold one leaf everywhere: they have had nothing of their own
+// since their child lingered. A node that flapped back to idle within one
+// linger period keeps its first time and may collapse early, which costs
+// only the next announcement a new node.
+func (w *Writer) collapseIdle(now int64, all bool) {
+	k := 0
+	for ; k < len(w.idle); k++ {
+		it := w.idle[k]
+		if !all && now-it.at < int64(w.opts.Linger) {
+			break
+		}
+		n := it.node
+		r := &w.info[n]
+		if !r.idle {
+			continue
+		}
+		r.idle = false
+		if !r.v6 || r.own != 0 {
+			continue
+		}
+		c := &w.comp
+		w.cur = &w.tables[c.slot[n]].v6
+		par := c.parent[n]
+		w.collapseNow(nil, n)
+		for par >= 0 && w.info[par].own == 0 {
+			next := c.parent[par]
+			w.collapseNow(nil, uint32(par))
+			par = next
+		}
+	}
+	if k == len(w.idle) {
+		w.idle = w.idle[:0]
+	} else {
+		w.idle = w.idle[k:]
+	}
+}
+
+// collapseNow is collapse of a node whose entries are all one leaf.
+func (w *Writer) collapseNow(p *uint32, node uint32) bool {
 	if p == nil {
 		p = w.linkOf(w.cur, node) // an IPv6 node the walk began at
 	}

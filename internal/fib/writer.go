@@ -95,6 +95,12 @@ type Writer struct {
 
 	prefixes4, prefixes6 uint64
 
+	// IPv6 nodes lingering before they collapse (see Options.Linger), in
+	// the order they became idle, and the time of the last Commit, which
+	// stamps them.
+	idle       []idleNode
+	lastCommit int64
+
 	// Apply's chunk, and the sum of the words its warming read (kept so
 	// that the compiler cannot drop those reads).
 	applyItems [applyChunk]applyItem
@@ -363,6 +369,11 @@ func (w *Writer) Commit() error {
 		return ErrClosed
 	}
 	now := time.Now().UnixNano()
+	w.lastCommit = now
+	if len(w.idle) > 0 {
+		// All of them when the node pool runs low.
+		w.collapseIdle(now, w.nodeMem.low())
+	}
 	if c := &w.comp; c.mayNeed() > c.room() && w.need() > c.room() {
 		w.release(now, true) // the batch needs the room
 	}
@@ -523,9 +534,8 @@ func (w *Writer) releaseFirst(n int) {
 // pool, and letting churn spread the live copies over a pool many times
 // their size would cost them cache misses long after the churn.
 func (w *Writer) pressed() bool {
-	room := func(p *pool) bool { return int(p.cap-p.next)+len(p.free) < int(p.cap)/4 }
 	c := &w.comp
-	return room(w.nodeMem) || room(w.recMem) || room(w.slots) ||
+	return w.nodeMem.low() || w.recMem.low() || w.slots.low() ||
 		c.room() < uint64(len(c.pool))/4 || c.quarWords > 2*c.used+1<<16
 }
 
