@@ -23,14 +23,7 @@ func TestRepublish(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 40))
 	o := smallOpts()
 	o.Shortcuts, o.Shortcuts40 = 64, 64
-	w, err := Create("", o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	setGroups(t, w, 8)
-	ref := newRefs()
-	tab, _ := w.Reader().Table(MainTable)
+	w, ref, tab := newTestFIB(t, o)
 
 	// Four /40s: two in one /32 (siblings under one depth-32 node), one in
 	// another /32 of the same /16, one in another /16.
@@ -192,14 +185,7 @@ func checkCopies(t testing.TB, w *Writer) {
 // and that a copy left with more such runs than copyDue allows is
 // compacted at the next Commit.
 func TestPatchRuns(t *testing.T) {
-	w, err := Create("", smallOpts())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	setGroups(t, w, 8)
-	ref := newRefs()
-	tab, _ := w.Reader().Table(MainTable)
+	w, ref, tab := newTestFIB(t, smallOpts())
 	insert := func(p netip.Prefix, g uint32) {
 		t.Helper()
 		if err := w.Insert(MainTable, p, Action{Kind: Forward, Group: g}); err != nil {
@@ -281,14 +267,7 @@ func TestPatchRuns(t *testing.T) {
 func TestLinger(t *testing.T) {
 	o := smallOpts()
 	o.Linger = time.Hour
-	w, err := Create("", o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	setGroups(t, w, 8)
-	ref := newRefs()
-	tab, _ := w.Reader().Table(MainTable)
+	w, ref, tab := newTestFIB(t, o)
 	p32, p48 := netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("2001:db8:1000::/48")
 	rng := rand.New(rand.NewPCG(1, 2))
 	change := func(p netip.Prefix, g uint32) {
@@ -345,4 +324,19 @@ func TestLinger(t *testing.T) {
 	if len(w.idle) != 0 {
 		t.Fatalf("%d nodes still listed as lingering", len(w.idle))
 	}
+}
+
+// newTestFIB makes an in-process FIB with options o and groups 1 to 8,
+// closed when the test ends, with an empty reference and the main table's
+// reader.
+func newTestFIB(t *testing.T, o Options) (*Writer, refs, *fr.Table) {
+	t.Helper()
+	w, err := Create("", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	setGroups(t, w, 8)
+	tab, _ := w.Reader().Table(MainTable)
+	return w, newRefs(), tab
 }
