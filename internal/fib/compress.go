@@ -35,10 +35,10 @@ type compState struct {
 	dirty  [17][]uint32 // nodes changed since the last Commit, by depth/8
 	// Entries (indexes into the node pool) changed since the last Commit
 	// in nodes that are not reshaped (see setRuns). Each is a new value
-	// for one run of the published copy, stored there in place (one atomic word,
-	// as for a link to a republished child): a change inside a node of
-	// many runs (a /40 full of /48s) rewrote the whole copy, half a KiB,
-	// for one word.
+	// for one run of the published copy, stored there in place (one
+	// atomic word, as for a link to a republished child): a change inside
+	// a node of many runs (a /40 full of /48s) rewrote the whole copy,
+	// half a KiB, for one word.
 	patches []uint32
 	// Published copies replaced or freed since the last complete
 	// publication: of nodes collapsed (whose index may already be reused;
@@ -545,8 +545,8 @@ func (w *Writer) publish6(now int64) error {
 		c.dirty[d] = c.dirty[d][:0]
 	}
 	// Every node now has a copy whose run starts include its run map's:
-	// a patch stores its entry's value into its run there (into a copy made in
-	// this Commit, the value is already there). Links in patches go to
+	// a patch stores its entry's value into its run there (into a copy
+	// made in this Commit, the value is already there). Links in patches go to
 	// children published above; copies they replace are quarantined
 	// below.
 	for _, i := range c.patches {
