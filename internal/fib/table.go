@@ -2,6 +2,7 @@ package fib
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"sync/atomic"
 	"unsafe"
@@ -440,9 +441,13 @@ func (w *Writer) rewrite(p *uint32, depth uint, l int, val uint32, del bool) {
 	e := *p
 	if e&(1<<31) != 0 {
 		node := e & (1<<31 - 1)
-		base := node * fr.NodeEntries
-		for i := uint32(0); i < fr.NodeEntries; i++ {
-			w.rewrite(&w.nodes[base+i], depth+8, l, val, del)
+		if w.info[node].v6 {
+			w.rewriteCovered(node, depth, l, val, del)
+		} else {
+			base := node * fr.NodeEntries
+			for i := uint32(0); i < fr.NodeEntries; i++ {
+				w.rewrite(&w.nodes[base+i], depth+8, l, val, del)
+			}
 		}
 		if del {
 			w.collapse(p, node, depth)
@@ -451,6 +456,48 @@ func (w *Writer) rewrite(p *uint32, depth uint, l int, val uint32, del bool) {
 	}
 	if replaces(e, l, val, del) {
 		w.store(p, val)
+	}
+}
+
+// rewriteCovered is rewrite of every entry of IPv6 node n (at depth d),
+// which the changing prefix covers whole. The node's entries that are not
+// its own all hold one leaf, the longest prefix of d bits or fewer that
+// covers the node, so the change replaces all of them or none, with a
+// leaf that is not its own either. Its own count, its prefixes by length
+// and its run map stay as they are (a run never holds own and other
+// entries together), and the entries are written without store's
+// bookkeeping for each: a /32 withdrawn over a node full of /48s went
+// through store for each of its hundreds of entries. The changed runs are
+// patched into the node's copy: every run of the copy, whose starts may be
+// more than the map's (see setRuns), that starts with a changed entry.
+func (w *Writer) rewriteCovered(n uint32, d uint, l int, val uint32, del bool) {
+	ent := (*[fr.NodeEntries]uint32)(w.nodes[n*fr.NodeEntries:])
+	changed := false
+	for i, e := range ent {
+		switch {
+		case e&(1<<31) != 0:
+			w.rewrite(&ent[i], d+8, l, val, del)
+		case ownEntry(e, d) == 0 && replaces(e, l, val, del):
+			ent[i] = val
+			changed = true
+		}
+	}
+	if !changed {
+		return
+	}
+	w.markNode(n)
+	o := w.comp.off[n]
+	if w.info[n].reshaped || o == 0 {
+		return // a new copy at Commit
+	}
+	base := n * fr.NodeEntries
+	pm := w.comp.pool[o : o+4]
+	for q, m := range pm {
+		for ; m != 0; m &= m - 1 {
+			if i := uint32(q)<<6 | uint32(bits.TrailingZeros64(m)); ent[i] == val {
+				w.comp.patches = append(w.comp.patches, base+i)
+			}
+		}
 	}
 }
 
