@@ -63,7 +63,8 @@ type Options struct {
 	// collapses, at the first Commit after that. A prefix announced again
 	// meanwhile finds the node and its published copy in place: a flap
 	// costs a store into the copy instead of a new node and a new copy
-	// each way. Default 1s; negative collapses at once.
+	// each way. Lingering nodes collapse early when the node pool runs
+	// low. Default 1s; negative collapses at once.
 	Linger time.Duration
 }
 

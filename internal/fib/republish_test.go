@@ -340,3 +340,40 @@ func newTestFIB(t *testing.T, o Options) (*Writer, refs, *fr.Table) {
 	tab, _ := w.Reader().Table(MainTable)
 	return w, newRefs(), tab
 }
+
+// TestLingerPoolLow checks that nodes lingering within a batch do not
+// starve the inserts after them: when the node pool runs low, an insert
+// collapses the idle nodes first (between changes, where no walk is
+// under way).
+func TestLingerPoolLow(t *testing.T) {
+	o := smallOpts()
+	o.Nodes, o.Linger = 64, time.Hour
+	w, ref, tab := newTestFIB(t, o)
+	rng := rand.New(rand.NewPCG(6, 4))
+	// Each /48 in a /16 of its own takes nodes at depths 16, 24, 32 and
+	// 40, which linger once it is withdrawn: 16 such flaps fill the pool.
+	for i := range 100 {
+		p := netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, byte(i), 0x0d, 0xb8, 0x10, 0x01}), 48)
+		a := Action{Kind: Forward, Group: uint32(1 + i%8)}
+		if err := w.Insert(MainTable, p, a); err != nil {
+			t.Fatalf("flap %d: %v", i, err)
+		}
+		if err := w.Delete(MainTable, p); err != nil {
+			t.Fatalf("flap %d: %v", i, err)
+		}
+	}
+	last := netip.MustParsePrefix("2001:db8:1001::/48")
+	if err := w.Insert(MainTable, last, Action{Kind: Forward, Group: 3}); err != nil {
+		t.Fatal(err)
+	}
+	ref.insert(last, Action{Kind: Forward, Group: 3})
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	checkCopies(t, w)
+	checkNodeIndex(t, w)
+	for range 100 {
+		check(t, w, tab, ref, addrIn(rng, last))
+		check(t, w, tab, ref, addrIn(rng, netip.MustParsePrefix("2000::/8")))
+	}
+}

@@ -166,6 +166,11 @@ func (w *Writer) Insert(table uint32, p netip.Prefix, a Action) error {
 
 // insert is Insert of k/l into tr, found by famOf.
 func (w *Writer) insert(tr *trie, k key, l int, a Action) error {
+	// Nodes lingering since the last Commit give way when the pool runs
+	// low; here, between changes, none of them is on a walk.
+	if len(w.idle) > 0 && w.nodeMem.low() {
+		w.collapseIdle(w.lastCommit, true)
+	}
 	var slot uint32
 	switch a.Kind {
 	case Forward:
