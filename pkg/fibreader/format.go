@@ -110,7 +110,8 @@ const NodeEntries = 256
 
 // IPv6 nodes are published compressed (see docs/fib.md): a node at word
 // offset o of the compressed pool is four uint64 bitmaps (bit i set where
-// entry i starts a run of equal entries), one uint64 of run counts before
+// entry i starts a run of equal entries; two runs in a row may hold the
+// same entry), one uint64 of run counts before
 // each quarter (16 bits each, the first 0), then the runs' entries as
 // uint32. An IPv6 link entry holds o.
 const (
