@@ -96,10 +96,7 @@ func TestRepublish(t *testing.T) {
 				insert(p, Action{Kind: Forward, Group: uint32(1 + rng.IntN(8))})
 			}
 		}
-		if err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		checkCopies(t, w)
+		commitChecked(t, w)
 		for i := 0; i < 40; i++ {
 			var a netip.Addr
 			if i%2 == 0 && len(list) > 0 {
@@ -204,10 +201,7 @@ func TestPatchRuns(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 8))
 	commit := func() {
 		t.Helper()
-		if err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		checkCopies(t, w)
+		commitChecked(t, w)
 		for i := range 40 {
 			check(t, w, tab, ref, addrIn(rng, slash48(i)))
 			check(t, w, tab, ref, addrIn(rng, netip.MustParsePrefix("2001:db8:1000::/40")))
@@ -283,10 +277,7 @@ func TestLinger(t *testing.T) {
 			}
 			ref.insert(p, Action{Kind: Forward, Group: g})
 		}
-		if err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		checkCopies(t, w)
+		commitChecked(t, w)
 		checkNodeIndex(t, w)
 		for range 20 {
 			check(t, w, tab, ref, addrIn(rng, p48))
@@ -367,13 +358,20 @@ func TestLingerPoolLow(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref.insert(last, Action{Kind: Forward, Group: 3})
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	checkCopies(t, w)
+	commitChecked(t, w)
 	checkNodeIndex(t, w)
 	for range 100 {
 		check(t, w, tab, ref, addrIn(rng, last))
 		check(t, w, tab, ref, addrIn(rng, netip.MustParsePrefix("2000::/8")))
 	}
+}
+
+// commitChecked commits w's batch and checks every published copy against
+// its plain node (checkCopies).
+func commitChecked(t *testing.T, w *Writer) {
+	t.Helper()
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	checkCopies(t, w)
 }
