@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -178,6 +179,30 @@ func AddVeth(a, b Veth) error {
 		}
 	}
 	return nil
+}
+
+// WaitIPv6 waits until IPv6 is up on the interface: it has a link-local
+// address that is not tentative. The kernel reports a veth's carrier to
+// the protocols with a delay of up to a second (link events are batched),
+// and until then IPv6 has not joined the solicited-node groups of the
+// interface's addresses, so neighbour solicitations for them go
+// unanswered and the first packets through wait a whole retransmission
+// (a second) for their next hop.
+func (ns *NS) WaitIPv6(ifname string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		out, err := ns.IP("-6", "-o", "addr", "show", "dev", ifname, "scope", "link")
+		if err != nil {
+			return err
+		}
+		if strings.Contains(out, "fe80:") && !strings.Contains(out, "tentative") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("netns %s: %s has no usable IPv6 link-local address after %v", ns.Name, ifname, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func run(name string, args ...string) error {

@@ -118,6 +118,16 @@ func Up(topo Topology, dir, prefix, routerd string) (l *Lab, err error) {
 			return l, err
 		}
 	}
+	// Routers start on links where IPv6 already works, as on a real
+	// network; otherwise the first IPv6 packets wait a second for their
+	// next hop (see netns.WaitIPv6).
+	for _, lk := range topo.Links {
+		for _, end := range []struct{ ns, ifname string }{{lk.A, lk.AIf}, {lk.B, lk.BIf}} {
+			if err := l.nss[end.ns].WaitIPv6(end.ifname, 5*time.Second); err != nil {
+				return l, err
+			}
+		}
+	}
 	for _, n := range topo.Nodes {
 		for _, r := range n.HostRoutes {
 			// "-6 default via ..." puts the family flag where ip wants it.
