@@ -223,12 +223,20 @@ func (d *Decoder) decodeAttrs(b []byte, s *updateState) (Attrs, netip.Addr) {
 	}
 
 	// RFC 6793 §4.2.3: rebuild 4-octet information from a 2-octet speaker.
+	// The rule on the aggregator applies only when both AGGREGATOR and
+	// AS4_AGGREGATOR came: then an AGGREGATOR that is not AS_TRANS means
+	// a 2-octet speaker aggregated the route after the AS4_* attributes
+	// were made, so both are stale and AS_PATH alone is the path. An
+	// AGGREGATOR of a 2-octet AS without AS4_AGGREGATOR is what a 4-octet
+	// speaker sends for such an aggregator, beside a valid AS4_PATH. A
+	// lone AS4_AGGREGATOR names no aggregator and is ignored.
 	if !d.opts.AS4 {
-		if a.Present.Has(AttrAggregator) && a.Aggregator.AS != ASTrans {
-			hasAS4Agg, hasAS4Path = false, false
-		}
 		if hasAS4Agg && a.Present.Has(AttrAggregator) {
-			a.Aggregator = as4Agg
+			if a.Aggregator.AS != ASTrans {
+				hasAS4Path = false
+			} else {
+				a.Aggregator = as4Agg
+			}
 		}
 		if hasAS4Path && a.Present.Has(AttrASPath) {
 			a.ASPath = mergeAS4Path(a.ASPath, as4Path)

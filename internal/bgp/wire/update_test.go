@@ -451,16 +451,31 @@ func TestAS4Merge(t *testing.T) {
 			}
 		})
 	}
-	// RFC 6793 §4.2.3: an AGGREGATOR that is not AS_TRANS voids AS4_PATH.
-	body := updateBody(nil, cat(aOriginIGP, aPath2, aNextHop,
-		attr(FlagOptional|FlagTransitive, AttrAggregator, hexb("fdea c0000209")),
-		attr(FlagOptional|FlagTransitive, AttrAS4Path, hexb("02 02 0000fde9 fa56ea01"))), nlri10)
-	var u Update
-	if err := NewDecoder(optsEBGP2).DecodeUpdate(body, &u); err != nil {
-		t.Fatal(err)
-	}
-	if p := u.Attrs.Value().ASPath.String(); p != "65001 65002" {
-		t.Errorf("path %q", p)
+	// RFC 6793 §4.2.3: AGGREGATOR and AS4_AGGREGATOR together, the
+	// AGGREGATOR not AS_TRANS, void AS4_PATH; AGGREGATOR alone does not.
+	agg := func(as string) []byte { return attr(FlagOptional|FlagTransitive, AttrAggregator, hexb(as+" c0000209")) }
+	as4Agg := attr(FlagOptional|FlagTransitive, AttrAS4Aggregator, hexb("fa56ea03 c0000209"))
+	as4Path := attr(FlagOptional|FlagTransitive, AttrAS4Path, hexb("02 02 0000fde9 fa56ea01"))
+	for _, tt := range []struct {
+		name       string
+		attrs      [][]byte
+		path       string
+		aggregator uint32
+	}{
+		{"AGGREGATOR of a 2-octet AS alone: AS4_PATH merged", [][]byte{agg("fdea"), as4Path}, "65001 4200000001", 65002},
+		{"both, AGGREGATOR not AS_TRANS: AS4_* ignored", [][]byte{agg("fdea"), as4Agg, as4Path}, "65001 65002", 65002},
+		{"both, AGGREGATOR AS_TRANS: AS4_* taken", [][]byte{agg("5ba0"), as4Agg, as4Path}, "65001 4200000001", 4200000003},
+		{"AS4_AGGREGATOR alone: ignored, AS4_PATH merged", [][]byte{as4Agg, as4Path}, "65001 4200000001", 0},
+	} {
+		body := updateBody(nil, cat(append([][]byte{aOriginIGP, aPath2, aNextHop}, tt.attrs...)...), nlri10)
+		var u Update
+		if err := NewDecoder(optsEBGP2).DecodeUpdate(body, &u); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		a := u.Attrs.Value()
+		if p := a.ASPath.String(); p != tt.path || a.Aggregator.AS != tt.aggregator {
+			t.Errorf("%s: path %q aggregator %d, want %q %d", tt.name, p, a.Aggregator.AS, tt.path, tt.aggregator)
+		}
 	}
 }
 
