@@ -66,11 +66,11 @@ func TestWaitIPv6(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []struct {
-		ns *NS
-		If string
+	for _, end := range []struct {
+		ns     *NS
+		ifname string
 	}{{a, "va"}, {b, "vb"}} {
-		if err := w.ns.WaitIPv6(w.If, 5*time.Second); err != nil {
+		if err := end.ns.WaitIPv6(end.ifname, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
